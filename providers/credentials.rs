@@ -1,0 +1,67 @@
+//! `credentials`: username and password accounts from `credentials/users.json`.
+//!
+//! Enabled exactly while the store holds at least one user; with none, every request runs
+//! as the default user. Re-evaluated on every request, so adding the first user with the
+//! CLI turns authentication on without a restart.
+
+use async_trait::async_trait;
+use axum::http::request::Parts;
+use axum::routing::post;
+use axum::Router;
+
+use crate::error::Result;
+use crate::provider::{AuthProvider, CurrentUser, Identity};
+use crate::state::AuthState;
+
+/// This provider's name.
+pub const NAME: &str = "credentials";
+
+/// Username/password sign-in against the user store.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CredentialsProvider;
+
+#[async_trait]
+impl AuthProvider for CredentialsProvider {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn requires_auth(&self, auth: &AuthState) -> Result<bool> {
+        Ok(!auth.users().await?.is_empty())
+    }
+
+    async fn identify(&self, auth: &AuthState, request: &Parts) -> Result<Identity> {
+        let users = auth.users().await?;
+        if users.is_empty() {
+            return Ok(Identity::User(CurrentUser::default_user(NAME)));
+        }
+        let Some(found) = auth.find_session(request).await? else {
+            return Ok(Identity::Anonymous);
+        };
+        // Authority is live: the account must still exist and be unlocked, and its roles
+        // are read from the store, never from the session.
+        match users.get(&found.record.username) {
+            Some(user) if user.lock_reason().is_none() && found.record.provider == NAME => {
+                Ok(Identity::User(CurrentUser {
+                    user_name: found.record.username,
+                    roles: user.roles.clone(),
+                    provider: NAME.to_owned(),
+                    session: Some(found.key),
+                    is_default: false,
+                }))
+            }
+            _ => {
+                auth.end_session(found.key).await?;
+                Ok(Identity::Anonymous)
+            }
+        }
+    }
+
+    fn routes(&self) -> Router<AuthState> {
+        Router::new().route("/auth/login", post(crate::web::auth::submit_sign_in))
+    }
+
+    fn uses_password_form(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,391 @@
+//! The `llms` command line: flags, and one function per command.
+//!
+//! Messages are llms.py's, word for word. Exit status: 0 success, 1 error, 2 usage error.
+
+use std::io::{BufRead, Write};
+use std::net::IpAddr;
+
+use clap::{ArgGroup, Parser};
+
+use crate::config::{Config, SESSION_MAX_AGE};
+use crate::error::{Error, Result};
+use crate::password::{check_password_rules, hash_password};
+use crate::session::SessionStore;
+use crate::users::{default_roles, validate_username, User, UserStore, Users};
+
+/// The reason used when none is given.
+pub const DEFAULT_LOCK_REASON: &str = "Account suspended";
+
+/// The port `llms` serves on when no command is given.
+pub const DEFAULT_PORT: u16 = 8000;
+
+/// `llms`: an LLM gateway's server with username/password authentication and user management.
+#[derive(Debug, Parser)]
+#[command(
+    name = "llms",
+    version,
+    about = "LLM gateway server with username/password authentication and user management",
+    long_about = "LLM gateway server with username/password authentication and user management.\n\nWith no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
+    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve"]).multiple(false))
+)]
+pub struct Cli {
+    /// Add a user, or set a new password for an existing one (prompts for the password)
+    #[arg(long, value_name = "USERNAME")]
+    pub adduser: Option<String>,
+
+    /// Remove a user and end all their sessions
+    #[arg(long, value_name = "USERNAME")]
+    pub removeuser: Option<String>,
+
+    /// List users with their creation date and lock status
+    #[arg(long)]
+    pub listusers: bool,
+
+    /// Lock a user and end their sessions (prompts for a reason); without a name, list users
+    #[arg(long, value_name = "USERNAME", num_args = 0..=1, default_missing_value = "")]
+    pub lockuser: Option<String>,
+
+    /// Unlock a locked user
+    #[arg(long, value_name = "USERNAME")]
+    pub unlockuser: Option<String>,
+
+    /// Start the server on PORT
+    #[arg(long, value_name = "PORT")]
+    pub serve: Option<u16>,
+
+    /// Address the server listens on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Auth provider: credentials (default), github_auth or none [env: LLMS_AUTH]
+    #[arg(long, value_name = "NAME")]
+    pub auth: Option<String>,
+
+    /// Read the password from one line of standard input instead of the terminal (for scripts)
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Lock reason for --lockuser, instead of prompting
+    #[arg(long, value_name = "TEXT", requires = "lockuser")]
+    pub reason: Option<String>,
+}
+
+/// How passwords and reasons are read.
+#[derive(Debug, Clone, Copy)]
+struct Input {
+    password_stdin: bool,
+}
+
+impl Input {
+    fn password(&self, prompt: &str) -> Result<String> {
+        if self.password_stdin {
+            return read_stdin_line();
+        }
+        rpassword::prompt_password(prompt).map_err(|e| {
+            Error::Config(format!(
+                "cannot read a password from the terminal ({e}); use --password-stdin to read it from standard input"
+            ))
+        })
+    }
+}
+
+fn read_stdin_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Config(format!("cannot read standard input: {e}")))?;
+    while line.ends_with(['\n', '\r']) {
+        line.pop();
+    }
+    Ok(line)
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `--adduser NAME`
+    AddUser(String),
+    /// `--removeuser NAME`
+    RemoveUser(String),
+    /// `--listusers`
+    ListUsers,
+    /// `--lockuser` without a name
+    ListLockable,
+    /// `--lockuser NAME`
+    LockUser(String),
+    /// `--unlockuser NAME`
+    UnlockUser(String),
+    /// `--serve PORT`, or no command at all
+    Serve(u16),
+}
+
+impl Cli {
+    /// The one command these flags ask for.
+    pub fn command(&self) -> Command {
+        if let Some(name) = &self.adduser {
+            Command::AddUser(name.clone())
+        } else if let Some(name) = &self.removeuser {
+            Command::RemoveUser(name.clone())
+        } else if self.listusers {
+            Command::ListUsers
+        } else if let Some(name) = &self.lockuser {
+            if name.is_empty() {
+                Command::ListLockable
+            } else {
+                Command::LockUser(name.clone())
+            }
+        } else if let Some(name) = &self.unlockuser {
+            Command::UnlockUser(name.clone())
+        } else {
+            Command::Serve(self.serve.unwrap_or(DEFAULT_PORT))
+        }
+    }
+}
+
+/// Runs the command the flags ask for.
+pub fn run(cli: Cli) -> Result<()> {
+    let config = Config::from_env(cli.auth.as_deref())?;
+    let input = Input {
+        password_stdin: cli.password_stdin,
+    };
+    let command = cli.command();
+    if let Command::Serve(port) = command {
+        return crate::server::run_blocking(
+            config,
+            crate::ProviderRegistry::builtin(),
+            cli.host,
+            port,
+        );
+    }
+    let users = UserStore::open(&config);
+    if let Some(notice) = users.location_notice(&config) {
+        eprintln!("{notice}");
+    }
+    let sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);
+    let out = &mut std::io::stdout().lock();
+    match command {
+        Command::AddUser(name) => add_user(&config, &users, &sessions, input, &name, out),
+        Command::RemoveUser(name) => remove_user(&users, &sessions, &name, out),
+        Command::ListUsers => list_users(&users.load()?, out),
+        Command::ListLockable => list_lockable(&users.load()?, out),
+        Command::LockUser(name) => {
+            let reason = cli.reason.clone();
+            lock_user(&users, &sessions, &name, reason, out)
+        }
+        Command::UnlockUser(name) => unlock_user(&users, &name, out),
+        Command::Serve(_) => unreachable!("handled above"),
+    }
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("User '{name}' not found."))
+}
+
+fn say(out: &mut impl Write, line: &str) -> Result<()> {
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("writing to standard output: {e}")))
+}
+
+fn add_user(
+    config: &Config,
+    store: &UserStore,
+    sessions: &SessionStore,
+    input: Input,
+    name: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let exists = store.load()?.contains_key(name);
+    if exists {
+        say(
+            out,
+            &format!("User '{name}' already exists. Updating password."),
+        )?;
+    } else {
+        validate_username(name)?;
+    }
+    let password = input.password(&format!("Enter password for '{name}': "))?;
+    check_password_rules(&password)?;
+    if !input.password_stdin {
+        let confirm = input.password("Confirm password: ")?;
+        if password != confirm {
+            return Err(Error::bad_request("Passwords do not match."));
+        }
+    }
+    let hash = hash_password(&password, config.hash_scheme)?;
+    store.update(|users| {
+        match users.get_mut(name) {
+            Some(user) => {
+                // Only the password changes; the old password's sessions end first, so a
+                // server that sees the new file never finds them again.
+                sessions.remove_user(name, None)?;
+                user.password_hash = hash;
+            }
+            None => {
+                users.insert(name.to_owned(), User::new(hash, default_roles(name)));
+            }
+        }
+        Ok(())
+    })?;
+    say(out, &format!("User '{name}' added."))
+}
+
+fn remove_user(
+    store: &UserStore,
+    sessions: &SessionStore,
+    name: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    store.update(|users| {
+        if !users.contains_key(name) {
+            return Err(not_found(name));
+        }
+        sessions.remove_user(name, None)?;
+        users.shift_remove(name);
+        Ok(())
+    })?;
+    say(out, &format!("User '{name}' removed."))
+}
+
+/// Formats Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs } else { 0.0 };
+    chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)
+        .unwrap_or_default()
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+fn list_users(users: &Users, out: &mut impl Write) -> Result<()> {
+    if users.is_empty() {
+        return say(out, "No users configured.");
+    }
+    let width = users.keys().map(|n| n.chars().count()).max().unwrap_or(0);
+    let mut text = String::with_capacity(users.len() * 64);
+    for (name, user) in users {
+        let created = local_time(user.created);
+        text.push_str(&format!("  {name:<width$}  (created: {created})"));
+        if let Some(reason) = user.lock_reason() {
+            text.push_str(&format!("  LOCKED: {reason}"));
+        }
+        text.push('\n');
+    }
+    out.write_all(text.as_bytes())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("writing to standard output: {e}")))
+}
+
+fn list_lockable(users: &Users, out: &mut impl Write) -> Result<()> {
+    if users.is_empty() {
+        return say(out, "No users configured.");
+    }
+    say(out, "Users:")?;
+    for (name, user) in users {
+        match user.lock_reason() {
+            Some(reason) => say(out, &format!("  {name}  (LOCKED: {reason})"))?,
+            None => say(out, &format!("  {name}"))?,
+        }
+    }
+    Ok(())
+}
+
+fn lock_user(
+    store: &UserStore,
+    sessions: &SessionStore,
+    name: &str,
+    reason: Option<String>,
+    out: &mut impl Write,
+) -> Result<()> {
+    if !store.load()?.contains_key(name) {
+        return Err(not_found(name));
+    }
+    let reason = match reason {
+        Some(reason) => reason,
+        None => {
+            write!(out, "Reason for locking '{name}': ")
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::Internal(anyhow::anyhow!("writing to standard output: {e}")))?;
+            read_stdin_line()?
+        }
+    };
+    let reason = match reason.trim() {
+        "" => DEFAULT_LOCK_REASON.to_owned(),
+        r => r.to_owned(),
+    };
+    store.update(|users| {
+        let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
+        sessions.remove_user(name, None)?;
+        user.locked = Some(reason.clone());
+        Ok(())
+    })?;
+    say(out, &format!("User '{name}' locked: {reason}"))
+}
+
+fn unlock_user(store: &UserStore, name: &str, out: &mut impl Write) -> Result<()> {
+    let was_locked = store.update(|users| {
+        let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
+        Ok(user.locked.take().is_some())
+    })?;
+    if was_locked {
+        say(out, &format!("User '{name}' unlocked."))
+    } else {
+        say(out, &format!("User '{name}' is not locked."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("llms").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn commands_are_parsed() {
+        assert_eq!(parse(&[]).unwrap().command(), Command::Serve(8000));
+        assert_eq!(
+            parse(&["--auth", "none"]).unwrap().command(),
+            Command::Serve(8000)
+        );
+        assert_eq!(
+            parse(&["--serve", "9000"]).unwrap().command(),
+            Command::Serve(9000)
+        );
+        assert_eq!(
+            parse(&["--lockuser"]).unwrap().command(),
+            Command::ListLockable
+        );
+        assert_eq!(
+            parse(&["--lockuser", "bob"]).unwrap().command(),
+            Command::LockUser("bob".into())
+        );
+        assert!(parse(&["--adduser", "a", "--removeuser", "b"]).is_err());
+        assert!(
+            parse(&["--reason", "x"]).is_err(),
+            "--reason needs --lockuser"
+        );
+    }
+
+    #[test]
+    fn listing_pads_names_like_the_seed() {
+        let mut users = Users::new();
+        for (name, locked) in [
+            ("admin", None),
+            ("alice", None),
+            ("bob", Some("Account suspended")),
+        ] {
+            let mut user = User::new("x:y".into(), vec![]);
+            user.locked = locked.map(str::to_owned);
+            users.insert(name.into(), user);
+        }
+        let mut out = Vec::new();
+        list_users(&users, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert!(lines[0].starts_with("  admin  (created: "), "{text}");
+        assert!(lines[2].starts_with("  bob    (created: "), "{text}");
+        assert!(lines[2].ends_with(")  LOCKED: Account suspended"), "{text}");
+    }
+}

@@ -1,0 +1,131 @@
+//! Plain configuration: where the files live, which provider is selected, and the limits.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::password::HashScheme;
+
+/// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
+pub const DEFAULT_PROVIDER: &str = "credentials";
+
+/// How long a session lives after it was created.
+pub const SESSION_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Everything the library needs to know, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `LLMS_HOME`, default `~/.llms`.
+    pub home: PathBuf,
+    /// The selected provider's name.
+    pub auth: String,
+    /// The format new password hashes are written in.
+    pub hash_scheme: HashScheme,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Whether the server listens only on loopback (controls the "auth off" warning).
+    pub loopback_only: bool,
+    /// How many password hashes may run at once.
+    pub hash_concurrency: usize,
+}
+
+impl Config {
+    /// A configuration rooted at `home` with every other setting at its default.
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        Self {
+            home: home.into(),
+            auth: DEFAULT_PROVIDER.to_owned(),
+            hash_scheme: HashScheme::Argon2id,
+            trusted_proxies: Vec::new(),
+            loopback_only: true,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+
+    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH` and `LLMS_TRUSTED_PROXIES`;
+    /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
+    pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
+        let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| Error::Config("neither LLMS_HOME nor HOME is set".to_owned()))?;
+                Path::new(&home).join(".llms")
+            }
+        };
+        let mut config = Self::new(home);
+        let env_auth = std::env::var("LLMS_AUTH")
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        if let Some(auth) = auth_flag.map(str::to_owned).or(env_auth) {
+            config.auth = auth.trim().to_owned();
+        }
+        if let Ok(value) = std::env::var("LLMS_PASSWORD_HASH") {
+            config.hash_scheme = HashScheme::parse(&value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_TRUSTED_PROXIES") {
+            config.trusted_proxies = parse_proxies(&value)?;
+        }
+        Ok(config)
+    }
+
+    /// `LLMS_HOME/credentials`.
+    pub fn credentials_dir(&self) -> PathBuf {
+        self.home.join("credentials")
+    }
+
+    /// `LLMS_HOME/credentials/sessions`.
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.credentials_dir().join("sessions")
+    }
+
+    /// `LLMS_HOME/credentials/audit.log`.
+    pub fn audit_log(&self) -> PathBuf {
+        self.credentials_dir().join("audit.log")
+    }
+
+    /// `LLMS_HOME/user/<name>`: a user's own folder (avatars).
+    pub fn user_dir(&self, username: &str) -> PathBuf {
+        self.home.join("user").join(username)
+    }
+}
+
+/// Parses a comma- or space-separated list of IP addresses.
+pub fn parse_proxies(value: &str) -> Result<Vec<IpAddr>> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>().map_err(|_| {
+                Error::Config(format!("LLMS_TRUSTED_PROXIES: '{s}' is not an IP address"))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_parse_and_reject_garbage() {
+        let list = parse_proxies("127.0.0.1, ::1  10.0.0.2").unwrap();
+        assert_eq!(list.len(), 3);
+        assert!(parse_proxies("10.0.0.0/8").is_err());
+        assert!(parse_proxies("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn paths_hang_off_home() {
+        let config = Config::new("/tmp/h");
+        assert_eq!(
+            config.sessions_dir(),
+            Path::new("/tmp/h/credentials/sessions")
+        );
+        assert_eq!(config.user_dir("bob"), Path::new("/tmp/h/user/bob"));
+    }
+}

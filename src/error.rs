@@ -1,0 +1,166 @@
+//! The one error type of the crate and how it becomes an HTTP response.
+//!
+//! Every handler returns [`Result<T>`]. Client mistakes carry their message to the client in
+//! the reference's `responseStatus` shape; server faults are logged and shown as a generic
+//! message, never with internal detail.
+
+use std::path::PathBuf;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// `Result` with this crate's [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, from a bad request to a broken user store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or not allowed for this data (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No session, or the session ended (401).
+    #[error("Authentication required")]
+    Unauthorized,
+    /// Wrong username or password; deliberately the same for both (401).
+    #[error("Invalid username or password")]
+    InvalidCredentials,
+    /// Signed in, but not allowed (403). The message is shown to the client.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named thing does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Too many failed sign-ins; try again after this many seconds (429).
+    #[error("Too many failed sign-in attempts. Try again in {retry_after} seconds.")]
+    TooManyRequests {
+        /// Seconds until the next attempt is allowed.
+        retry_after: u64,
+    },
+    /// The body is larger than the route accepts (413).
+    #[error("Request body is too large")]
+    PayloadTooLarge,
+    /// The body is not of the media type the route accepts (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// `--auth` or `LLMS_AUTH` named a provider that is not registered.
+    #[error("unknown auth provider '{name}'; known providers: {}", known.join(", "))]
+    UnknownProvider {
+        /// The name that was asked for.
+        name: String,
+        /// The names that are registered.
+        known: Vec<String>,
+    },
+    /// A configuration problem, reported at start-up.
+    #[error("{0}")]
+    Config(String),
+    /// A file of the stores exists but does not parse.
+    #[error("{} is not valid: {message} (line {line}, column {column}); it was left untouched, fix or move it away", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first problem.
+        line: usize,
+        /// 1-based column of the first problem.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// An I/O failure on a named file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other internal failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A 400 with this message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnknownProvider { .. }
+            | Self::Config(_)
+            | Self::Corrupt { .. }
+            | Self::Io { .. }
+            | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The reference's `errorCode` for this error.
+    pub fn error_code(&self) -> &'static str {
+        match self.status() {
+            StatusCode::UNAUTHORIZED => "Unauthorized",
+            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+            _ => "Error",
+        }
+    }
+
+    /// The message a client may see: the error itself for client errors, a generic text
+    /// for server faults.
+    pub fn public_message(&self) -> String {
+        if self.status().is_server_error() {
+            "Internal server error".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// The reference's error body: `{"responseStatus":{"errorCode":..,"message":..}}`.
+pub fn error_body(error_code: &str, message: &str) -> serde_json::Value {
+    json!({ "responseStatus": { "errorCode": error_code, "message": message } })
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %format!("{self:#}"), "request failed");
+        }
+        let mut response = (
+            status,
+            Json(error_body(self.error_code(), &self.public_message())),
+        )
+            .into_response();
+        if let Self::TooManyRequests { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(err: tokio::task::JoinError) -> Self {
+        Self::Internal(anyhow::anyhow!("background task failed: {err}"))
+    }
+}

@@ -1,0 +1,143 @@
+//! Extractors for the current user: [`CurrentUser`], `Option<CurrentUser>` and
+//! [`AdminUser`]. They reuse the identity the guard layer resolved, or resolve it themselves
+//! when mounted without the guard.
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::error::Error;
+use crate::provider::{CurrentUser, Identity};
+use crate::state::AuthState;
+
+/// Why the current user could not be extracted.
+#[derive(Debug)]
+pub enum AuthRejection {
+    /// Nobody is signed in: pages redirect to the sign-in page, the API answers 401.
+    SignInRequired {
+        /// Whether the client asked for a page.
+        wants_html: bool,
+        /// The path and query to come back to.
+        next: String,
+    },
+    /// Signed in but not an admin.
+    NotAdmin {
+        /// Whether the client asked for a page.
+        wants_html: bool,
+    },
+    /// Resolving the identity failed (a broken store, for example).
+    Failed(Error),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignInRequired {
+                wants_html: true,
+                next,
+            } => Redirect::to(&crate::web::sign_in_url(&next)).into_response(),
+            Self::SignInRequired { .. } => Error::Unauthorized.into_response(),
+            Self::NotAdmin { wants_html: true } => {
+                (StatusCode::FORBIDDEN, crate::views::forbidden_page()).into_response()
+            }
+            Self::NotAdmin { .. } => Error::Forbidden("Admin role required".into()).into_response(),
+            Self::Failed(err) => err.into_response(),
+        }
+    }
+}
+
+/// Whether the request is a browser asking for a page.
+pub fn wants_html(parts: &Parts) -> bool {
+    (parts.method == Method::GET || parts.method == Method::HEAD)
+        && parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The identity of the request: from the guard layer when it ran, else resolved now.
+pub async fn identity(auth: &AuthState, parts: &mut Parts) -> Result<Identity, Error> {
+    if let Some(identity) = parts.extensions.get::<Identity>() {
+        return Ok(identity.clone());
+    }
+    let identity = auth.provider().identify(auth, parts).await?;
+    parts.extensions.insert(identity.clone());
+    Ok(identity)
+}
+
+fn path_and_query(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
+        match identity(&auth, parts)
+            .await
+            .map_err(AuthRejection::Failed)?
+        {
+            Identity::User(user) => Ok(user),
+            Identity::Anonymous => Err(AuthRejection::SignInRequired {
+                wants_html: wants_html(parts),
+                next: path_and_query(parts),
+            }),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for CurrentUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
+        match identity(&auth, parts)
+            .await
+            .map_err(AuthRejection::Failed)?
+        {
+            Identity::User(user) => Ok(Some(user)),
+            Identity::Anonymous => Ok(None),
+        }
+    }
+}
+
+/// A signed-in user with the Admin role.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if user.is_admin() {
+            Ok(Self(user))
+        } else {
+            Err(AuthRejection::NotAdmin {
+                wants_html: wants_html(parts),
+            })
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Private folders and atomic file writes: the only way this crate puts bytes on disk.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Creates `dir` and any missing parents with mode 0700.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Writes `bytes` to `path` so that readers see either the old file or the new one, never
+/// a part: a temporary file in the same folder (mode 0600), fsync, rename, fsync the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Config(format!("{} has no parent folder", path.display())))?;
+    create_private_dir(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    temp.write_all(bytes)
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(temp.path(), e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // Make the rename itself durable.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Opens (creating if needed, mode 0600) a file for appending.
+pub fn open_append_private(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Holds an exclusive advisory lock on a lock file for as long as it lives.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Blocks until the exclusive lock on `path` (created 0600 if missing) is held.
+    pub fn acquire(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(Self { file })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}

@@ -1,0 +1,514 @@
+//! The session store: tokens in cookies, one file per session under
+//! `credentials/sessions/`, named by the SHA-256 of the token (never the token itself).
+//!
+//! Files are read lazily: a session is loaded from disk the first time its token is seen, so
+//! start-up reads nothing and lookups stay constant-time however many sessions exist. The
+//! cache is re-checked against the disk whenever the user store changes (the CLI deletes the
+//! files of the sessions it ends, then rewrites users.json).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::fsutil::{create_private_dir, write_atomic};
+use crate::users::now_secs;
+
+/// The cookie that carries the session token.
+pub const COOKIE_NAME: &str = "llms-token";
+
+/// Length of a token: 32 bytes in URL-safe base64 without padding.
+pub const TOKEN_LEN: usize = 43;
+
+/// How stale the last-seen time on disk may get before it is rewritten.
+const LAST_SEEN_PERSIST_INTERVAL: f64 = 300.0;
+
+/// A session token. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken(String);
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(<redacted>)")
+    }
+}
+
+impl SessionToken {
+    /// 32 fresh bytes from the operating system's generator.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Accepts exactly 43 characters of `[A-Za-z0-9_-]`; anything else is no token.
+    pub fn parse(value: &str) -> Option<Self> {
+        let ok = value.len() == TOKEN_LEN
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(value.to_owned()))
+    }
+
+    /// The token text, for the `Set-Cookie` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the session is stored under.
+    pub fn key(&self) -> SessionKey {
+        SessionKey(Sha256::digest(self.0.as_bytes()).into())
+    }
+}
+
+/// SHA-256 of a token: names the session file and keys the cache.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey([u8; 32]);
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({}..)", &self.hex()[..8])
+    }
+}
+
+impl SessionKey {
+    /// Lowercase hex, the file's name without extension.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    fn from_file_name(name: &str) -> Option<Self> {
+        let stem = name.strip_suffix(".json")?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(stem, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+/// What a session file holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// The signed-in user.
+    #[serde(rename = "userName")]
+    pub username: String,
+    /// The provider that signed the user in.
+    #[serde(default)]
+    pub provider: String,
+    /// Unix seconds of the sign-in.
+    pub created: f64,
+    /// Unix seconds of the last request seen (persisted at most every few minutes).
+    #[serde(rename = "lastSeen", default)]
+    pub last_seen: f64,
+    /// Client address at sign-in.
+    #[serde(rename = "clientIp", default)]
+    pub client_ip: String,
+    /// User agent at sign-in.
+    #[serde(rename = "userAgent", default)]
+    pub user_agent: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: SessionRecord,
+    /// The user-store generation at which the file was last known to exist.
+    verified_generation: AtomicU64,
+    /// `f64` bits of the last-seen time held in memory.
+    last_seen: AtomicU64,
+    /// `f64` bits of the last-seen time last written to disk.
+    last_seen_on_disk: AtomicU64,
+}
+
+/// A live session found for a token.
+#[derive(Debug, Clone)]
+pub struct FoundSession {
+    /// The session's key.
+    pub key: SessionKey,
+    /// What its file holds.
+    pub record: SessionRecord,
+}
+
+/// Sessions in memory and on disk.
+#[derive(Debug)]
+pub struct SessionStore {
+    dir: PathBuf,
+    max_age: Duration,
+    entries: RwLock<HashMap<SessionKey, Arc<Entry>>>,
+}
+
+impl SessionStore {
+    /// The sessions kept in `dir`, each valid for `max_age` after sign-in.
+    pub fn new(dir: PathBuf, max_age: Duration) -> Self {
+        Self {
+            dir,
+            max_age,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The folder the session files live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path_of(&self, key: &SessionKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.hex()))
+    }
+
+    fn is_expired(&self, record: &SessionRecord, now: f64) -> bool {
+        !(record.created.is_finite() && now - record.created < self.max_age.as_secs_f64())
+            || record.created > now + 300.0
+    }
+
+    /// Starts a session for `username` and writes its file. Blocking.
+    pub fn create(
+        &self,
+        username: &str,
+        provider: &str,
+        client_ip: &str,
+        user_agent: &str,
+    ) -> Result<SessionToken> {
+        let token = SessionToken::generate();
+        let now = now_secs();
+        let record = SessionRecord {
+            username: username.to_owned(),
+            provider: provider.to_owned(),
+            created: now,
+            last_seen: now,
+            client_ip: client_ip.to_owned(),
+            user_agent: user_agent.chars().take(512).collect(),
+        };
+        let key = token.key();
+        write_atomic(&self.path_of(&key), &to_json(&record)?)?;
+        self.insert(key, record, 0);
+        Ok(token)
+    }
+
+    fn insert(&self, key: SessionKey, record: SessionRecord, generation: u64) -> Arc<Entry> {
+        let last_seen = record.last_seen.to_bits();
+        let entry = Arc::new(Entry {
+            record,
+            verified_generation: AtomicU64::new(generation),
+            last_seen: AtomicU64::new(last_seen),
+            last_seen_on_disk: AtomicU64::new(last_seen),
+        });
+        self.write_entries().insert(key, entry.clone());
+        entry
+    }
+
+    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SessionKey, Arc<Entry>>> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SessionKey, Arc<Entry>>> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live session of `token`, or `None`. `generation` is the user store's reload
+    /// count: a cached session verified at an older generation is checked against the disk
+    /// again. Expired sessions are removed. Does blocking I/O only on a cache miss or after
+    /// a store change, on the blocking pool.
+    pub async fn find(
+        self: &Arc<Self>,
+        token: &SessionToken,
+        generation: u64,
+    ) -> Result<Option<FoundSession>> {
+        let key = token.key();
+        let now = now_secs();
+        let cached = self.read_entries().get(&key).cloned();
+        let entry = match cached {
+            Some(entry) => {
+                if entry.verified_generation.load(Ordering::Acquire) < generation {
+                    let path = self.path_of(&key);
+                    let exists = tokio::task::spawn_blocking(move || path.exists()).await?;
+                    if !exists {
+                        self.write_entries().remove(&key);
+                        return Ok(None);
+                    }
+                    entry
+                        .verified_generation
+                        .fetch_max(generation, Ordering::AcqRel);
+                }
+                entry
+            }
+            None => {
+                let store = self.clone();
+                let loaded = tokio::task::spawn_blocking(move || store.read_file(&key)).await??;
+                match loaded {
+                    Some(record) => self.insert(key, record, generation),
+                    None => return Ok(None),
+                }
+            }
+        };
+        if self.is_expired(&entry.record, now) {
+            let store = self.clone();
+            tokio::task::spawn_blocking(move || store.remove(&key)).await??;
+            return Ok(None);
+        }
+        entry.last_seen.store(now.to_bits(), Ordering::Relaxed);
+        let on_disk = f64::from_bits(entry.last_seen_on_disk.load(Ordering::Relaxed));
+        let mut record = entry.record.clone();
+        record.last_seen = now;
+        if now - on_disk > LAST_SEEN_PERSIST_INTERVAL {
+            entry
+                .last_seen_on_disk
+                .store(now.to_bits(), Ordering::Relaxed);
+            let store = self.clone();
+            let record = record.clone();
+            tokio::task::spawn_blocking(move || store.persist_last_seen(&key, &record));
+        }
+        Ok(Some(FoundSession { key, record }))
+    }
+
+    /// Reads a session file: `None` when missing, unreadable as a session, or expired (an
+    /// expired or broken file is removed).
+    fn read_file(&self, key: &SessionKey) -> Result<Option<SessionRecord>> {
+        let path = self.path_of(key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        match serde_json::from_slice::<SessionRecord>(&bytes) {
+            Ok(record) if !self.is_expired(&record, now_secs()) => Ok(Some(record)),
+            Ok(_) => {
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "removing an unreadable session file");
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Rewrites the session file with a newer last-seen time, unless the session ended in
+    /// the meantime (never resurrects a deleted file from this process's view).
+    fn persist_last_seen(&self, key: &SessionKey, record: &SessionRecord) {
+        if !self.read_entries().contains_key(key) {
+            return;
+        }
+        let path = self.path_of(key);
+        if !path.exists() {
+            return;
+        }
+        if let Ok(bytes) = to_json(record) {
+            if let Err(e) = write_atomic(&path, &bytes) {
+                tracing::warn!(error = %e, "could not record a session's last-seen time");
+            }
+        }
+    }
+
+    /// Ends one session. Blocking.
+    pub fn remove(&self, key: &SessionKey) -> Result<()> {
+        self.write_entries().remove(key);
+        remove_if_present(&self.path_of(key))
+    }
+
+    /// Ends every session of `username` except `keep`, in memory and on disk; returns how
+    /// many files were removed. Blocking: scans the session folder.
+    pub fn remove_user(&self, username: &str, keep: Option<SessionKey>) -> Result<usize> {
+        self.write_entries()
+            .retain(|key, entry| entry.record.username != username || Some(*key) == keep);
+        let mut removed = 0;
+        self.for_each_file(|key, path, record| {
+            if Some(key) != keep && record.is_some_and(|r| r.username == username) {
+                remove_if_present(path)?;
+                removed += 1;
+            }
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    /// Removes expired (and unreadable) session files and cached entries; returns how many
+    /// files were removed. Blocking: scans the session folder.
+    pub fn sweep(&self) -> Result<usize> {
+        let now = now_secs();
+        self.write_entries()
+            .retain(|_, entry| !self.is_expired(&entry.record, now));
+        let mut removed = 0;
+        self.for_each_file(|key, path, record| {
+            let dead = record.is_none_or(|r| self.is_expired(&r, now));
+            if dead {
+                self.write_entries().remove(&key);
+                remove_if_present(path)?;
+                removed += 1;
+            }
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+
+    /// How many sessions are held in memory.
+    pub fn cached_len(&self) -> usize {
+        self.read_entries().len()
+    }
+
+    fn for_each_file(
+        &self,
+        mut visit: impl FnMut(SessionKey, &Path, Option<SessionRecord>) -> Result<()>,
+    ) -> Result<()> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&self.dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(key) = name.to_str().and_then(SessionKey::from_file_name) else {
+                continue;
+            };
+            let path = entry.path();
+            let record = match fs::read(&path) {
+                Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            visit(key, &path, record)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the session folder (0700).
+    pub fn ensure_dir(&self) -> Result<()> {
+        create_private_dir(&self.dir)
+    }
+}
+
+fn to_json(record: &SessionRecord) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(record)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("serializing a session: {e}")))
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Arc<SessionStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SessionStore::new(
+            dir.path().join("sessions"),
+            Duration::from_secs(30 * 86400),
+        ));
+        (dir, store)
+    }
+
+    #[test]
+    fn token_shape() {
+        let token = SessionToken::generate();
+        assert_eq!(token.expose().len(), TOKEN_LEN);
+        assert!(SessionToken::parse(token.expose()).is_some());
+        for bad in [
+            "",
+            "../users",
+            &"a".repeat(42),
+            &"a".repeat(44),
+            &format!("{}=", "a".repeat(42)),
+            &format!("{}/", "a".repeat(42)),
+        ] {
+            assert!(SessionToken::parse(bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{token:?}").contains(token.expose()));
+    }
+
+    #[tokio::test]
+    async fn file_is_named_by_hash_and_survives_a_new_store() {
+        let (dir, store) = store();
+        let token = store
+            .create("alice", "credentials", "127.0.0.1", "test")
+            .unwrap();
+        let files: Vec<_> = fs::read_dir(store.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, [format!("{}.json", token.key().hex())]);
+        assert!(!files[0].contains(token.expose()));
+
+        let fresh = Arc::new(SessionStore::new(
+            dir.path().join("sessions"),
+            Duration::from_secs(30 * 86400),
+        ));
+        let found = fresh.find(&token, 0).await.unwrap().unwrap();
+        assert_eq!(found.record.username, "alice");
+        assert!(fresh
+            .find(&SessionToken::generate(), 0)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_refused_and_removed() {
+        let (_dir, store) = store();
+        let token = SessionToken::generate();
+        let record = SessionRecord {
+            username: "old".into(),
+            provider: "credentials".into(),
+            created: now_secs() - 31.0 * 86400.0,
+            last_seen: 0.0,
+            client_ip: String::new(),
+            user_agent: String::new(),
+        };
+        write_atomic(&store.path_of(&token.key()), &to_json(&record).unwrap()).unwrap();
+        assert!(store.find(&token, 0).await.unwrap().is_none());
+        assert!(!store.path_of(&token.key()).exists());
+    }
+
+    #[tokio::test]
+    async fn external_deletion_is_seen_after_a_generation_change() {
+        let (_dir, store) = store();
+        let token = store.create("bob", "credentials", "", "").unwrap();
+        assert!(store.find(&token, 1).await.unwrap().is_some());
+        fs::remove_file(store.path_of(&token.key())).unwrap();
+        assert!(
+            store.find(&token, 1).await.unwrap().is_some(),
+            "cached until the store changes"
+        );
+        assert!(store.find(&token, 2).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn remove_user_keeps_the_chosen_session() {
+        let (_dir, store) = store();
+        let a = store.create("carol", "credentials", "", "").unwrap();
+        let b = store.create("carol", "credentials", "", "").unwrap();
+        let other = store.create("dave", "credentials", "", "").unwrap();
+        assert_eq!(store.remove_user("carol", Some(a.key())).unwrap(), 1);
+        assert!(store.find(&a, 0).await.unwrap().is_some());
+        assert!(store.find(&b, 0).await.unwrap().is_none());
+        assert!(store.find(&other, 0).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn sweep_removes_only_dead_files() {
+        let (_dir, store) = store();
+        let live = store.create("erin", "credentials", "", "").unwrap();
+        let dead = SessionToken::generate();
+        fs::write(store.path_of(&dead.key()), b"not json").unwrap();
+        fs::write(store.dir().join("README"), b"not a session").unwrap();
+        assert_eq!(store.sweep().unwrap(), 1);
+        assert!(store.find(&live, 0).await.unwrap().is_some());
+        assert!(store.dir().join("README").exists());
+    }
+}

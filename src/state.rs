@@ -1,0 +1,201 @@
+//! [`AuthState`]: the stores, the hasher and the selected provider, shared by every handler.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+
+use crate::config::{Config, SESSION_MAX_AGE};
+use crate::error::Result;
+use crate::password::PasswordHasher;
+use crate::provider::{AuthProvider, ProviderRegistry};
+use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken, COOKIE_NAME};
+use crate::users::{UserStore, Users};
+
+/// Shared state of the auth extension. Cheap to clone.
+#[derive(Clone)]
+pub struct AuthState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    users: UserStore,
+    sessions: Arc<SessionStore>,
+    hasher: PasswordHasher,
+    provider: Arc<dyn AuthProvider>,
+}
+
+impl std::fmt::Debug for AuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthState")
+            .field("home", &self.inner.config.home)
+            .field("provider", &self.inner.provider.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthState {
+    /// Selects `config.auth` from `registry`, lets it check its configuration, and opens
+    /// the stores. Fails on an unknown provider, a provider that is not configured, or a
+    /// user store that does not parse.
+    pub async fn new(config: Config, registry: &ProviderRegistry) -> Result<Self> {
+        let provider = registry.select(&config.auth)?;
+        provider.prepare(&config).await?;
+        let users = UserStore::open(&config);
+        let sessions = Arc::new(SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE));
+        let hasher = PasswordHasher::new(config.hash_scheme, config.hash_concurrency);
+        let state = Self {
+            inner: Arc::new(Inner {
+                config,
+                users,
+                sessions,
+                hasher,
+                provider,
+            }),
+        };
+        // Fail now, not on the first request, when the store is broken.
+        state.users().await?;
+        Ok(state)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The user store.
+    pub fn user_store(&self) -> &UserStore {
+        &self.inner.users
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<SessionStore> {
+        &self.inner.sessions
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    /// The selected provider.
+    pub fn provider(&self) -> &Arc<dyn AuthProvider> {
+        &self.inner.provider
+    }
+
+    /// The current users: one `stat` on the runtime; a re-read on the blocking pool when
+    /// the file changed.
+    pub async fn users(&self) -> Result<Arc<Users>> {
+        let store = &self.inner.users;
+        if !store.changed_since_snapshot() {
+            return store.snapshot();
+        }
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || state.inner.users.snapshot()).await?
+    }
+
+    /// Runs a blocking read-modify-write of the user store on the blocking pool.
+    pub async fn update_users<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&AuthState, &mut Users) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let inner = &state.inner;
+            inner.users.update(|users| change(&state, users))
+        })
+        .await?
+    }
+
+    /// The live session carried by the request's cookie, if any.
+    pub async fn find_session(&self, request: &Parts) -> Result<Option<FoundSession>> {
+        let Some(token) = session_token(&request.headers) else {
+            return Ok(None);
+        };
+        let generation = self.inner.users.generation();
+        self.inner.sessions.find(&token, generation).await
+    }
+
+    /// Ends one session (memory and disk).
+    pub async fn end_session(&self, key: SessionKey) -> Result<()> {
+        let sessions = self.inner.sessions.clone();
+        tokio::task::spawn_blocking(move || sessions.remove(&key)).await?
+    }
+
+    /// Whether the selected provider requires signing in right now.
+    pub async fn requires_auth(&self) -> Result<bool> {
+        self.inner.provider.requires_auth(self).await
+    }
+
+    /// The client's address: the socket peer, or the first `X-Forwarded-For` entry when the
+    /// peer is a trusted proxy.
+    pub fn client_ip(&self, request: &Parts) -> String {
+        let peer = request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        match peer {
+            Some(peer) if self.is_trusted_proxy(peer) => forwarded_for(&request.headers)
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| peer.to_string()),
+            Some(peer) => peer.to_string(),
+            None => "unknown".to_owned(),
+        }
+    }
+
+    /// Whether the request reached us over HTTPS (directly is not possible here; via a
+    /// trusted proxy that says so).
+    pub fn is_https(&self, request: &Parts) -> bool {
+        let peer = request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        peer.is_some_and(|p| self.is_trusted_proxy(p))
+            && request
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+    }
+
+    fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = canonical_ip(peer);
+        self.inner
+            .config
+            .trusted_proxies
+            .iter()
+            .any(|p| canonical_ip(*p) == peer)
+    }
+}
+
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next()
+        .and_then(|first| first.trim().parse().ok())
+}
+
+/// The well-formed session token in the request's cookie, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(|c| c.ok())
+        .find(|c| c.name() == COOKIE_NAME)
+        .and_then(|c| SessionToken::parse(c.value()))
+}

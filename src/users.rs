@@ -1,0 +1,500 @@
+//! The user store: `credentials/users.json` in the reference's format.
+//!
+//! Reads are cheap: [`UserStore::snapshot`] keeps the parsed file and re-reads it only when
+//! the file's identity (inode, size, times) changes, so the server sees changes made by the
+//! CLI on the very next request. Every change goes through [`UserStore::update`], which holds
+//! an advisory lock for the whole read-modify-write and writes atomically.
+
+use std::fmt;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fsutil::{write_atomic, FileLock};
+
+/// The only role with a meaning.
+pub const ADMIN_ROLE: &str = "Admin";
+
+/// The longest username accepted.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// One account, as stored in users.json. Unknown fields are kept in `extra`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    /// Argon2id PHC string or the reference's `salt:sha256hex`.
+    #[serde(default)]
+    pub password_hash: String,
+    /// Unix seconds when the account was created.
+    #[serde(default)]
+    pub created: f64,
+    /// Role names; `"Admin"` is the only one with a meaning.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The lock reason; absent when the account is active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<String>,
+    /// Client address of the last sign-in.
+    #[serde(rename = "lastIp", default, skip_serializing_if = "Option::is_none")]
+    pub last_ip: Option<String>,
+    /// Unix seconds of the last sign-in.
+    #[serde(rename = "lastLogin", default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<f64>,
+    /// Fields this crate does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("password_hash", &"<redacted>")
+            .field("created", &self.created)
+            .field("roles", &self.roles)
+            .field("locked", &self.locked)
+            .field("last_ip", &self.last_ip)
+            .field("last_login", &self.last_login)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    /// A new account with this password hash, created now.
+    pub fn new(password_hash: String, roles: Vec<String>) -> Self {
+        Self {
+            password_hash,
+            created: now_secs(),
+            roles,
+            locked: None,
+            last_ip: None,
+            last_login: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Whether the account has the Admin role.
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == ADMIN_ROLE)
+    }
+
+    /// The lock reason, if the account is locked.
+    pub fn lock_reason(&self) -> Option<&str> {
+        self.locked.as_deref().filter(|r| !r.is_empty())
+    }
+}
+
+/// All accounts, keyed by username, in file order.
+pub type Users = IndexMap<String, User>;
+
+/// The current time as float Unix seconds (the reference's timestamps).
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Checks a username: 1 to 64 characters from letters, digits and `. _ @ -`, not starting
+/// with `.` or `-`.
+pub fn validate_username(name: &str) -> Result<()> {
+    let count = name.chars().count();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-');
+    if name.is_empty() {
+        return Err(Error::bad_request("Username is required"));
+    }
+    if count > MAX_USERNAME_CHARS || !name.chars().all(allowed) || name.starts_with(['.', '-']) {
+        let shown: String = name.chars().take(MAX_USERNAME_CHARS).collect();
+        return Err(Error::bad_request(format!(
+            "Invalid username '{}': use 1 to {MAX_USERNAME_CHARS} letters, digits and . _ @ -, not starting with . or -",
+            shown.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+/// The default roles of a new account: `admin` is an Admin.
+pub fn default_roles(username: &str) -> Vec<String> {
+    if username == "admin" {
+        vec![ADMIN_ROLE.to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// What identifies one version of the file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileSignature {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileSignature {
+    fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A parsed version of the store and the signature it was read at (None: no file).
+#[derive(Debug, Clone)]
+struct Cached {
+    signature: Option<FileSignature>,
+    users: Arc<Users>,
+}
+
+/// The users.json file: locked, atomic, never overwritten when it does not parse.
+#[derive(Debug)]
+pub struct UserStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+    cache: Mutex<Option<Cached>>,
+    generation: AtomicU64,
+}
+
+impl UserStore {
+    /// The store of `config`: `credentials/users.json`, or llms.py's own
+    /// `user/default/credentials/users.json` when only that one exists.
+    pub fn open(config: &Config) -> Self {
+        Self::at(Self::resolve_path(config))
+    }
+
+    /// A store at an explicit path.
+    pub fn at(path: PathBuf) -> Self {
+        let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
+        lock_name.push(".lock");
+        let lock_path = path.with_file_name(lock_name);
+        Self {
+            path,
+            lock_path,
+            cache: Mutex::new(None),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Where the store of `config` lives (see [`UserStore::open`]).
+    pub fn resolve_path(config: &Config) -> PathBuf {
+        let own = config.credentials_dir().join("users.json");
+        let legacy = config
+            .home
+            .join("user")
+            .join("default")
+            .join("credentials")
+            .join("users.json");
+        if !own.exists() && legacy.exists() {
+            legacy
+        } else {
+            own
+        }
+    }
+
+    /// A one-line notice when the store is llms.py's own file, for start-up output.
+    pub fn location_notice(&self, config: &Config) -> Option<String> {
+        (self.path != config.credentials_dir().join("users.json"))
+            .then(|| format!("Using llms.py's user store at {}", self.path.display()))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads and parses the file now. A missing file is an empty store; a file that does
+    /// not parse is [`Error::Corrupt`].
+    pub fn load(&self) -> Result<Users> {
+        match fs::read(&self.path) {
+            Ok(bytes) => parse_users(&self.path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Users::new()),
+            Err(e) => Err(Error::io(&self.path, e)),
+        }
+    }
+
+    /// The current users, re-read only when the file changed since the last call.
+    /// Blocking (a `stat`, and a read when changed).
+    pub fn snapshot(&self) -> Result<Arc<Users>> {
+        let signature = match fs::metadata(&self.path) {
+            Ok(meta) => Some(FileSignature::of(&meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
+        if let Some(cached) = self.cached() {
+            if cached.signature == signature {
+                return Ok(cached.users);
+            }
+        }
+        let users = Arc::new(self.load()?);
+        self.remember(signature, users.clone());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(users)
+    }
+
+    /// How many times [`UserStore::snapshot`] has (re-)read the file: it changes whenever
+    /// a change to the file has been seen.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether the file changed since the last [`UserStore::snapshot`] (cheap: one `stat`).
+    pub fn changed_since_snapshot(&self) -> bool {
+        let signature = fs::metadata(&self.path)
+            .ok()
+            .map(|meta| FileSignature::of(&meta));
+        self.cached().is_none_or(|c| c.signature != signature)
+    }
+
+    fn cached(&self) -> Option<Cached> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn remember(&self, signature: Option<FileSignature>, users: Arc<Users>) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached { signature, users });
+    }
+
+    /// Read-modify-write under the store's advisory lock. `change` sees the current users;
+    /// when it returns `Ok` and changed something, the file is written atomically. When it
+    /// returns `Err`, nothing is written. Blocking.
+    pub fn update<T>(&self, change: impl FnOnce(&mut Users) -> Result<T>) -> Result<T> {
+        let _lock = FileLock::acquire(&self.lock_path)?;
+        let before = self.load()?;
+        let mut users = before.clone();
+        let value = change(&mut users)?;
+        if users != before {
+            write_atomic(&self.path, &serialize_users(&users)?)?;
+        }
+        Ok(value)
+    }
+}
+
+/// Parses users.json, reporting the first problem with its line and column.
+pub fn parse_users(path: &Path, bytes: &[u8]) -> Result<Users> {
+    serde_json::from_slice::<Users>(bytes).map_err(|e| Error::Corrupt {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes users the way the reference does: 2-space indented JSON.
+pub fn serialize_users(users: &Users) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(users)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("serializing users: {e}")))?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const REFERENCE: &str = r#"{
+  "admin": {
+    "password_hash": "0123456789abcdef0123456789abcdef:00",
+    "created": 1742034600.123456,
+    "roles": [
+      "Admin"
+    ],
+    "lastIp": "127.0.0.1",
+    "lastLogin": 1742034700.5
+  },
+  "bob": {
+    "password_hash": "fedcba9876543210fedcba9876543210:00",
+    "created": 1742116500.0,
+    "roles": [],
+    "locked": "Account suspended",
+    "theme": "dark"
+  }
+}"#;
+
+    fn store() -> (tempfile::TempDir, UserStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = UserStore::open(&Config::new(dir.path()));
+        (dir, store)
+    }
+
+    #[test]
+    fn username_rules() {
+        for ok in [
+            "admin",
+            "a",
+            "alice.smith",
+            "bob_2",
+            "x@y.z",
+            "A-b",
+            &"a".repeat(64),
+        ] {
+            validate_username(ok).unwrap();
+        }
+        for bad in [
+            "",
+            ".hidden",
+            "-x",
+            "a b",
+            "../x",
+            "a/b",
+            "é",
+            &"a".repeat(65),
+            "a\n",
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn reference_file_round_trips_with_unknown_fields() {
+        let (_dir, store) = store();
+        fs::create_dir_all(store.path().parent().unwrap()).unwrap();
+        fs::write(store.path(), REFERENCE).unwrap();
+        let users = store.load().unwrap();
+        assert_eq!(users.keys().collect::<Vec<_>>(), ["admin", "bob"]);
+        assert!(users["admin"].is_admin());
+        assert_eq!(users["bob"].lock_reason(), Some("Account suspended"));
+        assert_eq!(users["bob"].extra["theme"], "dark");
+
+        store
+            .update(|users| {
+                users["admin"].last_ip = Some("10.0.0.1".into());
+                Ok(())
+            })
+            .unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["bob"]["theme"], "dark");
+        assert_eq!(value["admin"]["lastIp"], "10.0.0.1");
+        assert_eq!(value["admin"]["created"], 1742034600.123456);
+        assert!(
+            value["admin"].get("locked").is_none(),
+            "locked absent when active"
+        );
+        assert!(
+            text.contains("\n  \"admin\": {\n    \"password_hash\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn written_file_is_private() {
+        let (_dir, store) = store();
+        store
+            .update(|users| {
+                users.insert("a".into(), User::new("x:y".into(), vec![]));
+                Ok(())
+            })
+            .unwrap();
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dir_mode = fs::metadata(store.path().parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dir_mode, 0o700);
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_and_left_alone() {
+        let (_dir, store) = store();
+        fs::create_dir_all(store.path().parent().unwrap()).unwrap();
+        let broken = "{\n  \"admin\": {\n    \"password_hash\": \"x\",,\n  }\n}";
+        fs::write(store.path(), broken).unwrap();
+        let err = store.load().unwrap_err();
+        match &err {
+            Error::Corrupt { line, .. } => assert_eq!(*line, 3),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(err.to_string().contains("users.json"), "{err}");
+        let result = store.update(|users| {
+            users.clear();
+            Ok(())
+        });
+        assert!(result.is_err());
+        assert!(store.snapshot().is_err(), "never taken as 'no users'");
+        assert_eq!(fs::read_to_string(store.path()).unwrap(), broken);
+    }
+
+    #[test]
+    fn failed_change_writes_nothing() {
+        let (_dir, store) = store();
+        let result: Result<()> = store.update(|users| {
+            users.insert("a".into(), User::new("x:y".into(), vec![]));
+            Err(Error::bad_request("no"))
+        });
+        assert!(result.is_err());
+        assert!(!store.path().exists());
+    }
+
+    #[test]
+    fn snapshot_sees_external_changes() {
+        let (_dir, store) = store();
+        assert!(store.snapshot().unwrap().is_empty());
+        let other = UserStore::at(store.path().to_owned());
+        other
+            .update(|users| {
+                users.insert("a".into(), User::new("x:y".into(), vec![]));
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.changed_since_snapshot());
+        assert_eq!(store.snapshot().unwrap().len(), 1);
+        assert!(!store.changed_since_snapshot());
+    }
+
+    #[test]
+    fn legacy_location_is_used_when_only_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new(dir.path());
+        let legacy = dir.path().join("user/default/credentials/users.json");
+        fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+        fs::write(&legacy, "{}").unwrap();
+        let store = UserStore::open(&config);
+        assert_eq!(store.path(), legacy);
+        assert!(store.location_notice(&config).unwrap().contains("llms.py"));
+    }
+
+    #[test]
+    fn concurrent_updates_lose_nothing() {
+        let (_dir, store) = store();
+        let store = Arc::new(store);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let path = store.path().to_owned();
+                std::thread::spawn(move || {
+                    let store = UserStore::at(path);
+                    for i in 0..10 {
+                        store
+                            .update(|users| {
+                                users.insert(format!("u{t}_{i}"), User::new("x:y".into(), vec![]));
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(store.load().unwrap().len(), 80);
+    }
+
+    #[test]
+    fn debug_hides_the_hash() {
+        let user = User::new("secret-hash".into(), vec![]);
+        assert!(!format!("{user:?}").contains("secret-hash"));
+    }
+}

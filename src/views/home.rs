@@ -1,0 +1,25 @@
+//! The host's home page.
+
+use maud::{html, Markup};
+
+use super::layout::{layout, PageContext};
+
+/// Shows who is signed in.
+pub fn home_page(context: &PageContext) -> Markup {
+    layout(
+        context,
+        "Home",
+        html! {
+            section.card {
+                h1 { "llms" }
+                @if let Some(user) = &context.user {
+                    @if user.is_default {
+                        p data-testid="signed-in-as" { "Authentication is off: you are using the server as the default user." }
+                    } @else {
+                        p data-testid="signed-in-as" { "Signed in as " strong { (user.user_name) } "." }
+                    }
+                }
+            }
+        },
+    )
+}

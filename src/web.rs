@@ -1,0 +1,242 @@
+//! The HTTP surface: the auth router, the deny-by-default guard, and the request defences
+//! (cross-site refusal, JSON content type, body limits, response headers).
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod json;
+pub mod pages;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::error::Error;
+use crate::extract::{identity, AuthRejection};
+use crate::provider::Identity;
+use crate::state::AuthState;
+
+/// Largest JSON body accepted.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// Largest avatar image accepted.
+pub const AVATAR_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Paths reachable without a session (exact, or prefixes ending in `/`).
+const PUBLIC_PATHS: &[&str] = &[
+    "/login",
+    "/config",
+    "/auth/login",
+    "/auth/logout",
+    "/assets/",
+    "/favicon.ico",
+];
+
+/// The auth extension's routes (API, pages, assets and the selected provider's own
+/// routes), ready to merge into a host app. Wrap the whole app with [`protect`] so that
+/// every route is denied by default.
+pub fn router<S>(state: AuthState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let avatar_upload =
+        post(account::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_LIMIT + 64 * 1024));
+    Router::new()
+        .route("/config", get(auth::show_config))
+        .route("/auth", get(auth::show_session_user))
+        .route("/auth/logout", post(auth::submit_sign_out))
+        .route(
+            "/admin/users",
+            get(admin::list_users)
+                .post(admin::create_user)
+                .put(admin::update_user),
+        )
+        .route("/admin/users/{name}", delete(admin::delete_user))
+        .route("/account/change-password", post(account::change_password))
+        .route("/user/avatar", avatar_upload)
+        .route("/avatar/user", get(account::show_avatar))
+        .route("/login", get(pages::show_sign_in))
+        .route("/admin", get(pages::show_admin))
+        .route("/account", get(pages::show_account))
+        .nest("/assets", assets::router())
+        .merge(state.provider().routes())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Wraps `app` in the guard: requests to anything not declared public need a session, and
+/// state-changing requests from other sites are refused.
+pub fn protect<S>(app: Router<S>, state: AuthState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    app.layer(middleware::from_fn_with_state(state, guard))
+}
+
+fn is_public(path: &str, extra: &[String]) -> bool {
+    let matches = |p: &str| {
+        if p.ends_with('/') {
+            path.starts_with(p)
+        } else {
+            path == p
+        }
+    };
+    PUBLIC_PATHS.iter().any(|p| matches(p)) || extra.iter().any(|p| matches(p))
+}
+
+/// Whether a state-changing request comes from another site.
+fn is_cross_site(request: &Request) -> bool {
+    let headers = request.headers();
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_authority = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+    });
+    match (origin_authority, host) {
+        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+        _ => true,
+    }
+}
+
+async fn guard(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = check_and_run(state, request, next).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn check_and_run(state: AuthState, request: Request, next: Next) -> Response {
+    let safe_method = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe_method && is_cross_site(&request) {
+        return Error::Forbidden("Cross-site request refused".into()).into_response();
+    }
+    let (mut parts, body) = request.into_parts();
+    let public = is_public(parts.uri.path(), &state.provider().public_paths());
+    if !public {
+        match identity(&state, &mut parts).await {
+            Ok(Identity::User(_)) => {}
+            Ok(Identity::Anonymous) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str().to_owned())
+                    .unwrap_or_else(|| "/".into());
+                return AuthRejection::SignInRequired {
+                    wants_html: crate::extract::wants_html(&parts),
+                    next,
+                }
+                .into_response();
+            }
+            Err(err) => return err.into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A local path to return to after signing in: same-site absolute paths only.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// `/login?next=...` for a path to come back to.
+pub fn sign_in_url(next: &str) -> String {
+    let next = safe_next(Some(next));
+    if next == "/" {
+        "/login".to_owned()
+    } else {
+        let encoded: String = url_encode(&next);
+        format!("/login?next={encoded}")
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_same_site_only() {
+        assert_eq!(safe_next(Some("/admin?x=1")), "/admin?x=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/a\nb",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn sign_in_url_encodes_next() {
+        assert_eq!(sign_in_url("/"), "/login");
+        assert_eq!(
+            sign_in_url("/admin?a=1&b=2"),
+            "/login?next=/admin%3Fa%3D1%26b%3D2"
+        );
+        assert_eq!(sign_in_url("//evil"), "/login");
+    }
+
+    #[test]
+    fn public_paths() {
+        assert!(is_public("/login", &[]));
+        assert!(is_public("/assets/app.css", &[]));
+        assert!(!is_public("/login/x", &[]));
+        assert!(!is_public("/admin", &[]));
+        assert!(is_public("/auth/github", &["/auth/github".into()]));
+    }
+}

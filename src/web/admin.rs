@@ -1,0 +1,231 @@
+//! User management for admins: `/admin/users`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::cli::DEFAULT_LOCK_REASON;
+use crate::error::{Error, Result};
+use crate::extract::AdminUser;
+use crate::state::AuthState;
+use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
+use crate::web::json::JsonBody;
+
+/// `GET /admin/users`: every account, without password hashes.
+pub async fn list_users(State(state): State<AuthState>, _admin: AdminUser) -> Result<Json<Value>> {
+    let users = state.users().await?;
+    let list: Vec<Value> = users
+        .iter()
+        .map(|(name, user)| {
+            json!({
+                "userName": name,
+                "created": user.created,
+                "roles": user.roles,
+                "locked": user.lock_reason(),
+                "lastIp": user.last_ip,
+                "lastLogin": user.last_login,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "users": list })))
+}
+
+/// Reads an optional `roles` value: absent, or an array of strings.
+fn parse_roles(value: Option<&Value>) -> Result<Option<Vec<String>>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(role) if !role.is_empty() && role.len() <= 64 => Ok(role.clone()),
+                _ => Err(Error::bad_request("roles must be an array of role names")),
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(Error::bad_request("roles must be an array of role names")),
+    }
+}
+
+fn optional_string(body: &Value, field: &str) -> Result<Option<String>> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::bad_request(format!("{field} must be a string"))),
+    }
+}
+
+fn required_user_name(body: &Value) -> Result<String> {
+    let name = optional_string(body, "userName")?.unwrap_or_default();
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::bad_request("Username is required"));
+    }
+    Ok(name.to_owned())
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!("User '{name}' not found"))
+}
+
+/// `POST /admin/users`: creates an account.
+pub async fn create_user(
+    State(state): State<AuthState>,
+    _admin: AdminUser,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let name = required_user_name(&body)?;
+    validate_username(&name)?;
+    let password = optional_string(&body, "password")?.unwrap_or_default();
+    if password.is_empty() {
+        return Err(Error::bad_request("Password is required"));
+    }
+    let mut roles = parse_roles(body.get("roles"))?.unwrap_or_default();
+    for role in default_roles(&name) {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    if state.users().await?.contains_key(&name) {
+        return Err(Error::bad_request(format!("User '{name}' already exists")));
+    }
+    let hash = state.hasher().hash(password).await?;
+    let created = name.clone();
+    state
+        .update_users(move |_, users| {
+            if users.contains_key(&created) {
+                return Err(Error::bad_request(format!(
+                    "User '{created}' already exists"
+                )));
+            }
+            users.insert(created, User::new(hash, roles));
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user = %name, "user created");
+    Ok(Json(json!({ "success": true, "userName": name })))
+}
+
+/// What `locked` asks for in `PUT /admin/users`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LockChange {
+    Keep,
+    Lock(String),
+    Unlock,
+}
+
+fn parse_lock(body: &Value) -> Result<LockChange> {
+    match body.get("locked") {
+        None => Ok(LockChange::Keep),
+        Some(Value::Null) | Some(Value::Bool(false)) => Ok(LockChange::Unlock),
+        Some(Value::Bool(true)) => Ok(LockChange::Lock(DEFAULT_LOCK_REASON.to_owned())),
+        Some(Value::String(reason)) if reason.trim().is_empty() => Ok(LockChange::Unlock),
+        Some(Value::String(reason)) if reason.chars().count() <= 500 => {
+            Ok(LockChange::Lock(reason.trim().to_owned()))
+        }
+        Some(Value::String(_)) => Err(Error::bad_request(
+            "Lock reason is too long (at most 500 characters)",
+        )),
+        Some(_) => Err(Error::bad_request("locked must be a reason, true or false")),
+    }
+}
+
+/// `PUT /admin/users`: resets a password, changes roles, locks or unlocks.
+pub async fn update_user(
+    State(state): State<AuthState>,
+    AdminUser(admin): AdminUser,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>> {
+    let name = required_user_name(&body)?;
+    let password = optional_string(&body, "password")?.filter(|p| !p.is_empty());
+    let roles = parse_roles(body.get("roles"))?;
+    let lock = parse_lock(&body)?;
+    let is_self = name == admin.user_name;
+    if let LockChange::Lock(_) = lock {
+        if is_self {
+            return Err(Error::bad_request("Cannot lock your own account"));
+        }
+    }
+    if is_self
+        && roles
+            .as_ref()
+            .is_some_and(|r| !r.iter().any(|x| x == ADMIN_ROLE))
+    {
+        return Err(Error::bad_request("Cannot remove your own Admin role"));
+    }
+    if !state.users().await?.contains_key(&name) {
+        return Err(not_found(&name));
+    }
+    let hash = match password {
+        Some(password) => Some(state.hasher().hash(password).await?),
+        None => None,
+    };
+    let keep = if is_self { admin.session } else { None };
+    let target = name.clone();
+    state
+        .update_users(move |state, users| {
+            let user = users.get_mut(&target).ok_or_else(|| not_found(&target))?;
+            let will_be_admin = roles
+                .as_ref()
+                .map_or(user.is_admin(), |r| r.iter().any(|x| x == ADMIN_ROLE));
+            if let LockChange::Lock(_) = lock {
+                // Refused when an Admin now or after this very request.
+                if user.is_admin() || will_be_admin {
+                    return Err(Error::bad_request("Cannot lock an Admin user"));
+                }
+            }
+            let ends_sessions = hash.is_some() || matches!(lock, LockChange::Lock(_));
+            if ends_sessions {
+                state.sessions().remove_user(&target, keep)?;
+            }
+            if let Some(hash) = hash {
+                user.password_hash = hash;
+            }
+            if let Some(roles) = roles {
+                user.roles = roles;
+            }
+            match lock {
+                LockChange::Keep => {}
+                LockChange::Lock(reason) => user.locked = Some(reason),
+                LockChange::Unlock => user.locked = None,
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user = %name, by = %admin.user_name, "user updated");
+    Ok(Json(json!({ "success": true, "userName": name })))
+}
+
+/// `DELETE /admin/users/{name}`: removes an account and ends its sessions.
+pub async fn delete_user(
+    State(state): State<AuthState>,
+    AdminUser(admin): AdminUser,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(Error::bad_request("Username is required"));
+    }
+    if name == admin.user_name {
+        return Err(Error::bad_request("Cannot delete your own account"));
+    }
+    let target = name.clone();
+    state
+        .update_users(move |state, users| {
+            if !users.contains_key(&target) {
+                return Err(not_found(&target));
+            }
+            state.sessions().remove_user(&target, None)?;
+            users.shift_remove(&target);
+            if validate_username(&target).is_ok() {
+                let avatar = state
+                    .config()
+                    .user_dir(&target)
+                    .join(crate::web::account::AVATAR_FILE);
+                let _ = std::fs::remove_file(avatar);
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(user = %name, by = %admin.user_name, "user deleted");
+    Ok(Json(json!({ "success": true, "userName": name })))
+}
