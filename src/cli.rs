@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use clap::{ArgGroup, Parser};
 
+use crate::audit::{AuditEvent, AuditLog, AuditRecord};
 use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::{Error, Result};
 use crate::password::{check_password_rules, hash_password};
@@ -26,7 +27,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     version,
     about = "LLM gateway server with username/password authentication and user management",
     long_about = "LLM gateway server with username/password authentication and user management.\n\nWith no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
-    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve"]).multiple(false))
+    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit"]).multiple(false))
 )]
 pub struct Cli {
     /// Add a user, or set a new password for an existing one (prompts for the password)
@@ -48,6 +49,10 @@ pub struct Cli {
     /// Unlock a locked user
     #[arg(long, value_name = "USERNAME")]
     pub unlockuser: Option<String>,
+
+    /// Print the last N audit-log events (default 20)
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "20")]
+    pub audit: Option<usize>,
 
     /// Start the server on PORT
     #[arg(long, value_name = "PORT")]
@@ -116,6 +121,8 @@ pub enum Command {
     LockUser(String),
     /// `--unlockuser NAME`
     UnlockUser(String),
+    /// `--audit [N]`
+    Audit(usize),
     /// `--serve PORT`, or no command at all
     Serve(u16),
 }
@@ -137,6 +144,8 @@ impl Cli {
             }
         } else if let Some(name) = &self.unlockuser {
             Command::UnlockUser(name.clone())
+        } else if let Some(count) = self.audit {
+            Command::Audit(count)
         } else {
             Command::Serve(self.serve.unwrap_or(DEFAULT_PORT))
         }
@@ -163,19 +172,39 @@ pub fn run(cli: Cli) -> Result<()> {
         eprintln!("{notice}");
     }
     let sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);
+    let audit = AuditLog::new(config.audit_log());
     let out = &mut std::io::stdout().lock();
-    match command {
-        Command::AddUser(name) => add_user(&config, &users, &sessions, input, &name, out),
-        Command::RemoveUser(name) => remove_user(&users, &sessions, &name, out),
-        Command::ListUsers => list_users(&users.load()?, out),
-        Command::ListLockable => list_lockable(&users.load()?, out),
+    let record = match command {
+        Command::AddUser(name) => add_user(&config, &users, &sessions, input, &name, out)?,
+        Command::RemoveUser(name) => remove_user(&users, &sessions, &name, out)?,
+        Command::ListUsers => return list_users(&users.load()?, out),
+        Command::ListLockable => return list_lockable(&users.load()?, out),
         Command::LockUser(name) => {
             let reason = cli.reason.clone();
-            lock_user(&users, &sessions, &name, reason, out)
+            lock_user(&users, &sessions, &name, reason, out)?
         }
-        Command::UnlockUser(name) => unlock_user(&users, &name, out),
+        Command::UnlockUser(name) => unlock_user(&users, &name, out)?,
+        Command::Audit(count) => return show_audit(&audit, count, out),
         Command::Serve(_) => unreachable!("handled above"),
+    };
+    if let Some(record) = record {
+        audit.append_or_warn(&record);
     }
+    Ok(())
+}
+
+/// The actor recorded for changes made from the command line.
+const CLI_ACTOR: &str = "cli";
+
+fn show_audit(audit: &AuditLog, count: usize, out: &mut impl Write) -> Result<()> {
+    let records = audit.tail(count)?;
+    if records.is_empty() {
+        return say(out, "No audit events recorded.");
+    }
+    for record in records {
+        say(out, &record.display_line())?;
+    }
+    Ok(())
 }
 
 fn not_found(name: &str) -> Error {
@@ -195,7 +224,7 @@ fn add_user(
     input: Input,
     name: &str,
     out: &mut impl Write,
-) -> Result<()> {
+) -> Result<Option<AuditRecord>> {
     let exists = store.load()?.contains_key(name);
     if exists {
         say(
@@ -214,21 +243,23 @@ fn add_user(
         }
     }
     let hash = hash_password(&password, config.hash_scheme)?;
-    store.update(|users| {
-        match users.get_mut(name) {
+    let event = store.update(|users| {
+        Ok(match users.get_mut(name) {
             Some(user) => {
                 // Only the password changes; the old password's sessions end first, so a
                 // server that sees the new file never finds them again.
                 sessions.remove_user(name, None)?;
                 user.password_hash = hash;
+                AuditEvent::PasswordChanged
             }
             None => {
                 users.insert(name.to_owned(), User::new(hash, default_roles(name)));
+                AuditEvent::UserCreated
             }
-        }
-        Ok(())
+        })
     })?;
-    say(out, &format!("User '{name}' added."))
+    say(out, &format!("User '{name}' added."))?;
+    Ok(Some(AuditRecord::new(event, CLI_ACTOR, name)))
 }
 
 fn remove_user(
@@ -236,7 +267,7 @@ fn remove_user(
     sessions: &SessionStore,
     name: &str,
     out: &mut impl Write,
-) -> Result<()> {
+) -> Result<Option<AuditRecord>> {
     store.update(|users| {
         if !users.contains_key(name) {
             return Err(not_found(name));
@@ -245,7 +276,12 @@ fn remove_user(
         users.shift_remove(name);
         Ok(())
     })?;
-    say(out, &format!("User '{name}' removed."))
+    say(out, &format!("User '{name}' removed."))?;
+    Ok(Some(AuditRecord::new(
+        AuditEvent::UserDeleted,
+        CLI_ACTOR,
+        name,
+    )))
 }
 
 /// Formats Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
@@ -296,7 +332,7 @@ fn lock_user(
     name: &str,
     reason: Option<String>,
     out: &mut impl Write,
-) -> Result<()> {
+) -> Result<Option<AuditRecord>> {
     if !store.load()?.contains_key(name) {
         return Err(not_found(name));
     }
@@ -319,18 +355,27 @@ fn lock_user(
         user.locked = Some(reason.clone());
         Ok(())
     })?;
-    say(out, &format!("User '{name}' locked: {reason}"))
+    say(out, &format!("User '{name}' locked: {reason}"))?;
+    Ok(Some(
+        AuditRecord::new(AuditEvent::UserLocked, CLI_ACTOR, name).detail(reason),
+    ))
 }
 
-fn unlock_user(store: &UserStore, name: &str, out: &mut impl Write) -> Result<()> {
+fn unlock_user(store: &UserStore, name: &str, out: &mut impl Write) -> Result<Option<AuditRecord>> {
     let was_locked = store.update(|users| {
         let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
         Ok(user.locked.take().is_some())
     })?;
     if was_locked {
-        say(out, &format!("User '{name}' unlocked."))
+        say(out, &format!("User '{name}' unlocked."))?;
+        Ok(Some(AuditRecord::new(
+            AuditEvent::UserUnlocked,
+            CLI_ACTOR,
+            name,
+        )))
     } else {
-        say(out, &format!("User '{name}' is not locked."))
+        say(out, &format!("User '{name}' is not locked."))?;
+        Ok(None)
     }
 }
 

@@ -33,7 +33,7 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
     /// Too many failed sign-ins; try again after this many seconds (429).
-    #[error("Too many failed sign-in attempts. Try again in {retry_after} seconds.")]
+    #[error("Too many failed sign-in attempts. Try again in {}.", seconds(*retry_after))]
     TooManyRequests {
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
@@ -131,6 +131,15 @@ impl Error {
         } else {
             self.to_string()
         }
+    }
+}
+
+/// "1 second", "5 seconds".
+fn seconds(count: u64) -> String {
+    if count == 1 {
+        "1 second".to_owned()
+    } else {
+        format!("{count} seconds")
     }
 }
 

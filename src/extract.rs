@@ -141,3 +141,20 @@ where
         }
     }
 }
+
+/// The client's address as [`AuthState::client_ip`] decides it (peer, or a trusted proxy's
+/// `X-Forwarded-For`).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(AuthState::from_ref(state).client_ip(parts)))
+    }
+}

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod provider;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod throttle;
 pub mod users;
 pub mod views;
 pub mod web;

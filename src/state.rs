@@ -7,11 +7,13 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
+use crate::audit::{AuditLog, AuditRecord};
 use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::Result;
 use crate::password::PasswordHasher;
 use crate::provider::{AuthProvider, ProviderRegistry};
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken, COOKIE_NAME};
+use crate::throttle::Throttle;
 use crate::users::{UserStore, Users};
 
 /// Shared state of the auth extension. Cheap to clone.
@@ -26,6 +28,8 @@ struct Inner {
     sessions: Arc<SessionStore>,
     hasher: PasswordHasher,
     provider: Arc<dyn AuthProvider>,
+    throttle: Throttle,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -47,6 +51,7 @@ impl AuthState {
         let users = UserStore::open(&config);
         let sessions = Arc::new(SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE));
         let hasher = PasswordHasher::new(config.hash_scheme, config.hash_concurrency);
+        let audit = AuditLog::new(config.audit_log());
         let state = Self {
             inner: Arc::new(Inner {
                 config,
@@ -54,6 +59,8 @@ impl AuthState {
                 sessions,
                 hasher,
                 provider,
+                throttle: Throttle::new(),
+                audit,
             }),
         };
         // Fail now, not on the first request, when the store is broken.
@@ -79,6 +86,24 @@ impl AuthState {
     /// The password hasher.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher
+    }
+
+    /// The sign-in throttle.
+    pub fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Appends to the audit log on the blocking pool; a failure is logged, never fatal.
+    pub async fn audit(&self, record: AuditRecord) {
+        let log = self.inner.audit.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || log.append_or_warn(&record)).await {
+            tracing::warn!(error = %e, "audit task failed");
+        }
     }
 
     /// The selected provider.

@@ -10,7 +10,9 @@ use image::{ImageFormat, ImageReader, Limits};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
+use crate::extract::ClientIp;
 use crate::fsutil::write_atomic;
 use crate::password::check_password_rules;
 use crate::provider::CurrentUser;
@@ -38,6 +40,7 @@ pub struct ChangePasswordForm {
 pub async fn change_password(
     State(state): State<AuthState>,
     user: CurrentUser,
+    ClientIp(ip): ClientIp,
     JsonBody(form): JsonBody<ChangePasswordForm>,
 ) -> Result<Json<Value>> {
     let current = form.current_password.unwrap_or_default();
@@ -81,6 +84,13 @@ pub async fn change_password(
         })
         .await?;
     tracing::info!(user = %user.user_name, "password changed");
+    let record = AuditRecord::new(
+        AuditEvent::PasswordChanged,
+        &user.user_name,
+        &user.user_name,
+    )
+    .ip(&ip);
+    state.audit(record).await;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -127,6 +137,7 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
 pub async fn upload_avatar(
     State(state): State<AuthState>,
     user: CurrentUser,
+    ClientIp(ip): ClientIp,
     mut multipart: Multipart,
 ) -> Result<Json<Value>> {
     validate_username(&user.user_name)
@@ -148,6 +159,9 @@ pub async fn upload_avatar(
     })
     .await??;
     tracing::info!(user = %user.user_name, "avatar changed");
+    let record =
+        AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name).ip(&ip);
+    state.audit(record).await;
     Ok(Json(
         json!({ "success": true, "profileUrl": "/avatar/user" }),
     ))

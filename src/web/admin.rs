@@ -4,9 +4,10 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::cli::DEFAULT_LOCK_REASON;
 use crate::error::{Error, Result};
-use crate::extract::AdminUser;
+use crate::extract::{AdminUser, ClientIp};
 use crate::state::AuthState;
 use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
 use crate::web::json::JsonBody;
@@ -70,7 +71,8 @@ fn not_found(name: &str) -> Error {
 /// `POST /admin/users`: creates an account.
 pub async fn create_user(
     State(state): State<AuthState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let name = required_user_name(&body)?;
@@ -90,6 +92,7 @@ pub async fn create_user(
     }
     let hash = state.hasher().hash(password).await?;
     let created = name.clone();
+    let detail = format!("roles: {}", roles.join(", "));
     state
         .update_users(move |_, users| {
             if users.contains_key(&created) {
@@ -101,7 +104,11 @@ pub async fn create_user(
             Ok(())
         })
         .await?;
-    tracing::info!(user = %name, "user created");
+    tracing::info!(user = %name, by = %admin.user_name, "user created");
+    let record = AuditRecord::new(AuditEvent::UserCreated, &admin.user_name, &name)
+        .ip(&ip)
+        .detail(detail);
+    state.audit(record).await;
     Ok(Json(json!({ "success": true, "userName": name })))
 }
 
@@ -133,6 +140,7 @@ fn parse_lock(body: &Value) -> Result<LockChange> {
 pub async fn update_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let name = required_user_name(&body)?;
@@ -161,9 +169,11 @@ pub async fn update_user(
     };
     let keep = if is_self { admin.session } else { None };
     let target = name.clone();
-    state
+    let unlocking = lock == LockChange::Unlock;
+    let changes = state
         .update_users(move |state, users| {
             let user = users.get_mut(&target).ok_or_else(|| not_found(&target))?;
+            let mut changes: Vec<(AuditEvent, Option<String>)> = Vec::new();
             let will_be_admin = roles
                 .as_ref()
                 .map_or(user.is_admin(), |r| r.iter().any(|x| x == ADMIN_ROLE));
@@ -179,19 +189,42 @@ pub async fn update_user(
             }
             if let Some(hash) = hash {
                 user.password_hash = hash;
+                changes.push((AuditEvent::PasswordChanged, None));
             }
             if let Some(roles) = roles {
+                if roles != user.roles {
+                    changes.push((
+                        AuditEvent::RolesChanged,
+                        Some(format!("roles: {}", roles.join(", "))),
+                    ));
+                }
                 user.roles = roles;
             }
             match lock {
                 LockChange::Keep => {}
-                LockChange::Lock(reason) => user.locked = Some(reason),
-                LockChange::Unlock => user.locked = None,
+                LockChange::Lock(reason) => {
+                    changes.push((AuditEvent::UserLocked, Some(reason.clone())));
+                    user.locked = Some(reason);
+                }
+                LockChange::Unlock => {
+                    if user.locked.take().is_some() {
+                        changes.push((AuditEvent::UserUnlocked, None));
+                    }
+                }
             }
-            Ok(())
+            Ok(changes)
         })
         .await?;
+    if unlocking {
+        // An admin unlocking an account also forgives its failed sign-ins.
+        state.throttle().clear_user(&name);
+    }
     tracing::info!(user = %name, by = %admin.user_name, "user updated");
+    for (event, detail) in changes {
+        let mut record = AuditRecord::new(event, &admin.user_name, &name).ip(&ip);
+        record.detail = detail;
+        state.audit(record).await;
+    }
     Ok(Json(json!({ "success": true, "userName": name })))
 }
 
@@ -199,6 +232,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
     let name = name.trim().to_owned();
@@ -227,5 +261,7 @@ pub async fn delete_user(
         })
         .await?;
     tracing::info!(user = %name, by = %admin.user_name, "user deleted");
+    let record = AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&ip);
+    state.audit(record).await;
     Ok(Json(json!({ "success": true, "userName": name })))
 }

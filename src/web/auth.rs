@@ -9,11 +9,13 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
 use crate::password::{Verification, MAX_PASSWORD_BYTES};
 use crate::provider::CurrentUser;
 use crate::session::{SessionToken, COOKIE_NAME};
 use crate::state::AuthState;
+use crate::throttle::Admission;
 use crate::users::now_secs;
 
 /// `GET /config`: whether signing in is required and which provider is active.
@@ -102,14 +104,44 @@ pub async fn submit_sign_in(
     let client_ip = state.client_ip(&parts);
     let users = state.users().await?;
     let stored = users.get(username).map(|u| u.password_hash.clone());
+    // Attempts at unknown names are audited without the name: it may be a mistyped password.
+    let audit_target = if stored.is_some() {
+        username
+    } else {
+        "(unknown)"
+    };
+    let attempt = |event, result: &str| {
+        AuditRecord::new(event, audit_target, audit_target)
+            .ip(&client_ip)
+            .result(result)
+    };
+    // Throttled attempts are refused before the password is looked at, right or wrong.
+    if let Admission::Throttled { retry_after } =
+        state.throttle().begin(username, &client_ip, now_secs())
+    {
+        state
+            .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
+            .await;
+        return Err(Error::TooManyRequests { retry_after });
+    }
     let verification = state
         .hasher()
         .verify(password.clone(), stored.clone())
         .await?;
     let Verification::Match { needs_upgrade } = verification else {
+        let why = if stored.is_some() {
+            "wrong password"
+        } else {
+            "unknown user"
+        };
+        state.audit(attempt(AuditEvent::SignInFailed, why)).await;
         return Err(Error::InvalidCredentials);
     };
+    state.throttle().succeeded(username, &client_ip);
     if let Some(reason) = users.get(username).and_then(|u| u.lock_reason()) {
+        state
+            .audit(attempt(AuditEvent::SignInLocked, "locked"))
+            .await;
         return Err(Error::Forbidden(reason.to_owned()));
     }
     let upgraded = if needs_upgrade {
@@ -142,6 +174,7 @@ pub async fn submit_sign_in(
         })
         .await?;
     tracing::info!(user = %username, ip = %client_ip, "signed in");
+    state.audit(attempt(AuditEvent::SignIn, "ok")).await;
     let mut response = Json(user_json(username, &roles)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -153,6 +186,12 @@ pub async fn submit_sign_in(
 /// `POST /auth/logout`: ends the session, if any, and clears the cookie.
 pub async fn submit_sign_out(State(state): State<AuthState>, parts: Parts) -> Result<Response> {
     if let Some(token) = crate::state::session_token(&parts.headers) {
+        if let Some(found) = state.find_session(&parts).await? {
+            let name = found.record.username;
+            let record =
+                AuditRecord::new(AuditEvent::SignOut, &name, &name).ip(&state.client_ip(&parts));
+            state.audit(record).await;
+        }
         state.end_session(token.key()).await?;
     }
     let mut response = Json(json!({ "success": true })).into_response();
