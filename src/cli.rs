@@ -411,6 +411,8 @@ mod tests {
             parse(&["--reason", "x"]).is_err(),
             "--reason needs --lockuser"
         );
+        assert_eq!(parse(&["--audit"]).unwrap().command(), Command::Audit(20));
+        assert_eq!(parse(&["--audit", "5"]).unwrap().command(), Command::Audit(5));
     }
 
     #[test]

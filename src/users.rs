@@ -269,6 +269,7 @@ impl UserStore {
     /// returns `Err`, nothing is written. Blocking.
     pub fn update<T>(&self, change: impl FnOnce(&mut Users) -> Result<T>) -> Result<T> {
         let _lock = FileLock::acquire(&self.lock_path)?;
+        self.remove_orphaned_temp_files();
         let before = self.load()?;
         let mut users = before.clone();
         let value = change(&mut users)?;
@@ -276,6 +277,20 @@ impl UserStore {
             write_atomic(&self.path, &serialize_users(&users)?)?;
         }
         Ok(value)
+    }
+}
+
+impl UserStore {
+    /// Removes temporary files left in the store's folder by a writer that was killed
+    /// mid-write. Only called with the lock held, so no live writer owns one.
+    fn remove_orphaned_temp_files(&self) {
+        let Some(dir) = self.path.parent() else { return };
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
 
