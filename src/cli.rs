@@ -412,7 +412,10 @@ mod tests {
             "--reason needs --lockuser"
         );
         assert_eq!(parse(&["--audit"]).unwrap().command(), Command::Audit(20));
-        assert_eq!(parse(&["--audit", "5"]).unwrap().command(), Command::Audit(5));
+        assert_eq!(
+            parse(&["--audit", "5"]).unwrap().command(),
+            Command::Audit(5)
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! after 9-24, 10 s after 25-99; from 100 failures an address is refused until the UTC day
 //! ends. A username's wait stops growing at 10 s, so an attacker hammering one account from
 //! one address cannot keep its owner out: the owner, from another address, only ever waits
-//! the username's delay. Every attempt is counted when it starts (and forgiven when it
-//! succeeds), so parallel requests cannot slip through together.
+//! the username's delay. Attempts still being checked are limited per username and per
+//! address, so a burst of parallel requests cannot slip past the schedule together; an
+//! attempt abandoned mid-check (client gone) counts as a failure.
 //!
 //! Counters live in memory and are bounded: stale ones are dropped first, then the oldest.
 
@@ -89,15 +90,6 @@ impl Table {
         counter.last_failure = now;
     }
 
-    fn forgive_one(&mut self, key: &str) {
-        if let Some(counter) = self.counters.get_mut(key) {
-            counter.failures = counter.failures.saturating_sub(1);
-            if counter.failures == 0 {
-                self.counters.remove(key);
-            }
-        }
-    }
-
     /// Drops stale counters; if still full, the oldest tenth.
     fn make_room(&mut self, now: f64) {
         self.counters.retain(|_, c| !c.is_stale(now));
@@ -112,27 +104,88 @@ impl Table {
     }
 }
 
-/// The outcome of [`Throttle::begin`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Admission {
-    /// Go ahead and check the password; the attempt is already counted as a failure.
-    Allowed,
-    /// Refused without checking; retry after this many whole seconds.
-    Throttled {
-        /// Seconds to wait, at least 1.
-        retry_after: u64,
-    },
+/// Attempts one username may have being checked at once.
+pub const MAX_IN_FLIGHT_PER_USER: u32 = 2;
+
+/// Attempts one address may have being checked at once.
+pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 4;
+
+#[derive(Debug, Default)]
+struct Tables {
+    users: Table,
+    addresses: Table,
+    users_in_flight: HashMap<String, u32>,
+    addresses_in_flight: HashMap<String, u32>,
+}
+
+fn release(map: &mut HashMap<String, u32>, key: &str) {
+    if let Some(count) = map.get_mut(key) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            map.remove(key);
+        }
+    }
 }
 
 /// Failure counters per username and per client address.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    users: Mutex<Table>,
-    addresses: Mutex<Table>,
+    tables: Mutex<Tables>,
 }
 
-fn lock(table: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
-    table.lock().unwrap_or_else(|p| p.into_inner())
+/// Refused by the throttle: retry after this many whole seconds (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// Seconds to wait.
+    pub retry_after: u64,
+}
+
+/// One admitted sign-in attempt. Say how it ended with [`Attempt::succeeded`] or
+/// [`Attempt::failed`]; dropped without either, it counts as failed.
+#[derive(Debug)]
+#[must_use = "an attempt counts as failed unless marked succeeded"]
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    user_key: String,
+    address: String,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    /// The password was right: the username's failures are forgotten (the address's are
+    /// not: one good account must not launder an address's guessing).
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        let mut tables = self.throttle.lock();
+        tables.users.counters.remove(&self.user_key);
+        self.finish(&mut tables);
+    }
+
+    /// The password was wrong (or the name unknown), at `now`.
+    pub fn failed(mut self, now: f64) {
+        self.settled = true;
+        self.record_failure(now);
+    }
+
+    fn record_failure(&self, now: f64) {
+        let mut tables = self.throttle.lock();
+        tables.users.add_failure(&self.user_key, now);
+        tables.addresses.add_failure(&self.address, now);
+        self.finish(&mut tables);
+    }
+
+    fn finish(&self, tables: &mut Tables) {
+        release(&mut tables.users_in_flight, &self.user_key);
+        release(&mut tables.addresses_in_flight, &self.address);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.record_failure(crate::users::now_secs());
+        }
+    }
 }
 
 impl Throttle {
@@ -141,44 +194,60 @@ impl Throttle {
         Self::default()
     }
 
-    /// Starts an attempt at `now` (Unix seconds): refused while either counter imposes a
-    /// wait; otherwise counted as a failure until [`Throttle::succeeded`] forgives it.
-    pub fn begin(&self, username: &str, address: &str, now: f64) -> Admission {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts an attempt for `username` from `address` at `now` (Unix seconds): refused
+    /// while either counter imposes a wait or too many attempts are being checked.
+    pub fn begin(&self, username: &str, address: &str, now: f64) -> Result<Attempt<'_>, Throttled> {
         let user_key = username.to_lowercase();
-        let mut users = lock(&self.users);
-        let mut addresses = lock(&self.addresses);
-        let user_wait = users
+        let mut tables = self.lock();
+        let user_wait = tables
+            .users
             .current(&user_key, now)
             .map_or(0.0, |c| c.wait(now, false));
-        let address_wait = addresses
+        let address_wait = tables
+            .addresses
             .current(address, now)
             .map_or(0.0, |c| c.wait(now, true));
         let wait = user_wait.max(address_wait);
         if wait > 0.0 {
-            return Admission::Throttled {
+            return Err(Throttled {
                 retry_after: (wait.ceil() as u64).max(1),
-            };
+            });
         }
-        users.add_failure(&user_key, now);
-        addresses.add_failure(address, now);
-        Admission::Allowed
-    }
-
-    /// The attempt begun for `username` from `address` had the right password: the
-    /// username's counter is cleared and the address's pessimistic count is taken back.
-    pub fn succeeded(&self, username: &str, address: &str) {
-        lock(&self.users).counters.remove(&username.to_lowercase());
-        lock(&self.addresses).forgive_one(address);
+        let busy_user = tables.users_in_flight.get(&user_key).copied().unwrap_or(0);
+        let busy_address = tables
+            .addresses_in_flight
+            .get(address)
+            .copied()
+            .unwrap_or(0);
+        if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= MAX_IN_FLIGHT_PER_ADDRESS {
+            return Err(Throttled { retry_after: 1 });
+        }
+        *tables.users_in_flight.entry(user_key.clone()).or_default() += 1;
+        *tables
+            .addresses_in_flight
+            .entry(address.to_owned())
+            .or_default() += 1;
+        Ok(Attempt {
+            throttle: self,
+            user_key,
+            address: address.to_owned(),
+            settled: false,
+        })
     }
 
     /// Clears a username's counter (an admin unlocking the account).
     pub fn clear_user(&self, username: &str) {
-        lock(&self.users).counters.remove(&username.to_lowercase());
+        self.lock().users.counters.remove(&username.to_lowercase());
     }
 
     /// How many counters are held (both tables), for tests and figures.
     pub fn len(&self) -> usize {
-        lock(&self.users).counters.len() + lock(&self.addresses).counters.len()
+        let tables = self.lock();
+        tables.users.counters.len() + tables.addresses.counters.len()
     }
 
     /// Whether no counter is held.
@@ -193,8 +262,15 @@ mod tests {
 
     const T0: f64 = 1_800_000_000.0;
 
-    fn fail(t: &Throttle, user: &str, ip: &str, now: f64) -> Admission {
-        t.begin(user, ip, now)
+    /// One wrong-password attempt: `Ok(())` when it was checked, the wait when refused.
+    fn fail(t: &Throttle, user: &str, ip: &str, now: f64) -> Result<(), u64> {
+        match t.begin(user, ip, now) {
+            Ok(attempt) => {
+                attempt.failed(now);
+                Ok(())
+            }
+            Err(Throttled { retry_after }) => Err(retry_after),
+        }
     }
 
     #[test]
@@ -210,42 +286,58 @@ mod tests {
     #[test]
     fn third_attempt_waits_a_second() {
         let t = Throttle::new();
-        assert_eq!(fail(&t, "bob", "1.1.1.1", T0), Admission::Allowed);
-        assert_eq!(fail(&t, "bob", "1.1.1.1", T0), Admission::Allowed);
-        assert_eq!(
-            fail(&t, "bob", "1.1.1.1", T0 + 0.2),
-            Admission::Throttled { retry_after: 1 }
-        );
-        assert_eq!(fail(&t, "bob", "1.1.1.1", T0 + 1.0), Admission::Allowed);
-        assert_eq!(
-            fail(&t, "bob", "1.1.1.1", T0 + 1.5),
-            Admission::Throttled { retry_after: 3 }
-        );
+        assert_eq!(fail(&t, "bob", "1.1.1.1", T0), Ok(()));
+        assert_eq!(fail(&t, "bob", "1.1.1.1", T0), Ok(()));
+        assert_eq!(fail(&t, "bob", "1.1.1.1", T0 + 0.2), Err(1));
+        assert_eq!(fail(&t, "bob", "1.1.1.1", T0 + 1.0), Ok(()));
+        assert_eq!(fail(&t, "bob", "1.1.1.1", T0 + 1.5), Err(3));
     }
 
     #[test]
     fn usernames_are_counted_case_insensitively_and_across_addresses() {
         let t = Throttle::new();
-        fail(&t, "Bob", "1.1.1.1", T0);
-        fail(&t, "bob", "2.2.2.2", T0);
-        assert!(matches!(
-            fail(&t, "BOB", "3.3.3.3", T0),
-            Admission::Throttled { .. }
-        ));
+        fail(&t, "Bob", "1.1.1.1", T0).unwrap();
+        fail(&t, "bob", "2.2.2.2", T0).unwrap();
+        assert!(fail(&t, "BOB", "3.3.3.3", T0).is_err());
     }
 
     #[test]
     fn success_clears_the_user_but_not_the_address_history() {
         let t = Throttle::new();
-        fail(&t, "eve-target", "6.6.6.6", T0);
-        fail(&t, "alice", "6.6.6.6", T0);
-        t.succeeded("alice", "6.6.6.6");
-        // alice's counter is gone; the address still has one failure (eve-target's).
-        assert_eq!(fail(&t, "alice", "6.6.6.6", T0), Admission::Allowed);
-        assert!(matches!(
-            fail(&t, "carol", "6.6.6.6", T0),
-            Admission::Throttled { .. }
-        ));
+        fail(&t, "eve-target", "6.6.6.6", T0).unwrap();
+        fail(&t, "alice", "6.6.6.6", T0).unwrap();
+        t.begin("alice", "6.6.6.6", T0).unwrap_err();
+        // After the wait, alice's right password clears her counter but not the address's.
+        t.begin("alice", "6.6.6.6", T0 + 1.0).unwrap().succeeded();
+        // The address keeps its two failures: a third makes the next wait 3 s.
+        assert_eq!(fail(&t, "carol", "6.6.6.6", T0 + 1.0), Ok(()));
+        assert_eq!(fail(&t, "dave", "6.6.6.6", T0 + 2.0), Err(2));
+        // alice herself starts from zero anywhere else.
+        assert_eq!(fail(&t, "alice", "7.7.7.7", T0 + 1.0), Ok(()));
+    }
+
+    #[test]
+    fn parallel_attempts_are_limited() {
+        let t = Throttle::new();
+        // Abandoned attempts are recorded at the real current time.
+        const T0: f64 = 0.0;
+        let now = crate::users::now_secs();
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_ADDRESS)
+            .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", T0).unwrap())
+            .collect();
+        assert_eq!(
+            t.begin("another", "5.5.5.5", T0).unwrap_err(),
+            Throttled { retry_after: 1 }
+        );
+        let _a = t.begin("same", "8.8.8.1", T0).unwrap();
+        let _b = t.begin("same", "8.8.8.2", T0).unwrap();
+        assert!(t.begin("same", "8.8.8.3", T0).is_err());
+        // Abandoned attempts count as failures.
+        drop(held);
+        assert!(
+            fail(&t, "u9", "5.5.5.5", T0 + 0.5).is_err(),
+            "4 failures: 3 s wait"
+        );
     }
 
     #[test]
@@ -254,18 +346,16 @@ mod tests {
         let mut now = T0;
         let mut allowed = 0;
         while allowed < 100 {
-            match t.begin(&format!("user{allowed}"), "9.9.9.9", now) {
-                Admission::Allowed => allowed += 1,
-                Admission::Throttled { retry_after } => now += retry_after as f64,
+            match fail(&t, &format!("user{allowed}"), "9.9.9.9", now) {
+                Ok(()) => allowed += 1,
+                Err(retry_after) => now += retry_after as f64,
             }
         }
-        let Admission::Throttled { retry_after } = t.begin("x", "9.9.9.9", now + 60.0) else {
-            panic!("expected a day block");
-        };
+        let retry_after = fail(&t, "x", "9.9.9.9", now + 60.0).unwrap_err();
         let day_end = ((now / DAY).floor() + 1.0) * DAY;
         assert_eq!(retry_after, (day_end - now - 60.0).ceil() as u64);
         // Next day: allowed again.
-        assert_eq!(t.begin("x", "9.9.9.9", day_end + 1.0), Admission::Allowed);
+        assert_eq!(fail(&t, "x", "9.9.9.9", day_end + 1.0), Ok(()));
     }
 
     #[test]
@@ -275,28 +365,30 @@ mod tests {
         // Attackers hammer alice from many addresses, as fast as they are let through.
         for i in 0..5_000 {
             let address = format!("6.6.{}.{}", i % 50, i % 7);
-            if let Admission::Throttled { .. } = t.begin("alice", &address, now) {
+            if fail(&t, "alice", &address, now).is_err() {
                 now += 0.25;
             }
         }
         // The owner, from another address, waits at most the username's cap of 10 s.
-        let owner = |at: f64| t.begin("alice", "10.0.0.5", at);
-        let waited = match owner(now) {
-            Admission::Allowed => 0,
-            Admission::Throttled { retry_after } => retry_after,
+        let waited = match t.begin("alice", "10.0.0.5", now) {
+            Ok(_) => panic!("the attack keeps alice's counter busy"),
+            Err(Throttled { retry_after }) => retry_after,
         };
-        assert!(waited > 0, "the attack keeps alice's counter busy");
         assert!(waited <= 10, "waited {waited}");
-        assert_eq!(owner(now + waited as f64), Admission::Allowed);
-        t.succeeded("alice", "10.0.0.5");
-        assert_eq!(owner(now + waited as f64), Admission::Allowed);
+        t.begin("alice", "10.0.0.5", now + waited as f64)
+            .expect("admitted after the username's delay")
+            .succeeded();
+        t.begin("alice", "10.0.0.5", now + waited as f64)
+            .expect("a success clears the username's counter")
+            .succeeded();
     }
 
     #[test]
     fn memory_is_bounded() {
         let t = Throttle::new();
         for i in 0..(MAX_ENTRIES + 5_000) {
-            t.begin(
+            let _ = fail(
+                &t,
                 &format!("u{i}"),
                 &format!("ip{}", i % 7),
                 T0 + i as f64 * 1e-4,
@@ -308,9 +400,9 @@ mod tests {
     #[test]
     fn clear_user_forgets_the_count() {
         let t = Throttle::new();
-        fail(&t, "bob", "1.1.1.1", T0);
-        fail(&t, "bob", "2.2.2.2", T0);
+        fail(&t, "bob", "1.1.1.1", T0).unwrap();
+        fail(&t, "bob", "2.2.2.2", T0).unwrap();
         t.clear_user("bob");
-        assert_eq!(fail(&t, "bob", "3.3.3.3", T0), Admission::Allowed);
+        assert_eq!(fail(&t, "bob", "3.3.3.3", T0), Ok(()));
     }
 }

@@ -284,8 +284,12 @@ impl UserStore {
     /// Removes temporary files left in the store's folder by a writer that was killed
     /// mid-write. Only called with the lock held, so no live writer owns one.
     fn remove_orphaned_temp_files(&self) {
-        let Some(dir) = self.path.parent() else { return };
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(".tmp-") {
                 let _ = fs::remove_file(entry.path());

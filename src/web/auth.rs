@@ -15,7 +15,7 @@ use crate::password::{Verification, MAX_PASSWORD_BYTES};
 use crate::provider::CurrentUser;
 use crate::session::{SessionToken, COOKIE_NAME};
 use crate::state::AuthState;
-use crate::throttle::Admission;
+use crate::throttle::Throttled;
 use crate::users::now_secs;
 
 /// `GET /config`: whether signing in is required and which provider is active.
@@ -116,19 +116,21 @@ pub async fn submit_sign_in(
             .result(result)
     };
     // Throttled attempts are refused before the password is looked at, right or wrong.
-    if let Admission::Throttled { retry_after } =
-        state.throttle().begin(username, &client_ip, now_secs())
-    {
-        state
-            .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
-            .await;
-        return Err(Error::TooManyRequests { retry_after });
-    }
+    let attempt_guard = match state.throttle().begin(username, &client_ip, now_secs()) {
+        Ok(guard) => guard,
+        Err(Throttled { retry_after }) => {
+            state
+                .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
+                .await;
+            return Err(Error::TooManyRequests { retry_after });
+        }
+    };
     let verification = state
         .hasher()
         .verify(password.clone(), stored.clone())
         .await?;
     let Verification::Match { needs_upgrade } = verification else {
+        attempt_guard.failed(now_secs());
         let why = if stored.is_some() {
             "wrong password"
         } else {
@@ -137,7 +139,7 @@ pub async fn submit_sign_in(
         state.audit(attempt(AuditEvent::SignInFailed, why)).await;
         return Err(Error::InvalidCredentials);
     };
-    state.throttle().succeeded(username, &client_ip);
+    attempt_guard.succeeded();
     if let Some(reason) = users.get(username).and_then(|u| u.lock_reason()) {
         state
             .audit(attempt(AuditEvent::SignInLocked, "locked"))
