@@ -320,22 +320,21 @@ mod tests {
     fn parallel_attempts_are_limited() {
         let t = Throttle::new();
         // Abandoned attempts are recorded at the real current time.
-        const T0: f64 = 0.0;
         let now = crate::users::now_secs();
         let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_ADDRESS)
-            .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", T0).unwrap())
+            .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", now).unwrap())
             .collect();
         assert_eq!(
-            t.begin("another", "5.5.5.5", T0).unwrap_err(),
+            t.begin("another", "5.5.5.5", now).unwrap_err(),
             Throttled { retry_after: 1 }
         );
-        let _a = t.begin("same", "8.8.8.1", T0).unwrap();
-        let _b = t.begin("same", "8.8.8.2", T0).unwrap();
-        assert!(t.begin("same", "8.8.8.3", T0).is_err());
+        let _a = t.begin("same", "8.8.8.1", now).unwrap();
+        let _b = t.begin("same", "8.8.8.2", now).unwrap();
+        assert!(t.begin("same", "8.8.8.3", now).is_err());
         // Abandoned attempts count as failures.
         drop(held);
         assert!(
-            fail(&t, "u9", "5.5.5.5", T0 + 0.5).is_err(),
+            fail(&t, "u9", "5.5.5.5", now + 0.5).is_err(),
             "4 failures: 3 s wait"
         );
     }

@@ -22,11 +22,7 @@ use tower::ServiceExt;
 
 /// The tests of this file run one at a time, so that the timing figures are not skewed by
 /// the others' processes.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Prints a figure where `cargo test` shows it.
 fn figure(text: &str) {
@@ -62,7 +58,7 @@ impl Lcg {
 
 #[test]
 fn crash_safety_kill_9_during_store_writes() {
-    let _serial = serial();
+    let _serial = SERIAL.blocking_lock();
     let home = Home::new();
     // A large store makes each write take long enough for kills to land inside it.
     let mut users = Users::new();
@@ -148,7 +144,7 @@ fn crash_safety_kill_9_during_store_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let home = Home::new();
     let mut users = Users::new();
     for i in 0..4 {
@@ -275,7 +271,7 @@ fn schedule_allows(elapsed: f64) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_checks_only_what_the_schedule_allows() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let mut users = Users::new();
     users.insert("victim".into(), User::new(sha256_hash("right"), vec![]));
     let (_outer, _state, app) = app_with_users(&users).await;
@@ -351,7 +347,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_users_cost_the_same_as_wrong_passwords() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     const SAMPLES: usize = 41;
     // Real Argon2id hashes: the comparison is about the expensive path.
     let mut users = Users::new();
@@ -428,7 +424,7 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
 
 #[tokio::test]
 async fn a_signed_out_cookie_and_garbage_cookies_reach_nothing() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let mut users = Users::new();
     users.insert(
         "admin".into(),
