@@ -19,6 +19,9 @@ use crate::web::pages::page_context;
 /// How often expired session files are swept.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// How long after start-up the first sweep runs.
+pub const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(300);
+
 async fn show_home(State(state): State<AuthState>, user: CurrentUser) -> Result<Markup> {
     let context = page_context(&state, Some(&user)).await?;
     Ok(crate::views::home_page(&context))
@@ -55,7 +58,9 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
 
 fn spawn_sweeper(state: AuthState) {
     tokio::spawn(async move {
-        let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+        // The first sweep waits a while, so that start-up is not spent reading old files.
+        let first = tokio::time::Instant::now() + FIRST_SWEEP_DELAY;
+        let mut interval = tokio::time::interval_at(first, SWEEP_INTERVAL);
         loop {
             interval.tick().await;
             let sessions = state.sessions().clone();

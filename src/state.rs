@@ -115,9 +115,8 @@ impl AuthState {
     /// The current users: one `stat` on the runtime; a re-read on the blocking pool when
     /// the file changed.
     pub async fn users(&self) -> Result<Arc<Users>> {
-        let store = &self.inner.users;
-        if !store.changed_since_snapshot() {
-            return store.snapshot();
+        if let Some(users) = self.inner.users.cached_if_current() {
+            return Ok(users);
         }
         let state = self.clone();
         tokio::task::spawn_blocking(move || state.inner.users.snapshot()).await?

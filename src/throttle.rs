@@ -5,9 +5,9 @@
 //! after 9-24, 10 s after 25-99; from 100 failures an address is refused until the UTC day
 //! ends. A username's wait stops growing at 10 s, so an attacker hammering one account from
 //! one address cannot keep its owner out: the owner, from another address, only ever waits
-//! the username's delay. Attempts still being checked are limited per username and per
-//! address, so a burst of parallel requests cannot slip past the schedule together; an
-//! attempt abandoned mid-check (client gone) counts as a failure.
+//! the username's delay. Attempts still being checked are limited (2 per username; per
+//! address 32, or 4 once it has failures), so a burst of parallel requests cannot slip past
+//! the schedule together; an attempt abandoned mid-check (client gone) counts as a failure.
 //!
 //! Counters live in memory and are bounded: stale ones are dropped first, then the oldest.
 
@@ -107,8 +107,12 @@ impl Table {
 /// Attempts one username may have being checked at once.
 pub const MAX_IN_FLIGHT_PER_USER: u32 = 2;
 
-/// Attempts one address may have being checked at once.
+/// Attempts an address with recorded failures may have being checked at once.
 pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 4;
+
+/// Attempts an address without failures may have being checked at once (many people
+/// behind one NAT signing in together).
+pub const MAX_IN_FLIGHT_PER_CLEAN_ADDRESS: u32 = 32;
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -207,10 +211,12 @@ impl Throttle {
             .users
             .current(&user_key, now)
             .map_or(0.0, |c| c.wait(now, false));
-        let address_wait = tables
-            .addresses
-            .current(address, now)
-            .map_or(0.0, |c| c.wait(now, true));
+        let address_counter = tables.addresses.current(address, now);
+        let address_wait = address_counter.map_or(0.0, |c| c.wait(now, true));
+        let address_limit = match address_counter {
+            Some(c) if c.failures > 0 => MAX_IN_FLIGHT_PER_ADDRESS,
+            _ => MAX_IN_FLIGHT_PER_CLEAN_ADDRESS,
+        };
         let wait = user_wait.max(address_wait);
         if wait > 0.0 {
             return Err(Throttled {
@@ -223,7 +229,7 @@ impl Throttle {
             .get(address)
             .copied()
             .unwrap_or(0);
-        if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= MAX_IN_FLIGHT_PER_ADDRESS {
+        if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= address_limit {
             return Err(Throttled { retry_after: 1 });
         }
         *tables.users_in_flight.entry(user_key.clone()).or_default() += 1;
@@ -321,7 +327,7 @@ mod tests {
         let t = Throttle::new();
         // Abandoned attempts are recorded at the real current time.
         let now = crate::users::now_secs();
-        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_ADDRESS)
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_CLEAN_ADDRESS)
             .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", now).unwrap())
             .collect();
         assert_eq!(
@@ -331,12 +337,18 @@ mod tests {
         let _a = t.begin("same", "8.8.8.1", now).unwrap();
         let _b = t.begin("same", "8.8.8.2", now).unwrap();
         assert!(t.begin("same", "8.8.8.3", now).is_err());
-        // Abandoned attempts count as failures.
+        // Abandoned attempts count as failures: the address now waits.
         drop(held);
-        assert!(
-            fail(&t, "u9", "5.5.5.5", now + 0.5).is_err(),
-            "4 failures: 3 s wait"
-        );
+        assert!(fail(&t, "u99", "5.5.5.5", now + 0.5).is_err());
+        // An address with failures gets fewer attempts in flight.
+        fail(&t, "x1", "4.4.4.4", now).unwrap();
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_ADDRESS)
+            .map(|i| t.begin(&format!("v{i}"), "4.4.4.4", now).unwrap())
+            .collect();
+        assert!(t.begin("v9", "4.4.4.4", now).is_err());
+        for attempt in held {
+            attempt.succeeded();
+        }
     }
 
     #[test]

@@ -256,6 +256,21 @@ impl UserStore {
         self.cached().is_none_or(|c| c.signature != signature)
     }
 
+    /// The cached users when the file has not changed since they were read (one `stat`);
+    /// `None` when it changed, or nothing is cached yet.
+    pub fn cached_if_current(&self) -> Option<Arc<Users>> {
+        let signature = match fs::metadata(&self.path) {
+            Ok(meta) => Some(FileSignature::of(&meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => return None,
+        };
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| c.signature == signature)
+            .map(|c| c.users.clone())
+    }
+
     fn cached(&self) -> Option<Cached> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

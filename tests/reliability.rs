@@ -306,37 +306,40 @@ async fn throttling_checks_only_what_the_schedule_allows() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 
-    // Fifty parallel attempts from a fresh address: no more are checked than the address may
-    // have in flight at once.
-    let parallel: Vec<_> = (0..50)
-        .map(|i| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                app.oneshot(login_request(&format!("nobody{i}"), "x", "198.51.100.1"))
-                    .await
-                    .unwrap()
-                    .status()
+    // Fifty parallel attempts: against one account, no more are checked than a username may
+    // have in flight; spread over many accounts from a fresh address, no more than a clean
+    // address may.
+    async fn parallel(app: &Router, user: impl Fn(usize) -> String, ip: &str) -> usize {
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let request = login_request(&user(i), "x", ip);
+                let app = app.clone();
+                tokio::spawn(async move { app.oneshot(request).await.unwrap().status() })
             })
-        })
-        .collect();
-    let mut parallel_checked = 0;
-    for task in parallel {
-        if task.await.unwrap() == StatusCode::UNAUTHORIZED {
-            parallel_checked += 1;
+            .collect();
+        let mut checked = 0;
+        for task in tasks {
+            if task.await.unwrap() == StatusCode::UNAUTHORIZED {
+                checked += 1;
+            }
         }
+        checked
     }
-    let limit = llms_auth::throttle::MAX_IN_FLIGHT_PER_ADDRESS as usize;
+    use llms_auth::throttle::{MAX_IN_FLIGHT_PER_CLEAN_ADDRESS, MAX_IN_FLIGHT_PER_USER};
+    let one_account = parallel(&app, |_| "victim2".to_owned(), "198.51.100.1").await;
+    let many_accounts = parallel(&app, |i| format!("nobody{i}"), "198.51.100.2").await;
     assert!(
-        parallel_checked >= 1,
-        "the first parallel attempts are checked"
+        (1..=MAX_IN_FLIGHT_PER_USER as usize).contains(&one_account),
+        "{one_account}"
     );
     assert!(
-        parallel_checked <= limit,
-        "{parallel_checked} parallel attempts checked (limit {limit})"
+        (1..=MAX_IN_FLIGHT_PER_CLEAN_ADDRESS as usize).contains(&many_accounts),
+        "{many_accounts}"
     );
     figure(&format!(
         "throttling: 1000 wrong passwords in {elapsed:.2} s: {checked} checked (schedule allows {allowed}), \
-         {throttled} refused with 429; 50 parallel attempts: {parallel_checked} checked"
+         {throttled} refused with 429; 50 parallel attempts on one account: {one_account} checked; \
+         50 parallel attempts on 50 accounts from a fresh address: {many_accounts} checked"
     ));
 }
 
