@@ -779,7 +779,7 @@ fn read_state_cookie(headers: &HeaderMap, secure: bool) -> Option<SavedState> {
 
 /// The `?next=` of `GET /auth/github`.
 #[derive(Debug, Deserialize)]
-pub struct StartQuery {
+struct StartQuery {
     next: Option<String>,
 }
 
@@ -811,7 +811,7 @@ async fn start_sign_in(
 
 /// The query GitHub sends the browser back with.
 #[derive(Debug, Deserialize)]
-pub struct CallbackQuery {
+struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,

@@ -80,7 +80,8 @@ pub struct ProviderAccount {
 /// with `--auth NAME` / `LLMS_AUTH`.
 ///
 /// Object safe: the registry holds `Arc<dyn AuthProvider>`, so a host program can add its
-/// own. A complete provider that signs everyone in as one fixed user:
+/// own and select it with `--auth NAME` through [`crate::cli::run_with`] (see
+/// `examples/proxy_header.rs`). A complete provider that signs everyone in as one fixed user:
 ///
 /// ```
 /// use async_trait::async_trait;
