@@ -224,10 +224,18 @@ fn settings(fake: &FakeGithub) -> GithubConfig {
 }
 
 async fn setup_with(tweak: impl FnOnce(&mut GithubConfig)) -> Setup {
+    setup_full(tweak, |_| {}).await
+}
+
+async fn setup_full(
+    tweak: impl FnOnce(&mut GithubConfig),
+    tweak_config: impl FnOnce(&mut Config),
+) -> Setup {
     let fake = FakeGithub::start().await;
     let home = tempfile::tempdir().unwrap();
     let mut config = Config::new(home.path());
     config.auth = "github_auth".to_owned();
+    tweak_config(&mut config);
     let mut settings = settings(&fake);
     tweak(&mut settings);
     let mut registry = ProviderRegistry::builtin();
@@ -295,7 +303,20 @@ impl Answer {
 
 impl Setup {
     async fn send(&self, path: &str, cookie: Option<&str>, accept: &str) -> Answer {
+        self.send_with(path, cookie, accept, &[]).await
+    }
+
+    async fn send_with(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        accept: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut request = Request::get(path).header(header::ACCEPT, accept);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -904,17 +925,26 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     let fake = FakeGithub::start().await;
     fake.sign_in_next_as("Octo-Cat", 583231);
     let home = common::Home::new();
-    let server = common::Server::start_with(
-        &home,
-        &["--auth", "github_auth"],
-        &[
-            ("GITHUB_CLIENT_ID", CLIENT_ID),
-            ("GITHUB_CLIENT_SECRET", CLIENT_SECRET),
-            ("GITHUB_USERS", "octo-cat"),
-            ("LLMS_GITHUB_OAUTH_URL", &fake.oauth_url()),
-            ("LLMS_GITHUB_API_URL", &fake.api_url()),
-        ],
-    );
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = logs.path().join("stderr.log");
+    let mut cmd = home.llms();
+    clear_github_env(&mut cmd);
+    cmd.args([
+        "--auth",
+        "github_auth",
+        "--serve",
+        "0",
+        "--host",
+        "127.0.0.1",
+    ])
+    .env("GITHUB_CLIENT_ID", CLIENT_ID)
+    .env("GITHUB_CLIENT_SECRET", CLIENT_SECRET)
+    .env("GITHUB_USERS", "octo-cat")
+    .env("LLMS_GITHUB_OAUTH_URL", fake.oauth_url())
+    .env("LLMS_GITHUB_API_URL", fake.api_url())
+    .env("LLMS_LOG", "debug")
+    .stderr(std::fs::File::create(&log_path).unwrap());
+    let server = LoggedServer::start(cmd);
     let client = common::http();
     // The Sign In page links to the start of the flow.
     let page = client
@@ -932,17 +962,7 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
         .await
         .unwrap();
     assert_eq!(start.status(), 303);
-    let state_cookie = start
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|v| v.starts_with("llms-github-state="))
-        .expect("state cookie")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let state_cookie = cookie_pair(&start, "llms-github-state").expect("state cookie");
     let location = start.headers()["location"].to_str().unwrap().to_owned();
     // No redirect_uri configured: GitHub uses the app's registered one; the fake needs one.
     assert!(!query_of(&location).contains_key("redirect_uri"));
@@ -974,4 +994,124 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     // The same callback cannot be replayed without the (now cleared) cookie.
     let replay = client.get(&back).send().await.unwrap();
     assert_eq!(replay.status(), 403);
+    // A code GitHub refuses: logged as such, without secrets.
+    let start = client.get(server.url("/auth/github")).send().await.unwrap();
+    let state_cookie = cookie_pair(&start, "llms-github-state").unwrap();
+    let state = query_of(start.headers()["location"].to_str().unwrap())["state"].clone();
+    let refused = client
+        .get(server.url(&format!(
+            "/auth/github/callback?code=bad-code&state={state}"
+        )))
+        .header("cookie", &state_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 502);
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("signed in"), "{log}");
+    assert!(log.contains("bad_verification_code"), "{log}");
+    let token = session.trim_start_matches("llms-token=");
+    for secret in [CLIENT_SECRET, "gho_faketoken", token] {
+        assert!(!log.contains(secret), "the log shows a secret: {log}");
+    }
+}
+
+/// The `name=value` pair of a cookie a real response sets.
+fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// A real `llms` whose standard error goes where its command says; killed when dropped.
+struct LoggedServer {
+    base: String,
+    child: std::process::Child,
+}
+
+impl LoggedServer {
+    fn start(mut cmd: std::process::Command) -> Self {
+        use std::io::BufRead;
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                if let Some(url) = line.strip_prefix("Listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(base) => Self { base, child },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("llms did not start: {:?}", child.wait());
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed() {
+    let s = setup_full(
+        |_| {},
+        |config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+    )
+    .await;
+    let https = [("x-forwarded-proto", "https")];
+    let start = s.send_with("/auth/github", None, "text/html", &https).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    let set = start
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-llms-github-state="))
+        .expect("__Host- state cookie");
+    assert!(set.contains("Secure") && set.contains("Path=/;"), "{set}");
+    let cookie = start.cookie("__Host-llms-github-state").unwrap();
+    let back = s.fake.authorize(start.location()).await;
+    let callback = back.strip_prefix("http://llms.test").unwrap();
+    // The plain-HTTP cookie name is not accepted over HTTPS.
+    let plain = cookie.replacen("__Host-", "", 1);
+    let refused = s
+        .send_with(callback, Some(&plain), "text/html", &https)
+        .await;
+    assert_refused(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "not started in this browser",
+    );
+    let done = s
+        .send_with(callback, Some(&cookie), "text/html", &https)
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let session = done
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("llms-token="))
+        .unwrap();
+    assert!(session.contains("Secure"), "{session}");
 }
