@@ -152,20 +152,21 @@ impl Cli {
     }
 }
 
-/// Runs the command the flags ask for.
+/// Runs the command the flags ask for, with the built-in providers.
 pub fn run(cli: Cli) -> Result<()> {
+    run_with(cli, crate::ProviderRegistry::builtin())
+}
+
+/// Runs the command the flags ask for, choosing `--auth NAME` from `registry`: how a host
+/// program with providers of its own reuses this command line (see `examples/`).
+pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
     let config = Config::from_env(cli.auth.as_deref())?;
     let input = Input {
         password_stdin: cli.password_stdin,
     };
     let command = cli.command();
     if let Command::Serve(port) = command {
-        return crate::server::run_blocking(
-            config,
-            crate::ProviderRegistry::builtin(),
-            cli.host,
-            port,
-        );
+        return crate::server::run_blocking(config, registry, cli.host, port);
     }
     let users = UserStore::open(&config);
     if let Some(notice) = users.location_notice(&config) {

@@ -58,11 +58,30 @@ pub enum Identity {
     User(CurrentUser),
 }
 
+/// An account a provider keeps in its own store (not in `users.json`), as listed by
+/// `GET /admin/users` next to the user store's accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderAccount {
+    /// The username sessions carry.
+    pub user_name: String,
+    /// Unix seconds when the account was first seen.
+    pub created: f64,
+    /// Roles in effect.
+    pub roles: Vec<String>,
+    /// The lock reason, if locked.
+    pub locked: Option<String>,
+    /// Client address of the last sign-in.
+    pub last_ip: Option<String>,
+    /// Unix seconds of the last sign-in.
+    pub last_login: Option<f64>,
+}
+
 /// A way of signing people in. Registered by name in a [`ProviderRegistry`] and selected
 /// with `--auth NAME` / `LLMS_AUTH`.
 ///
 /// Object safe: the registry holds `Arc<dyn AuthProvider>`, so a host program can add its
-/// own. A complete provider that signs everyone in as one fixed user:
+/// own and select it with `--auth NAME` through [`crate::cli::run_with`] (see
+/// `examples/proxy_header.rs`). A complete provider that signs everyone in as one fixed user:
 ///
 /// ```
 /// use async_trait::async_trait;
@@ -132,6 +151,12 @@ pub trait AuthProvider: Send + Sync + 'static {
     /// `next` is the already-checked local path to return to.
     fn sign_in_section(&self, _next: &str) -> Option<Markup> {
         None
+    }
+
+    /// Accounts this provider records itself (for example the GitHub users it admitted),
+    /// listed by `GET /admin/users` with `"provider"` set to [`AuthProvider::name`].
+    async fn accounts(&self, _auth: &AuthState) -> Result<Vec<ProviderAccount>> {
+        Ok(Vec::new())
     }
 }
 

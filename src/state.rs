@@ -178,6 +178,15 @@ impl AuthState {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
     }
 
+    /// Whether the request's socket peer is listed in `LLMS_TRUSTED_PROXIES`
+    /// ([`Config::trusted_proxies`]): only then may headers a proxy sets be believed.
+    pub fn is_from_trusted_proxy(&self, request: &Parts) -> bool {
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_some_and(|ConnectInfo(addr)| self.is_trusted_proxy(addr.ip()))
+    }
+
     fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         let peer = canonical_ip(peer);
         self.inner

@@ -12,10 +12,12 @@ use crate::state::AuthState;
 use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
 use crate::web::json::JsonBody;
 
-/// `GET /admin/users`: every account, without password hashes.
+/// `GET /admin/users`: every account, without password hashes: the user store's
+/// (`"provider": "credentials"`), then those the selected provider records itself (GitHub
+/// users, for example).
 pub async fn list_users(State(state): State<AuthState>, _admin: AdminUser) -> Result<Json<Value>> {
     let users = state.users().await?;
-    let list: Vec<Value> = users
+    let mut list: Vec<Value> = users
         .iter()
         .map(|(name, user)| {
             json!({
@@ -25,9 +27,22 @@ pub async fn list_users(State(state): State<AuthState>, _admin: AdminUser) -> Re
                 "locked": user.lock_reason(),
                 "lastIp": user.last_ip,
                 "lastLogin": user.last_login,
+                "provider": crate::providers::credentials::NAME,
             })
         })
         .collect();
+    let provider = state.provider();
+    list.extend(provider.accounts(&state).await?.into_iter().map(|account| {
+        json!({
+            "userName": account.user_name,
+            "created": account.created,
+            "roles": account.roles,
+            "locked": account.locked,
+            "lastIp": account.last_ip,
+            "lastLogin": account.last_login,
+            "provider": provider.name(),
+        })
+    }));
     Ok(Json(json!({ "users": list })))
 }
 
