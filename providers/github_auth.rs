@@ -54,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
+use crate::audit::{AuditEvent, AuditRecord};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil::{write_atomic, FileLock};
@@ -975,11 +976,19 @@ async fn complete(
         tracing::info!(login = %tidy(&profile.login), "GitHub login unusable as a username");
         return Err(Refusal::UnusableLogin(tidy(&profile.login)).into());
     }
+    let ip = auth.client_ip(parts);
+    let audit = |event, result: &str| {
+        AuditRecord::new(event, &profile.login, &profile.login)
+            .ip(&ip)
+            .result(result)
+            .detail(NAME)
+    };
     if !settings.allows(&profile.login, profile.id) {
         tracing::info!(login = %profile.login, id = profile.id, "GitHub user not in restrict_to refused");
+        auth.audit(audit(AuditEvent::SignInFailed, "not in restrict_to"))
+            .await;
         return Err(Refusal::NotAllowed(profile.login).into());
     }
-    let ip = auth.client_ip(parts);
     let agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -1004,6 +1013,7 @@ async fn complete(
         Ok(token) => token,
         Err(reason) => {
             tracing::info!(login = %profile.login, "locked GitHub user refused");
+            auth.audit(audit(AuditEvent::SignInLocked, "locked")).await;
             return Err(Refusal::Locked(reason).into());
         }
     };
@@ -1012,6 +1022,7 @@ async fn complete(
         auth.end_session(previous.key()).await?;
     }
     tracing::info!(user = %profile.login, %ip, provider = NAME, "signed in");
+    auth.audit(audit(AuditEvent::SignIn, "ok")).await;
     Ok((token, saved.next))
 }
 

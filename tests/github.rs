@@ -667,6 +667,37 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids() {
     assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
     assert!(refused.body.contains("mallory"));
     assert!(s.records().get("mallory").is_none());
+    // Both outcomes are in the audit log, without any secret.
+    let events: Vec<(String, String)> = s
+        .state
+        .audit_log()
+        .tail(10)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                serde_json::to_value(r.event)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r.target,
+            )
+        })
+        .collect();
+    assert!(
+        events.contains(&("sign_in".into(), "alice".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("sign_in_failed".into(), "mallory".into())),
+        "{events:?}"
+    );
+    let log = std::fs::read_to_string(s.state.audit_log().path()).unwrap();
+    assert!(
+        !log.contains(CLIENT_SECRET) && !log.contains("gho_"),
+        "{log}"
+    );
 }
 
 #[tokio::test]
