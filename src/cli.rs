@@ -25,7 +25,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     name = "llms",
     version,
     about = "LLM gateway server with username/password authentication and user management",
-    long_about = "LLM gateway server with username/password authentication and user management.\n\nWith no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
+    after_help = "With no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
     group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve"]).multiple(false))
 )]
 pub struct Cli {
