@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
@@ -133,11 +134,7 @@ impl AuthState {
     /// The client's address: the socket peer, or the first `X-Forwarded-For` entry when the
     /// peer is a trusted proxy.
     pub fn client_ip(&self, request: &Parts) -> String {
-        let peer = request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        match peer {
+        match peer_ip(request) {
             Some(peer) if self.is_trusted_proxy(peer) => forwarded_for(&request.headers)
                 .map(|ip| ip.to_string())
                 .unwrap_or_else(|| peer.to_string()),
@@ -149,11 +146,7 @@ impl AuthState {
     /// Whether the request reached us over HTTPS (directly is not possible here; via a
     /// trusted proxy that says so).
     pub fn is_https(&self, request: &Parts) -> bool {
-        let peer = request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        peer.is_some_and(|p| self.is_trusted_proxy(p))
+        peer_ip(request).is_some_and(|p| self.is_trusted_proxy(p))
             && request
                 .headers
                 .get("x-forwarded-proto")
@@ -169,6 +162,20 @@ impl AuthState {
             .iter()
             .any(|p| canonical_ip(*p) == peer)
     }
+}
+
+/// The socket peer's address, as axum's `ConnectInfo` extractor finds it: the connection's
+/// own, or the `MockConnectInfo` a host or test installed in its place.
+fn peer_ip(request: &Parts) -> Option<IpAddr> {
+    let extensions = &request.extensions;
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .or_else(|| {
+            extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|MockConnectInfo(addr)| addr.ip())
+        })
 }
 
 fn canonical_ip(ip: IpAddr) -> IpAddr {
