@@ -166,7 +166,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let out = &mut std::io::stdout().lock();
     match command {
         Command::AddUser(name) => add_user(&config, &users, &sessions, input, &name, out),
-        Command::RemoveUser(name) => remove_user(&users, &sessions, &name, out),
+        Command::RemoveUser(name) => remove_user(&config, &users, &sessions, &name, out),
         Command::ListUsers => list_users(&users.load()?, out),
         Command::ListLockable => list_lockable(&users.load()?, out),
         Command::LockUser(name) => {
@@ -232,6 +232,7 @@ fn add_user(
 }
 
 fn remove_user(
+    config: &Config,
     store: &UserStore,
     sessions: &SessionStore,
     name: &str,
@@ -245,6 +246,11 @@ fn remove_user(
         users.shift_remove(name);
         Ok(())
     })?;
+    // As the API does: a later account of the same name must not inherit the picture.
+    if validate_username(name).is_ok() {
+        let avatar = config.user_dir(name).join(crate::web::account::AVATAR_FILE);
+        let _ = std::fs::remove_file(avatar);
+    }
     say(out, &format!("User '{name}' removed."))
 }
 
