@@ -557,3 +557,40 @@ fn created_times_are_written_as_float_seconds() {
     );
     let _: Value = serde_json::from_str(&text).unwrap();
 }
+
+#[test]
+fn removeuser_also_removes_the_avatar() {
+    // Otherwise the next account created under that name would wear the old picture.
+    let home = Home::new();
+    seed_store(&home);
+    let avatar = home.path().join("user/alice/avatar.png");
+    std::fs::create_dir_all(avatar.parent().unwrap()).unwrap();
+    std::fs::write(&avatar, b"\x89PNG...").unwrap();
+    let keep = home.path().join("user/admin/avatar.png");
+    std::fs::create_dir_all(keep.parent().unwrap()).unwrap();
+    std::fs::write(&keep, b"\x89PNG...").unwrap();
+    let out = run(&home, &["--removeuser", "alice"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!avatar.exists());
+    assert!(keep.exists());
+}
+
+#[test]
+fn bad_settings_in_the_environment_are_errors() {
+    let home = Home::new();
+    for (name, value, expected) in [
+        ("LLMS_PASSWORD_HASH", "md5", "LLMS_PASSWORD_HASH"),
+        ("LLMS_TRUSTED_PROXIES", "10.0.0.0/8", "LLMS_TRUSTED_PROXIES"),
+    ] {
+        let out = home
+            .llms()
+            .args(["--adduser", "alice", "--password-stdin"])
+            .env(name, value)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}={value}");
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
+    assert!(!home.users_file().exists());
+}
