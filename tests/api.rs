@@ -680,6 +680,11 @@ async fn admin_update_guards() {
             "Cannot lock an Admin user",
         ),
         (
+            json!({ "userName": "admin", "roles": [] }),
+            StatusCode::BAD_REQUEST,
+            "Cannot remove your own Admin role",
+        ),
+        (
             json!({ "userName": "zed", "roles": [] }),
             StatusCode::NOT_FOUND,
             "User 'zed' not found",
@@ -1436,4 +1441,57 @@ async fn a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for() {
         upgraded.as_str(),
         "upgraded once"
     );
+}
+
+#[tokio::test]
+async fn public_prefixes_do_not_open_other_routes() {
+    let app = TestApp::with_users().await;
+    for path in [
+        "/assets/../admin/users",
+        "/assets/..%2Fadmin%2Fusers",
+        "/assets/%2E%2E/admin/users",
+        "/config/",
+        "/login/../admin/users",
+        "//admin/users",
+    ] {
+        let reply = app.get(path, None).await;
+        assert!(
+            reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::NOT_FOUND,
+            "{path}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        assert!(!reply.text().contains("alice"), "{path}");
+    }
+    let reply = app.get("/assets/app.css", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "assets are public");
+}
+
+#[tokio::test]
+async fn an_avatar_just_under_2_mib_is_accepted() {
+    // Far over the 64 KiB JSON limit: the avatar route has its own.
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let mut seed = 0x9e37_79b9_u32;
+    let noise = image::RgbaImage::from_fn(700, 700, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        image::Rgba(seed.to_le_bytes())
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(noise)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let png = png.into_inner();
+    assert!(
+        png.len() > 1024 * 1024 && png.len() <= 2 * 1024 * 1024,
+        "{}",
+        png.len()
+    );
+    let reply = app.upload(&alice, "noise.png", "image/png", &png).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let stored =
+        image::load_from_memory(&std::fs::read(app.stored_avatar("alice")).unwrap()).unwrap();
+    assert_eq!((stored.width(), stored.height()), (256, 256));
 }

@@ -59,10 +59,16 @@ async fn a_session_older_than_30_days_is_refused_and_removed() {
     users(&home);
     let old = home.write_session("alice", "credentials", 31.0 * DAY);
     let recent = home.write_session("alice", "credentials", 29.0 * DAY);
+    let future = home.write_session("alice", "credentials", -DAY);
     let server = Server::start_with(&home, &[], FAST_HASH);
     assert_eq!(
         status_of(&server, "/auth", &old).await,
         StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_of(&server, "/auth", &future).await,
+        StatusCode::UNAUTHORIZED,
+        "a session from the future is forged"
     );
     assert!(!home.session_file(token_of(&old)).exists());
     assert_eq!(status_of(&server, "/auth", &recent).await, StatusCode::OK);
@@ -457,4 +463,50 @@ async fn the_log_never_holds_a_token_or_a_password() {
     for secret in secrets {
         assert!(!text.contains(&secret), "{secret} in the log:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn the_auth_flag_wins_over_llms_auth() {
+    let home = Home::new();
+    users(&home);
+    let provider = |server: &Server| {
+        let url = server.url("/config");
+        async move {
+            http()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let server = Server::start_with(&home, &[], &[("LLMS_AUTH", "none")]);
+    assert_eq!(
+        provider(&server).await,
+        json!({ "requiresAuth": false, "authProvider": "none" })
+    );
+    drop(server);
+    let server = Server::start_with(&home, &["--auth", "credentials"], &[("LLMS_AUTH", "none")]);
+    assert_eq!(
+        provider(&server).await,
+        json!({ "requiresAuth": true, "authProvider": "credentials" })
+    );
+    drop(server);
+    let server = Server::start_with(&home, &[], &[("LLMS_AUTH", " ")]);
+    assert_eq!(provider(&server).await["authProvider"], "credentials");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_even_with_an_idle_connection_open() {
+    let home = Home::new();
+    users(&home);
+    let mut server = Server::start_with(&home, &[], FAST_HASH);
+    // One client, kept alive: its pooled keep-alive connection stays open and idle.
+    let client = http();
+    let response = client.get(server.url("/config")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(server.terminate().success());
+    drop(client);
 }
