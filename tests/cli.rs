@@ -594,3 +594,35 @@ fn bad_settings_in_the_environment_are_errors() {
     }
     assert!(!home.users_file().exists());
 }
+
+#[test]
+fn a_rewrite_keeps_timestamps_digit_for_digit() {
+    // Python writes the shortest repr of a float; reading it back must give the same
+    // number, or every rewrite of the store would nudge times nobody changed.
+    let home = Home::new();
+    std::fs::create_dir_all(home.users_file().parent().unwrap()).unwrap();
+    let text = r#"{
+  "alice": {
+    "password_hash": "00112233445566778899aabbccddeeff:00",
+    "created": 1742034600.0137913,
+    "roles": []
+  },
+  "bob": {
+    "password_hash": "00112233445566778899aabbccddeeff:00",
+    "created": 1742034600.1930783,
+    "roles": [],
+    "lastLogin": 1742034600.2482433
+  }
+}"#;
+    std::fs::write(home.users_file(), text).unwrap();
+    let out = run(&home, &["--lockuser", "alice", "--reason", "x"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = std::fs::read_to_string(home.users_file()).unwrap();
+    for number in [
+        "1742034600.0137913",
+        "1742034600.1930783",
+        "1742034600.2482433",
+    ] {
+        assert!(after.contains(number), "{number} changed:\n{after}");
+    }
+}
