@@ -22,12 +22,30 @@ fn stderr(out: &Output) -> String {
 
 /// `llms args...` with standard input closed, in UTC (for the dates in listings).
 fn run(home: &Home, args: &[&str]) -> Output {
-    home.llms()
-        .args(args)
-        .env("TZ", "UTC")
+    let mut cmd = home.llms();
+    cmd.args(args).env("TZ", "UTC");
+    bounded(cmd)
+}
+
+/// Runs `cmd` with standard input closed; a command that should fail at once but starts
+/// serving instead is killed after 20 s and fails the test.
+fn bounded(mut cmd: std::process::Command) -> Output {
+    let mut child = cmd
         .stdin(Stdio::null())
-        .output()
-        .expect("run llms")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run llms");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait llms").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("llms {:?} did not exit within 20 s", cmd.get_args());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("llms output")
 }
 
 /// A store with `admin` (Admin), `alice` and `bob` (locked), in the reference's layout.
@@ -514,23 +532,16 @@ fn unknown_or_unconfigured_providers_are_errors() {
         "{err}"
     );
 
-    let out = home
-        .llms()
-        .args(["--serve", "0"])
-        .env("LLMS_AUTH", "nope")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let mut cmd = home.llms();
+    cmd.args(["--serve", "0"]).env("LLMS_AUTH", "nope");
+    let out = bounded(cmd);
     assert_eq!(out.status.code(), Some(1), "LLMS_AUTH is checked too");
 
-    let out = home
-        .llms()
-        .args(["--auth", "github_auth", "--serve", "0"])
+    let mut cmd = home.llms();
+    cmd.args(["--auth", "github_auth", "--serve", "0"])
         .env_remove("GITHUB_CLIENT_ID")
-        .env_remove("GITHUB_CLIENT_SECRET")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .env_remove("GITHUB_CLIENT_SECRET");
+    let out = bounded(cmd);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -582,13 +593,10 @@ fn bad_settings_in_the_environment_are_errors() {
         ("LLMS_PASSWORD_HASH", "md5", "LLMS_PASSWORD_HASH"),
         ("LLMS_TRUSTED_PROXIES", "10.0.0.0/8", "LLMS_TRUSTED_PROXIES"),
     ] {
-        let out = home
-            .llms()
-            .args(["--adduser", "alice", "--password-stdin"])
-            .env(name, value)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let mut cmd = home.llms();
+        cmd.args(["--adduser", "alice", "--password-stdin"])
+            .env(name, value);
+        let out = bounded(cmd);
         assert_eq!(out.status.code(), Some(1), "{name}={value}");
         assert!(stderr(&out).contains(expected), "{}", stderr(&out));
     }
