@@ -506,6 +506,23 @@ async fn admin_routes_refuse_non_admins_and_strangers() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
     assert_eq!(app.users_json(), before, "nothing changed");
+
+    // The Manage Users page likewise; My Account is for everyone signed in.
+    let page = |path: &'static str, cookie: Option<String>| {
+        let mut builder = request(Method::GET, path, cookie.as_deref());
+        builder = builder.header(header::ACCEPT, "text/html");
+        app.send(builder.body(Body::empty()).unwrap())
+    };
+    assert_eq!(
+        page("/admin", Some(alice.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page("/account", Some(alice.clone())).await.status,
+        StatusCode::OK
+    );
+    let admin = app.sign_in("admin", "pw-admin").await;
+    assert_eq!(page("/admin", Some(admin)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
