@@ -26,7 +26,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     name = "llms",
     version,
     about = "LLM gateway server with username/password authentication and user management",
-    long_about = "LLM gateway server with username/password authentication and user management.\n\nWith no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
+    after_help = "With no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
     group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit"]).multiple(false))
 )]
 pub struct Cli {
@@ -177,7 +177,7 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
     let out = &mut std::io::stdout().lock();
     let record = match command {
         Command::AddUser(name) => add_user(&config, &users, &sessions, input, &name, out)?,
-        Command::RemoveUser(name) => remove_user(&users, &sessions, &name, out)?,
+        Command::RemoveUser(name) => remove_user(&config, &users, &sessions, &name, out)?,
         Command::ListUsers => return list_users(&users.load()?, out),
         Command::ListLockable => return list_lockable(&users.load()?, out),
         Command::LockUser(name) => {
@@ -264,6 +264,7 @@ fn add_user(
 }
 
 fn remove_user(
+    config: &Config,
     store: &UserStore,
     sessions: &SessionStore,
     name: &str,
@@ -277,6 +278,11 @@ fn remove_user(
         users.shift_remove(name);
         Ok(())
     })?;
+    // As the API does: a later account of the same name must not inherit the picture.
+    if validate_username(name).is_ok() {
+        let avatar = config.user_dir(name).join(crate::web::account::AVATAR_FILE);
+        let _ = std::fs::remove_file(avatar);
+    }
     say(out, &format!("User '{name}' removed."))?;
     Ok(Some(AuditRecord::new(
         AuditEvent::UserDeleted,

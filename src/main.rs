@@ -1,6 +1,7 @@
 //! The `llms` binary: parse flags, start logging, run the library, map the result to an
 //! exit code (0 success, 1 error, 2 usage error from clap).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,6 +14,8 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("LLMS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not in a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match llms_auth::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

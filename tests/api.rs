@@ -1,0 +1,1514 @@
+//! Every HTTP route and error case, in process: the real app (`llms_auth::server::app`) on
+//! a temporary home, driven with `tower::ServiceExt::oneshot`.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use common::Home;
+use http_body_util::BodyExt;
+use llms_auth::password::HashScheme;
+use llms_auth::{AuthState, Config, ProviderRegistry};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The socket peer of every request unless a test says otherwise.
+const PEER: [u8; 4] = [127, 0, 0, 1];
+
+/// The exact cookie attributes the spec asks for.
+const COOKIE_ATTRIBUTES: &str = "; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000";
+
+/// One app on its own temporary home.
+struct TestApp {
+    home: Home,
+    router: Router,
+}
+
+/// A response, read to the end.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `llms-token=...` pair this response sets, if any.
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("llms-token=") && !v.starts_with("llms-token=;"))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+    }
+
+    /// The `responseStatus` error of the body: `(errorCode, message)`.
+    fn error(&self) -> (String, String) {
+        let body = self.json();
+        let status = &body["responseStatus"];
+        (
+            status["errorCode"].as_str().unwrap_or_default().to_owned(),
+            status["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}
+
+impl TestApp {
+    /// The app on `home` with `configure` applied to the configuration. Hashes are
+    /// reference-format (fast) unless `configure` says otherwise.
+    async fn build(home: Home, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::build_with_peer(home, PEER.into(), configure).await
+    }
+
+    async fn build_with_peer(
+        home: Home,
+        peer: std::net::IpAddr,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::new(home.path());
+        config.hash_scheme = HashScheme::Sha256;
+        config.hash_concurrency = 2;
+        configure(&mut config);
+        let state = AuthState::new(config, &ProviderRegistry::builtin())
+            .await
+            .expect("state");
+        let router =
+            llms_auth::server::app(state).layer(MockConnectInfo(SocketAddr::new(peer, 50123)));
+        Self { home, router }
+    }
+
+    /// `admin` (Admin), `admin2` (Admin), `alice` and `bob`; passwords `pw-<name>`.
+    async fn with_users() -> Self {
+        let home = Home::new();
+        home.write_users(&[
+            ("admin", "pw-admin", &["Admin"]),
+            ("admin2", "pw-admin2", &["Admin"]),
+            ("alice", "pw-alice", &[]),
+            ("bob", "pw-bob", &[]),
+        ]);
+        Self::build(home, |_| {}).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        self.send(
+            request(Method::GET, path, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn json(&self, method: Method, path: &str, cookie: Option<&str>, body: Value) -> Reply {
+        self.send(json_request(method, path, cookie, &body)).await
+    }
+
+    async fn login(&self, user: &str, password: &str) -> Reply {
+        self.json(
+            Method::POST,
+            "/auth/login",
+            None,
+            json!({ "username": user, "password": password }),
+        )
+        .await
+    }
+
+    /// Signs in and returns the cookie pair.
+    async fn sign_in(&self, user: &str, password: &str) -> String {
+        let reply = self.login(user, password).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "sign in {user}: {}",
+            reply.text()
+        );
+        reply.session_cookie().expect("session cookie")
+    }
+
+    /// Whether `cookie` still carries a live session.
+    async fn is_signed_in(&self, cookie: &str) -> bool {
+        let reply = self.get("/auth", Some(cookie)).await;
+        match reply.status {
+            StatusCode::OK => true,
+            StatusCode::UNAUTHORIZED => false,
+            other => panic!("unexpected /auth answer {other}: {}", reply.text()),
+        }
+    }
+
+    fn users_json(&self) -> Value {
+        self.home.users_json()
+    }
+}
+
+fn request(method: Method, path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::COOKIE, cookie);
+    }
+    builder
+}
+
+fn json_request(method: Method, path: &str, cookie: Option<&str>, body: &Value) -> Request<Body> {
+    request(method, path, cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn assert_error(reply: &Reply, status: StatusCode, code: &str, message: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(
+        reply.error(),
+        (code.to_owned(), message.to_owned()),
+        "{}",
+        reply.text()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// /config, /auth/login, /auth/logout, /auth
+
+#[tokio::test]
+async fn config_says_whether_auth_is_required() {
+    let app = TestApp::build(Home::new(), |_| {}).await;
+    let reply = app.get("/config", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({ "requiresAuth": false, "authProvider": "credentials" })
+    );
+
+    let app = TestApp::with_users().await;
+    let reply = app.get("/config", None).await;
+    assert_eq!(
+        reply.json(),
+        json!({ "requiresAuth": true, "authProvider": "credentials" })
+    );
+}
+
+#[tokio::test]
+async fn sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body() {
+    let app = TestApp::with_users().await;
+    let reply = app.login("alice", "pw-alice").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let set_cookie = reply.header("set-cookie").unwrap().to_owned();
+    let token = set_cookie
+        .strip_prefix("llms-token=")
+        .and_then(|rest| rest.strip_suffix(COOKIE_ATTRIBUTES))
+        .unwrap_or_else(|| panic!("unexpected cookie: {set_cookie}"));
+    assert_eq!(token.len(), 43);
+    assert!(token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert_eq!(
+        reply.json(),
+        json!({
+            "userId": "alice",
+            "userName": "alice",
+            "displayName": "alice",
+            "profileUrl": "/avatar/user",
+            "roles": [],
+        })
+    );
+    assert!(!reply.text().contains(token), "token in the body");
+
+    // The session file is named by the token's hash and holds no roles.
+    let file = app.home.session_file(token);
+    let record: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(record["userName"], "alice");
+    assert_eq!(record["clientIp"], "127.0.0.1");
+    assert!(record.get("roles").is_none(), "roles are never copied");
+    assert!(!app.home.session_files().iter().any(|f| f.contains(token)));
+
+    // Sign-in time and address are recorded in the store.
+    let alice = &app.users_json()["alice"];
+    assert_eq!(alice["lastIp"], "127.0.0.1");
+    assert!(alice["lastLogin"].is_f64());
+}
+
+#[tokio::test]
+async fn every_sign_in_issues_a_new_token() {
+    let app = TestApp::with_users().await;
+    let first = app.sign_in("alice", "pw-alice").await;
+    let second = app.sign_in("alice", "pw-alice").await;
+    assert_ne!(first, second);
+    assert!(app.is_signed_in(&first).await && app.is_signed_in(&second).await);
+}
+
+#[tokio::test]
+async fn sign_in_without_username_or_password_is_400() {
+    let app = TestApp::with_users().await;
+    for body in [
+        json!({}),
+        json!({ "username": "alice" }),
+        json!({ "password": "pw-alice" }),
+        json!({ "username": "   ", "password": "pw-alice" }),
+        json!({ "username": "alice", "password": "" }),
+    ] {
+        let reply = app
+            .json(Method::POST, "/auth/login", None, body.clone())
+            .await;
+        assert_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "Error",
+            "Username and password are required",
+        );
+    }
+    let reply = app
+        .send(
+            request(Method::POST, "/auth/login", None)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_get_the_same_401() {
+    let app = TestApp::with_users().await;
+    let unknown = app.login("nobody", "pw-alice").await;
+    let wrong = app.login("alice", "not-her-password").await;
+    for reply in [&unknown, &wrong] {
+        assert_error(
+            reply,
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Invalid username or password",
+        );
+        assert!(reply.session_cookie().is_none());
+    }
+    assert_eq!(unknown.body, wrong.body);
+    assert!(app.home.session_files().is_empty());
+}
+
+#[tokio::test]
+async fn a_locked_account_hears_its_reason_only_after_the_right_password() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let reply = app
+        .json(
+            Method::PUT,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "bob", "locked": "On vacation until March" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    let wrong = app.login("bob", "guess").await;
+    assert_error(
+        &wrong,
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "Invalid username or password",
+    );
+    assert!(!wrong.text().contains("vacation"));
+    let right = app.login("bob", "pw-bob").await;
+    assert_error(
+        &right,
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        "On vacation until March",
+    );
+    assert!(right.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_clears_the_cookie() {
+    let app = TestApp::with_users().await;
+    let cookie = app.sign_in("alice", "pw-alice").await;
+    let file = app.home.session_file(common::token_of(&cookie));
+    assert!(file.exists());
+
+    let reply = app
+        .send(
+            request(Method::POST, "/auth/logout", Some(&cookie))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json(), json!({ "success": true }));
+    let cleared = reply.header("set-cookie").unwrap();
+    assert!(cleared.starts_with("llms-token=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(!file.exists());
+    assert!(!app.is_signed_in(&cookie).await);
+
+    // Signing out without a session is harmless.
+    let reply = app
+        .send(
+            request(Method::POST, "/auth/logout", None)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn auth_shows_the_signed_in_user_or_401() {
+    let app = TestApp::with_users().await;
+    let cookie = app.sign_in("admin", "pw-admin").await;
+    let reply = app.get("/auth", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        json!({
+            "userId": "admin",
+            "userName": "admin",
+            "displayName": "admin",
+            "profileUrl": "/avatar/user",
+            "roles": ["Admin"],
+            "authProvider": "credentials",
+        })
+    );
+
+    let reply = app.get("/auth", None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.json(),
+        json!({ "responseStatus": { "errorCode": "Unauthorized", "message": "Authentication required" } })
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_forged_tokens_reach_nothing() {
+    let app = TestApp::with_users().await;
+    let real = app.sign_in("admin", "pw-admin").await;
+    let file_name = app.home.session_files().pop().unwrap();
+    let hex_name = file_name.trim_end_matches(".json");
+
+    // A session file for an account that does not exist, and one from another provider.
+    let ghost = app.home.write_session("mallory", "credentials", 60.0);
+    let foreign = app.home.write_session("admin", "github_auth", 60.0);
+    // The reference's layout: a file named by the token itself.
+    let reference_token = common::random_token();
+    std::fs::write(
+        app.home
+            .sessions_dir()
+            .join(format!("{reference_token}.json")),
+        json!({ "userId": "admin", "userName": "admin", "roles": ["Admin"], "created": 1.0e10 })
+            .to_string(),
+    )
+    .unwrap();
+
+    for cookie in [
+        "llms-token=../users".to_owned(),
+        "llms-token=../../credentials/users".to_owned(),
+        format!("llms-token={hex_name}"),
+        format!("llms-token={}x", common::token_of(&real)),
+        format!("llms-token={reference_token}"),
+        ghost.clone(),
+        foreign.clone(),
+    ] {
+        for path in ["/auth", "/admin/users", "/avatar/user", "/"] {
+            let reply = app.get(path, Some(&cookie)).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{cookie} {path}");
+        }
+    }
+    assert!(!app.home.session_file(common::token_of(&ghost)).exists());
+    assert!(app.is_signed_in(&real).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// /admin/users
+
+#[tokio::test]
+async fn admin_list_shows_accounts_without_hashes() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let reply = app.get("/admin/users", Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let body = reply.json();
+    let users = body["users"].as_array().unwrap();
+    let names: Vec<_> = users
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "admin2", "alice", "bob"]);
+    let admin_row = &users[0];
+    assert_eq!(admin_row["roles"], json!(["Admin"]));
+    assert_eq!(admin_row["locked"], Value::Null);
+    assert_eq!(admin_row["lastIp"], "127.0.0.1");
+    assert!(admin_row["lastLogin"].is_f64() && admin_row["created"].is_f64());
+    assert_eq!(users[3]["lastLogin"], Value::Null);
+    let text = reply.text();
+    assert!(!text.contains("password") && !text.contains(&common::sha256_hash("pw-bob")));
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_non_admins_and_strangers() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let before = app.users_json();
+    let attempts = [
+        (Method::GET, "/admin/users", Value::Null),
+        (
+            Method::POST,
+            "/admin/users",
+            json!({ "userName": "eve", "password": "pw", "roles": ["Admin"] }),
+        ),
+        (
+            Method::PUT,
+            "/admin/users",
+            json!({ "userName": "alice", "roles": ["Admin"] }),
+        ),
+        (Method::DELETE, "/admin/users/bob", Value::Null),
+    ];
+    for (method, path, body) in attempts {
+        let reply = app
+            .json(method.clone(), path, Some(&alice), body.clone())
+            .await;
+        assert_error(
+            &reply,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Admin role required",
+        );
+        let reply = app.json(method.clone(), path, None, body).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    assert_eq!(app.users_json(), before, "nothing changed");
+
+    // The Manage Users page likewise; My Account is for everyone signed in.
+    let page = |path: &'static str, cookie: Option<String>| {
+        let mut builder = request(Method::GET, path, cookie.as_deref());
+        builder = builder.header(header::ACCEPT, "text/html");
+        app.send(builder.body(Body::empty()).unwrap())
+    };
+    assert_eq!(
+        page("/admin", Some(alice.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page("/account", Some(alice.clone())).await.status,
+        StatusCode::OK
+    );
+    let admin = app.sign_in("admin", "pw-admin").await;
+    assert_eq!(page("/admin", Some(admin)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn admin_creates_users_who_can_sign_in() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "carol", "password": "pw-carol", "roles": ["Admin"] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({ "success": true, "userName": "carol" })
+    );
+    let carol = &app.users_json()["carol"];
+    assert_eq!(carol["roles"], json!(["Admin"]));
+    assert!(carol.get("locked").is_none());
+    app.sign_in("carol", "pw-carol").await;
+
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "dave", "password": "pw-dave" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(app.users_json()["dave"]["roles"], json!([]));
+}
+
+#[tokio::test]
+async fn admin_create_refuses_bad_input() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let before = app.users_json();
+    let cases = [
+        (
+            json!({ "userName": "alice", "password": "x" }),
+            "User 'alice' already exists",
+        ),
+        (json!({ "password": "x" }), "Username is required"),
+        (json!({ "userName": "erin" }), "Password is required"),
+        (
+            json!({ "userName": "erin", "password": "x", "roles": "Admin" }),
+            "roles must be an array of role names",
+        ),
+        (
+            json!({ "userName": "erin", "password": "x", "roles": [1] }),
+            "roles must be an array of role names",
+        ),
+        (
+            json!({ "userName": "erin", "password": "x", "roles": [["Admin"]] }),
+            "roles must be an array of role names",
+        ),
+    ];
+    for (body, message) in cases {
+        let reply = app
+            .json(Method::POST, "/admin/users", Some(&admin), body.clone())
+            .await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "Error", message);
+    }
+    for name in ["../x", "a b", ".hidden", "-x", "a/b", &"a".repeat(65)] {
+        let reply = app
+            .json(
+                Method::POST,
+                "/admin/users",
+                Some(&admin),
+                json!({ "userName": name, "password": "x" }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(
+            reply.error().1.starts_with("Invalid username"),
+            "{}",
+            reply.text()
+        );
+    }
+    assert_eq!(app.users_json(), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn admin_resets_a_password_and_the_old_sessions_end() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let reply = app
+        .json(
+            Method::PUT,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "alice", "password": "new-alice" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({ "success": true, "userName": "alice" })
+    );
+    assert!(!app.is_signed_in(&alice).await);
+    assert!(app.is_signed_in(&bob).await && app.is_signed_in(&admin).await);
+    assert_eq!(
+        app.login("alice", "pw-alice").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    app.sign_in("alice", "new-alice").await;
+}
+
+#[tokio::test]
+async fn admin_locks_and_unlocks() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let put = |body: Value| app.json(Method::PUT, "/admin/users", Some(&admin), body);
+
+    let reply = put(json!({ "userName": "alice", "locked": true })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(app.users_json()["alice"]["locked"], "Account suspended");
+    assert!(
+        !app.is_signed_in(&alice).await,
+        "ends on the very next request"
+    );
+    assert!(!app.home.session_file(common::token_of(&alice)).exists());
+
+    let reply = put(json!({ "userName": "alice", "locked": false })).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(app.users_json()["alice"].get("locked").is_none());
+
+    put(json!({ "userName": "alice", "locked": "Left the team" })).await;
+    assert_eq!(app.users_json()["alice"]["locked"], "Left the team");
+    let reply = put(json!({ "userName": "alice", "locked": null })).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(app.users_json()["alice"].get("locked").is_none());
+    app.sign_in("alice", "pw-alice").await;
+
+    let reply = put(json!({ "userName": "alice", "locked": 5 })).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn admin_update_guards() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let before = app.users_json();
+    let cases = [
+        (
+            json!({ "userName": "admin", "locked": true }),
+            StatusCode::BAD_REQUEST,
+            "Cannot lock your own account",
+        ),
+        (
+            json!({ "userName": "admin2", "locked": "no reason" }),
+            StatusCode::BAD_REQUEST,
+            "Cannot lock an Admin user",
+        ),
+        // Removing the role and locking in one request is still locking an Admin.
+        (
+            json!({ "userName": "admin2", "roles": [], "locked": true }),
+            StatusCode::BAD_REQUEST,
+            "Cannot lock an Admin user",
+        ),
+        // So is granting it and locking at once.
+        (
+            json!({ "userName": "alice", "roles": ["Admin"], "locked": true }),
+            StatusCode::BAD_REQUEST,
+            "Cannot lock an Admin user",
+        ),
+        (
+            json!({ "userName": "admin", "roles": [] }),
+            StatusCode::BAD_REQUEST,
+            "Cannot remove your own Admin role",
+        ),
+        (
+            json!({ "userName": "zed", "roles": [] }),
+            StatusCode::NOT_FOUND,
+            "User 'zed' not found",
+        ),
+        (
+            json!({ "roles": [] }),
+            StatusCode::BAD_REQUEST,
+            "Username is required",
+        ),
+        (
+            json!({ "userName": "alice", "roles": "Admin" }),
+            StatusCode::BAD_REQUEST,
+            "roles must be an array of role names",
+        ),
+        (
+            json!({ "userName": "alice", "roles": [{ "name": "Admin" }] }),
+            StatusCode::BAD_REQUEST,
+            "roles must be an array of role names",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let reply = app
+            .json(Method::PUT, "/admin/users", Some(&admin), body.clone())
+            .await;
+        assert_error(&reply, status, "Error", message);
+    }
+    assert_eq!(app.users_json(), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn removing_the_admin_role_takes_effect_on_the_next_request() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let admin2 = app.sign_in("admin2", "pw-admin2").await;
+    assert_eq!(
+        app.get("/admin/users", Some(&admin2)).await.status,
+        StatusCode::OK
+    );
+    let reply = app
+        .json(
+            Method::PUT,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "admin2", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(app.users_json()["admin2"]["roles"], json!([]));
+    let reply = app.get("/admin/users", Some(&admin2)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/auth", Some(&admin2)).await.json()["roles"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn admin_deletes_users_but_not_itself() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let delete = |path: &'static str| {
+        app.send(
+            request(Method::DELETE, path, Some(&admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+
+    let reply = delete("/admin/users/admin").await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Cannot delete your own account",
+    );
+    let reply = delete("/admin/users/zed").await;
+    assert_error(
+        &reply,
+        StatusCode::NOT_FOUND,
+        "Error",
+        "User 'zed' not found",
+    );
+
+    let reply = delete("/admin/users/bob").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json(), json!({ "success": true, "userName": "bob" }));
+    assert!(app.users_json().get("bob").is_none());
+    assert!(!app.is_signed_in(&bob).await);
+    assert!(!app.home.session_file(common::token_of(&bob)).exists());
+    assert!(app.is_signed_in(&admin).await);
+}
+
+// ---------------------------------------------------------------------------------------
+// /account/change-password
+
+#[tokio::test]
+async fn change_password_checks_the_current_one() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let before = app.users_json();
+    let change =
+        |body: Value| app.json(Method::POST, "/account/change-password", Some(&alice), body);
+    let reply = change(json!({ "currentPassword": "wrong", "newPassword": "n" })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Current password is incorrect",
+    );
+    let reply = change(json!({ "currentPassword": "pw-alice" })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Current password and new password are required",
+    );
+    assert_eq!(app.users_json(), before);
+
+    let reply = app
+        .json(
+            Method::POST,
+            "/account/change-password",
+            None,
+            json!({ "currentPassword": "pw-alice", "newPassword": "n" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn change_password_keeps_this_session_and_ends_the_others() {
+    let app = TestApp::with_users().await;
+    let here = app.sign_in("alice", "pw-alice").await;
+    let elsewhere = app.sign_in("alice", "pw-alice").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let reply = app
+        .json(
+            Method::POST,
+            "/account/change-password",
+            Some(&here),
+            json!({ "currentPassword": "pw-alice", "newPassword": "new-alice" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json(), json!({ "success": true }));
+    assert!(app.is_signed_in(&here).await);
+    assert!(!app.is_signed_in(&elsewhere).await);
+    assert!(app.is_signed_in(&bob).await);
+    assert_eq!(
+        app.login("alice", "pw-alice").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    app.sign_in("alice", "new-alice").await;
+}
+
+// ---------------------------------------------------------------------------------------
+// /user/avatar and /avatar/user
+
+fn encode(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
+    let pixels = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x % 256) as u8, (y % 256) as u8, 90, 255])
+    });
+    let image = match format {
+        // JPEG has no alpha channel.
+        image::ImageFormat::Jpeg => {
+            image::DynamicImage::ImageRgb8(image::DynamicImage::ImageRgba8(pixels).to_rgb8())
+        }
+        _ => image::DynamicImage::ImageRgba8(pixels),
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+fn multipart(file_name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----llms-test-boundary-7d93";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl TestApp {
+    async fn upload(
+        &self,
+        cookie: &str,
+        file_name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Reply {
+        let (content_type, body) = multipart(file_name, content_type, bytes);
+        self.send(
+            request(Method::POST, "/user/avatar", Some(cookie))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    fn stored_avatar(&self, user: &str) -> std::path::PathBuf {
+        self.home.path().join("user").join(user).join("avatar.png")
+    }
+}
+
+#[tokio::test]
+async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let cases = [
+        (image::ImageFormat::Png, "a.png", (600, 300), (256, 128)),
+        (image::ImageFormat::Jpeg, "a.jpg", (40, 80), (40, 80)),
+        (image::ImageFormat::Gif, "a.gif", (300, 300), (256, 256)),
+        (image::ImageFormat::WebP, "a.webp", (64, 32), (64, 32)),
+    ];
+    for (format, name, (w, h), expected) in cases {
+        // The declared type is deliberately wrong: only the content counts.
+        let reply = app
+            .upload(
+                &alice,
+                name,
+                "application/octet-stream",
+                &encode(format, w, h),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{format:?}: {}", reply.text());
+        let stored = std::fs::read(app.stored_avatar("alice")).unwrap();
+        assert_eq!(
+            image::guess_format(&stored).unwrap(),
+            image::ImageFormat::Png,
+            "{format:?}"
+        );
+        let decoded = image::load_from_memory(&stored).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), expected, "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn svg_text_and_oversized_avatars_are_refused() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>"#;
+    let reply = app.upload(&alice, "evil.svg", "image/svg+xml", svg).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    let reply = app
+        .upload(
+            &alice,
+            "photo.png",
+            "image/png",
+            b"just some text, not a picture\n",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+
+    // One byte over 2 MiB inside the field; and a body far over the limit.
+    let mut big = encode(image::ImageFormat::Png, 8, 8);
+    big.resize(2 * 1024 * 1024 + 1, 0);
+    let reply = app.upload(&alice, "big.png", "image/png", &big).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text()
+    );
+    big.resize(3 * 1024 * 1024, 0);
+    let reply = app.upload(&alice, "big.png", "image/png", &big).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text()
+    );
+
+    let reply = app.upload(&alice, "none", "text/plain", b"").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(!app.stored_avatar("alice").exists(), "nothing stored");
+
+    let reply = app
+        .send(
+            request(Method::POST, "/user/avatar", None)
+                .header(
+                    header::CONTENT_TYPE,
+                    multipart("a.png", "image/png", b"x").0,
+                )
+                .body(Body::from(multipart("a.png", "image/png", b"x").1))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn avatar_is_generated_until_one_is_uploaded() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let reply = app.get("/avatar/user", Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("image/svg+xml"));
+    assert!(reply.text().starts_with("<svg"), "{}", reply.text());
+    assert!(
+        reply.text().contains(">A<"),
+        "alice's initial: {}",
+        reply.text()
+    );
+
+    let png = encode(image::ImageFormat::Png, 16, 16);
+    let reply = app.upload(&alice, "me.png", "image/png", &png).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = app.get("/avatar/user", Some(&alice)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("image/png"));
+    assert_eq!(
+        reply.body.as_ref(),
+        std::fs::read(app.stored_avatar("alice")).unwrap()
+    );
+
+    // Bob still gets his own generated one.
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let reply = app.get("/avatar/user", Some(&bob)).await;
+    assert_eq!(reply.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(
+        app.get("/avatar/user", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The guard: deny by default, cross-site refusal, content types, sizes, headers.
+
+#[tokio::test]
+async fn unknown_paths_need_a_session() {
+    let app = TestApp::with_users().await;
+    for method in [Method::GET, Method::POST, Method::DELETE] {
+        let reply = app
+            .send(
+                request(method.clone(), "/no/such/route", None)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method}");
+    }
+    let cookie = app.sign_in("alice", "pw-alice").await;
+    let reply = app.get("/no/such/route", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_redirects_to_sign_in() {
+    let app = TestApp::with_users().await;
+    for (path, location) in [
+        ("/", "/login"),
+        ("/admin", "/login?next=/admin"),
+        (
+            "/account?tab=a&b=c",
+            "/login?next=/account%3Ftab%3Da%26b%3Dc",
+        ),
+        ("/no/such/page", "/login?next=/no/such/page"),
+    ] {
+        let reply = app
+            .send(
+                request(Method::GET, path, None)
+                    .header(header::ACCEPT, "text/html,application/xhtml+xml")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert!(reply.status.is_redirection(), "{path}: {}", reply.status);
+        assert_eq!(reply.header("location"), Some(location), "{path}");
+    }
+    // The sign-in page itself is public.
+    let reply = app
+        .send(
+            request(Method::GET, "/login", None)
+                .header(header::ACCEPT, "text/html")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn next_cannot_send_a_signed_in_user_elsewhere() {
+    let app = TestApp::with_users().await;
+    let cookie = app.sign_in("alice", "pw-alice").await;
+    for (next, location) in [
+        ("/account", "/account"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("%2F%2Fevil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ] {
+        let encoded = next.replace('\\', "%5C");
+        let reply = app
+            .get(&format!("/login?next={encoded}"), Some(&cookie))
+            .await;
+        assert!(reply.status.is_redirection(), "{next}: {}", reply.status);
+        assert_eq!(reply.header("location"), Some(location), "{next}");
+    }
+}
+
+#[tokio::test]
+async fn cross_site_state_changes_are_refused() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let create = json!({ "userName": "eve", "password": "pw", "roles": ["Admin"] });
+    let foreign = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "http://evil.example"),
+        ("origin", "null"),
+    ];
+    for (name, value) in foreign {
+        let mut req = json_request(Method::POST, "/admin/users", Some(&admin), &create);
+        req.headers_mut()
+            .insert(header::HOST, "127.0.0.1:8000".parse().unwrap());
+        req.headers_mut().insert(name, value.parse().unwrap());
+        let reply = app.send(req).await;
+        assert_error(
+            &reply,
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Cross-site request refused",
+        );
+
+        let mut req = json_request(
+            Method::POST,
+            "/auth/login",
+            None,
+            &json!({ "username": "alice", "password": "pw-alice" }),
+        );
+        req.headers_mut()
+            .insert(header::HOST, "127.0.0.1:8000".parse().unwrap());
+        req.headers_mut().insert(name, value.parse().unwrap());
+        let reply = app.send(req).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(reply.session_cookie().is_none());
+    }
+    assert!(app.users_json().get("eve").is_none());
+
+    // Changes and deletions too.
+    let mut req = json_request(
+        Method::PUT,
+        "/admin/users",
+        Some(&admin),
+        &json!({ "userName": "alice", "locked": true }),
+    );
+    req.headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
+    let mut req = request(Method::DELETE, "/admin/users/bob", Some(&admin))
+        .body(Body::empty())
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
+    let users = app.users_json();
+    assert!(users["alice"].get("locked").is_none() && users.get("bob").is_some());
+
+    // The server's own origin and same-origin fetches pass.
+    let mut req = json_request(Method::POST, "/admin/users", Some(&admin), &create);
+    req.headers_mut()
+        .insert(header::HOST, "127.0.0.1:8000".parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "http://127.0.0.1:8000".parse().unwrap());
+    req.headers_mut()
+        .insert("sec-fetch-site", "same-origin".parse().unwrap());
+    let reply = app.send(req).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn json_routes_require_the_json_content_type() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let cases = [
+        (
+            "/auth/login",
+            None,
+            json!({ "username": "alice", "password": "pw-alice" }),
+        ),
+        (
+            "/admin/users",
+            Some(admin.as_str()),
+            json!({ "userName": "eve", "password": "pw" }),
+        ),
+        (
+            "/account/change-password",
+            Some(admin.as_str()),
+            json!({ "currentPassword": "pw-admin", "newPassword": "x" }),
+        ),
+    ];
+    for (path, cookie, body) in cases {
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let mut builder = request(Method::POST, path, cookie);
+            if let Some(content_type) = content_type {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+            }
+            let reply = app
+                .send(builder.body(Body::from(body.to_string())).unwrap())
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}"
+            );
+            assert_eq!(reply.error().0, "Error");
+        }
+    }
+    assert!(app.users_json().get("eve").is_none());
+
+    // A charset parameter is still JSON.
+    let reply = app
+        .send(
+            request(Method::POST, "/auth/login", None)
+                .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+                .body(Body::from(
+                    json!({ "username": "alice", "password": "pw-alice" }).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn oversized_json_is_413() {
+    let app = TestApp::with_users().await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let padding = "x".repeat(70 * 1024);
+    let reply = app
+        .json(
+            Method::POST,
+            "/auth/login",
+            None,
+            json!({ "username": "alice", "password": "pw-alice", "pad": padding }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(reply.session_cookie().is_none());
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "eve", "password": padding }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(app.users_json().get("eve").is_none());
+}
+
+#[tokio::test]
+async fn auth_responses_are_not_sniffed_or_cached() {
+    let app = TestApp::with_users().await;
+    let ok = app.login("alice", "pw-alice").await;
+    let cookie = ok.session_cookie().unwrap();
+    let replies = [
+        ok,
+        app.login("alice", "wrong").await,
+        app.get("/auth", Some(&cookie)).await,
+        app.get("/auth", None).await,
+        app.get("/config", None).await,
+        app.get("/avatar/user", Some(&cookie)).await,
+    ];
+    for reply in &replies {
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Proxies: X-Forwarded-For and X-Forwarded-Proto are believed only from trusted peers.
+
+async fn sign_in_via(app: &TestApp, headers: &[(&str, &str)]) -> Reply {
+    let mut req = json_request(
+        Method::POST,
+        "/auth/login",
+        None,
+        &json!({ "username": "alice", "password": "pw-alice" }),
+    );
+    for (name, value) in headers {
+        req.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    app.send(req).await
+}
+
+fn proxied_home() -> Home {
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    home
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
+    let peer = "10.0.0.9".parse().unwrap();
+    let app = TestApp::build_with_peer(proxied_home(), peer, |_| {}).await;
+    let reply = sign_in_via(
+        &app,
+        &[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let cookie = reply.header("set-cookie").unwrap();
+    assert!(cookie.ends_with(COOKIE_ATTRIBUTES), "no Secure: {cookie}");
+    assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
+    let token = common::token_of(reply.session_cookie().as_deref().unwrap()).to_owned();
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(app.home.session_file(&token)).unwrap()).unwrap();
+    assert_eq!(record["clientIp"], "10.0.0.9");
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_a_trusted_proxy_are_believed() {
+    let peer = "10.0.0.9".parse().unwrap();
+    let app = TestApp::build_with_peer(proxied_home(), peer, |config| {
+        config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
+    })
+    .await;
+    let reply = sign_in_via(
+        &app,
+        &[
+            ("x-forwarded-for", "203.0.113.7, 10.0.0.9"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let cookie = reply.header("set-cookie").unwrap();
+    assert!(
+        cookie.split("; ").any(|attribute| attribute == "Secure"),
+        "{cookie}"
+    );
+    assert_eq!(app.users_json()["alice"]["lastIp"], "203.0.113.7");
+
+    // Plain HTTP through the same proxy: no Secure.
+    let reply = sign_in_via(&app, &[("x-forwarded-proto", "http")]).await;
+    let cookie = reply.header("set-cookie").unwrap();
+    assert!(cookie.ends_with(COOKIE_ATTRIBUTES), "{cookie}");
+    assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication off: the `none` provider, and `credentials` with no users.
+
+#[tokio::test]
+async fn the_none_provider_lets_everyone_in_as_default() {
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    let app = TestApp::build(home, |config| config.auth = "none".into()).await;
+    assert_eq!(
+        app.get("/config", None).await.json(),
+        json!({ "requiresAuth": false, "authProvider": "none" })
+    );
+    let reply = app.get("/auth", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let me = reply.json();
+    assert_eq!(me["userName"], "default");
+    assert_eq!(me["roles"], json!(["Admin"]));
+    assert_eq!(me["authProvider"], "none");
+    assert_eq!(app.get("/admin/users", None).await.status, StatusCode::OK);
+    // Even with users in the store, nothing asks for a password.
+    assert_eq!(
+        app.get("/no/such/route", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn credentials_without_users_runs_as_default_until_one_exists() {
+    let app = TestApp::build(Home::new(), |_| {}).await;
+    assert_eq!(app.get("/config", None).await.json()["requiresAuth"], false);
+    let me = app.get("/auth", None).await.json();
+    assert_eq!(me["userName"], "default");
+    assert_eq!(me["authProvider"], "credentials");
+    let reply = app
+        .json(
+            Method::POST,
+            "/account/change-password",
+            None,
+            json!({ "currentPassword": "a", "newPassword": "b" }),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "no password to change"
+    );
+
+    // The first user switches authentication on for the very next request.
+    app.home.write_users(&[("admin", "pw-admin", &["Admin"])]);
+    assert_eq!(app.get("/config", None).await.json()["requiresAuth"], true);
+    assert_eq!(
+        app.get("/auth", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_broken_store_stops_the_state_from_starting() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.users_file().parent().unwrap()).unwrap();
+    std::fs::write(home.users_file(), "{\n  \"admin\": nope\n}\n").unwrap();
+    let mut config = Config::new(home.path());
+    config.hash_scheme = HashScheme::Sha256;
+    let err = AuthState::new(config, &ProviderRegistry::builtin())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("users.json") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for() {
+    let legacy = common::sha256_hash("pw-alice");
+
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    let app = TestApp::build(home, |config| config.hash_scheme = HashScheme::Sha256).await;
+    app.sign_in("alice", "pw-alice").await;
+    assert_eq!(app.users_json()["alice"]["password_hash"], legacy.as_str());
+
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    let app = TestApp::build(home, |config| config.hash_scheme = HashScheme::Argon2id).await;
+    app.sign_in("alice", "pw-alice").await;
+    let upgraded = app.users_json()["alice"]["password_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(upgraded.starts_with("$argon2id$v=19$"), "{upgraded}");
+    assert!(app.login("alice", "wrong").await.status == StatusCode::UNAUTHORIZED);
+    app.sign_in("alice", "pw-alice").await;
+    assert_eq!(
+        app.users_json()["alice"]["password_hash"],
+        upgraded.as_str(),
+        "upgraded once"
+    );
+}
+
+#[tokio::test]
+async fn public_prefixes_do_not_open_other_routes() {
+    let app = TestApp::with_users().await;
+    for path in [
+        "/assets/../admin/users",
+        "/assets/..%2Fadmin%2Fusers",
+        "/assets/%2E%2E/admin/users",
+        "/config/",
+        "/login/../admin/users",
+        "//admin/users",
+    ] {
+        let reply = app.get(path, None).await;
+        assert!(
+            reply.status == StatusCode::UNAUTHORIZED || reply.status == StatusCode::NOT_FOUND,
+            "{path}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        assert!(!reply.text().contains("alice"), "{path}");
+    }
+    let reply = app.get("/assets/app.css", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "assets are public");
+}
+
+#[tokio::test]
+async fn an_avatar_just_under_2_mib_is_accepted() {
+    // Far over the 64 KiB JSON limit: the avatar route has its own.
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let mut seed = 0x9e37_79b9_u32;
+    let noise = image::RgbaImage::from_fn(700, 700, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        image::Rgba(seed.to_le_bytes())
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(noise)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let png = png.into_inner();
+    assert!(
+        png.len() > 1024 * 1024 && png.len() <= 2 * 1024 * 1024,
+        "{}",
+        png.len()
+    );
+    let reply = app.upload(&alice, "noise.png", "image/png", &png).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let stored =
+        image::load_from_memory(&std::fs::read(app.stored_avatar("alice")).unwrap()).unwrap();
+    assert_eq!((stored.width(), stored.height()), (256, 256));
+}

@@ -1,0 +1,518 @@
+//! The real `llms --serve` process over real HTTP on a free loopback port: sessions across
+//! restarts and expiry, the CLI changing users under a running server, forged tokens,
+//! request defences, shutdown, and what the log may never contain.
+
+mod common;
+
+use common::{http, sign_in, token_of, Home, Server};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Reference-format hashes keep the server fast where the scheme does not matter.
+const FAST_HASH: &[(&str, &str)] = &[("LLMS_PASSWORD_HASH", "sha256")];
+
+const DAY: f64 = 24.0 * 60.0 * 60.0;
+
+async fn status_of(server: &Server, path: &str, cookie: &str) -> StatusCode {
+    http()
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+fn users(home: &Home) {
+    home.write_users(&[
+        ("admin", "pw-admin", &["Admin"]),
+        ("alice", "pw-alice", &[]),
+        ("bob", "pw-bob", &[]),
+        ("carol", "pw-carol", &[]),
+    ]);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let home = Home::new();
+    users(&home);
+    let mut server = Server::start_with(&home, &[], FAST_HASH);
+    let cookie = sign_in(&server, "alice", "pw-alice").await;
+    server.stop();
+
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let me: Value = http()
+        .get(server.url("/auth"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["userName"], "alice");
+}
+
+#[tokio::test]
+async fn a_session_older_than_30_days_is_refused_and_removed() {
+    let home = Home::new();
+    users(&home);
+    let old = home.write_session("alice", "credentials", 31.0 * DAY);
+    let recent = home.write_session("alice", "credentials", 29.0 * DAY);
+    let future = home.write_session("alice", "credentials", -DAY);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    assert_eq!(
+        status_of(&server, "/auth", &old).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_of(&server, "/auth", &future).await,
+        StatusCode::UNAUTHORIZED,
+        "a session from the future is forged"
+    );
+    assert!(!home.session_file(token_of(&old)).exists());
+    assert_eq!(status_of(&server, "/auth", &recent).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cli_changes_end_the_victims_session_on_its_next_request() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let admin = sign_in(&server, "admin", "pw-admin").await;
+    let alice = sign_in(&server, "alice", "pw-alice").await;
+    let bob = sign_in(&server, "bob", "pw-bob").await;
+    let carol = sign_in(&server, "carol", "pw-carol").await;
+    for cookie in [&admin, &alice, &bob, &carol] {
+        assert_eq!(status_of(&server, "/auth", cookie).await, StatusCode::OK);
+    }
+
+    let out = home.run(&["--lockuser", "alice", "--reason", "Left"], "");
+    assert!(out.status.success());
+    assert_eq!(
+        status_of(&server, "/auth", &alice).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let out = home.run(&["--removeuser", "bob"], "");
+    assert!(out.status.success());
+    assert_eq!(
+        status_of(&server, "/auth", &bob).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let out = home.run(&["--adduser", "carol", "--password-stdin"], "new-carol\n");
+    assert!(out.status.success());
+    assert_eq!(
+        status_of(&server, "/auth", &carol).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    assert_eq!(status_of(&server, "/auth", &admin).await, StatusCode::OK);
+    let login = |user: &'static str, password: &'static str| {
+        http()
+            .post(server.url("/auth/login"))
+            .json(&json!({ "username": user, "password": password }))
+            .send()
+    };
+    assert_eq!(
+        login("alice", "pw-alice").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        login("bob", "pw-bob").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login("carol", "pw-carol").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Two failures from this address: the throttle asks for a short wait first.
+    let throttled = login("carol", "new-carol").await.unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(wait <= 1, "{wait}");
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    sign_in(&server, "carol", "new-carol").await;
+}
+
+#[tokio::test]
+async fn the_first_user_added_with_the_cli_turns_authentication_on() {
+    let home = Home::new();
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let config = || async {
+        http()
+            .get(server.url("/config"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(config().await["requiresAuth"], false);
+    let me: Value = http()
+        .get(server.url("/auth"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["userName"], "default");
+
+    home.add_user("admin", "pw-admin");
+    assert_eq!(config().await["requiresAuth"], true);
+    let response = http().get(server.url("/auth")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let cookie = sign_in(&server, "admin", "pw-admin").await;
+    assert_eq!(
+        status_of(&server, "/admin/users", &cookie).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn forged_tokens_and_session_files_reach_nothing() {
+    let home = Home::new();
+    users(&home);
+    let ghost = home.write_session("mallory", "credentials", 60.0);
+    let reference_token = common::random_token();
+    std::fs::write(
+        home.sessions_dir().join(format!("{reference_token}.json")),
+        json!({ "userId": "admin", "userName": "admin", "roles": ["Admin"], "created": 1.0e10 })
+            .to_string(),
+    )
+    .unwrap();
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let admin = sign_in(&server, "admin", "pw-admin").await;
+    // Someone who can list the folder but not read it learns only the token's hash.
+    let admin_file = home.session_file(token_of(&admin));
+    let admin_hash = admin_file.file_stem().unwrap().to_str().unwrap();
+    assert!(admin_file.exists());
+    for cookie in [
+        "llms-token=../users".to_owned(),
+        "llms-token=../credentials/users.json".to_owned(),
+        "llms-token=%2E%2E%2Fusers".to_owned(),
+        format!("llms-token={admin_hash}"),
+        format!("llms-token={reference_token}"),
+        ghost.clone(),
+    ] {
+        for path in ["/auth", "/admin/users", "/account", "/"] {
+            assert_eq!(
+                status_of(&server, path, &cookie).await,
+                StatusCode::UNAUTHORIZED,
+                "{cookie} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        status_of(&server, "/admin/users", &admin).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cross_site_and_text_plain_posts_to_admin_users_are_refused() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let admin = sign_in(&server, "admin", "pw-admin").await;
+    let body = json!({ "userName": "eve", "password": "pw-eve", "roles": ["Admin"] });
+
+    let response = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let response = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .header("origin", "http://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // What an HTML form on another site can send without a preflight.
+    let response = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .header("content-type", "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(home.users_json().get("eve").is_none());
+
+    // The same request from the server's own origin goes through.
+    let response = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .header("origin", &server.base)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let response = http()
+        .post(server.url("/auth/login"))
+        .json(&json!({ "username": "alice", "password": "x".repeat(100 * 1024) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let alice = sign_in(&server, "alice", "pw-alice").await;
+    let part = reqwest::multipart::Part::bytes(vec![0u8; 3 * 1024 * 1024])
+        .file_name("big.png")
+        .mime_str("image/png")
+        .unwrap();
+    let response = http()
+        .post(server.url("/user/avatar"))
+        .header("cookie", &alice)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await;
+    // The server may answer before reading the whole body, or close the connection.
+    match response {
+        Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(e) => panic!("no answer to an oversized upload: {e}"),
+    }
+    assert!(!home.path().join("user/alice/avatar.png").exists());
+}
+
+#[tokio::test]
+async fn svg_and_renamed_text_files_are_refused_as_avatars() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let alice = sign_in(&server, "alice", "pw-alice").await;
+    let upload = |name: &'static str, mime: &'static str, bytes: &'static [u8]| {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name)
+            .mime_str(mime)
+            .unwrap();
+        http()
+            .post(server.url("/user/avatar"))
+            .header("cookie", &alice)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+    };
+    let svg: &[u8] = br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>"#;
+    let response = upload("me.svg", "image/svg+xml", svg).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = upload("me.png", "image/png", b"I am text, honestly.\n")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(!home.path().join("user/alice/avatar.png").exists());
+
+    let avatar = http()
+        .get(server.url("/avatar/user"))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(avatar.headers()["content-type"], "image/svg+xml");
+}
+
+#[tokio::test]
+async fn the_cli_and_the_server_change_users_at_once_without_losing_updates() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let cli = {
+        let home_path = home.path().to_owned();
+        std::thread::spawn(move || {
+            for i in 0..6 {
+                let out = std::process::Command::new(common::llms_bin())
+                    .args(["--adduser", &format!("cli{i}"), "--password-stdin"])
+                    .env("LLMS_HOME", &home_path)
+                    .env("LLMS_PASSWORD_HASH", "sha256")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .and_then(|mut child| {
+                        use std::io::Write;
+                        child.stdin.take().unwrap().write_all(b"pw\n")?;
+                        child.wait()
+                    })
+                    .unwrap();
+                assert!(out.success());
+            }
+        })
+    };
+    for _ in 0..4 {
+        for user in ["alice", "bob", "carol"] {
+            sign_in(&server, user, &format!("pw-{user}")).await;
+        }
+    }
+    cli.join().unwrap();
+    let users = home.users_json();
+    for i in 0..6 {
+        assert!(users.get(format!("cli{i}")).is_some(), "cli{i} lost");
+    }
+    for user in ["alice", "bob", "carol"] {
+        assert!(users[user]["lastLogin"].is_f64(), "{user}'s sign-in lost");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully() {
+    let home = Home::new();
+    users(&home);
+    let mut server = Server::start_with(&home, &[], FAST_HASH);
+    sign_in(&server, "alice", "pw-alice").await;
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(http().get(server.url("/config")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn the_log_never_holds_a_token_or_a_password() {
+    let home = Home::new();
+    users(&home);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("server.log");
+    let mut server = Server::start_logged(&home, &[], &[("LLMS_LOG", "debug")], &log);
+
+    let mut tokens = Vec::new();
+    let wrong = http()
+        .post(server.url("/auth/login"))
+        .json(&json!({ "username": "alice", "password": "wrong-guess-42" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let admin = sign_in(&server, "admin", "pw-admin").await;
+    let alice = sign_in(&server, "alice", "pw-alice").await;
+    tokens.push(token_of(&admin).to_owned());
+    tokens.push(token_of(&alice).to_owned());
+
+    let created = http()
+        .post(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .json(&json!({ "userName": "dave", "password": "pw-dave-new" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    let reset = http()
+        .put(server.url("/admin/users"))
+        .header("cookie", &admin)
+        .json(&json!({ "userName": "bob", "password": "pw-bob-reset" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::OK);
+    let changed = http()
+        .post(server.url("/account/change-password"))
+        .header("cookie", &alice)
+        .json(&json!({ "currentPassword": "pw-alice", "newPassword": "pw-alice-next" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let forged = common::random_token();
+    assert_eq!(
+        status_of(&server, "/auth", &format!("llms-token={forged}")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let signed_out = http()
+        .post(server.url("/auth/logout"))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), StatusCode::OK);
+    assert!(server.terminate().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("signed in") && text.contains("admin"),
+        "the log is being written: {text}"
+    );
+    assert!(!text.contains('\u{1b}'), "no colour codes in a log file");
+    let stored = home.users_json();
+    let hashes: Vec<String> = stored
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|u| u["password_hash"].as_str().unwrap().to_owned())
+        .collect();
+    let secrets = tokens.iter().cloned().chain([forged]).chain(hashes).chain(
+        [
+            "wrong-guess-42",
+            "pw-admin",
+            "pw-alice",
+            "pw-dave-new",
+            "pw-bob-reset",
+            "pw-alice-next",
+        ]
+        .map(String::from),
+    );
+    for secret in secrets {
+        assert!(!text.contains(&secret), "{secret} in the log:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_auth_flag_wins_over_llms_auth() {
+    let home = Home::new();
+    users(&home);
+    let provider = |server: &Server| {
+        let url = server.url("/config");
+        async move {
+            http()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let server = Server::start_with(&home, &[], &[("LLMS_AUTH", "none")]);
+    assert_eq!(
+        provider(&server).await,
+        json!({ "requiresAuth": false, "authProvider": "none" })
+    );
+    drop(server);
+    let server = Server::start_with(&home, &["--auth", "credentials"], &[("LLMS_AUTH", "none")]);
+    assert_eq!(
+        provider(&server).await,
+        json!({ "requiresAuth": true, "authProvider": "credentials" })
+    );
+    drop(server);
+    let server = Server::start_with(&home, &[], &[("LLMS_AUTH", " ")]);
+    assert_eq!(provider(&server).await["authProvider"], "credentials");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_even_with_an_idle_connection_open() {
+    let home = Home::new();
+    users(&home);
+    let mut server = Server::start_with(&home, &[], FAST_HASH);
+    // One client, kept alive: its pooled keep-alive connection stays open and idle.
+    let client = http();
+    let response = client.get(server.url("/config")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(server.terminate().success());
+    drop(client);
+}
