@@ -65,6 +65,11 @@ function clearError(box) {
 
 let toastTimer = null;
 
+function hideToast() {
+  const toast = byId("toast");
+  if (toast) toast.hidden = true;
+}
+
 function showToast(message, isError = false) {
   const toast = byId("toast");
   if (!toast) return;
@@ -79,13 +84,14 @@ function showToast(message, isError = false) {
 
 function openDialog(dialog, targetName = "") {
   const form = dialog.querySelector("form");
+  hideToast();
   form.reset();
   clearError(dialog.querySelector(".form-error"));
   setBusy(form, false);
   dialog.dataset.user = targetName;
   dialog.querySelectorAll("[data-target-name]").forEach((el) => { el.textContent = targetName; });
   dialog.querySelectorAll("[data-target-value]").forEach((el) => { el.value = targetName; });
-  dialog.showModal();
+  if (!dialog.open) dialog.showModal();
   const first = dialog.querySelector(".modal-body input:not([hidden]):not([type=checkbox])")
     || dialog.querySelector(".modal-actions [data-close]");
   if (first) first.focus();
@@ -366,6 +372,7 @@ function setupAccount() {
       const file = input.files && input.files[0];
       if (!file) return;
       clearError(error);
+      hideToast();
       if (file.size > maxBytes) {
         showError(error, tooLarge);
         input.value = "";
