@@ -25,6 +25,8 @@ pub enum AuthRejection {
     NotAdmin {
         /// Whether the client asked for a page.
         wants_html: bool,
+        /// Who asked (shown in the 403 page's header).
+        user: Box<CurrentUser>,
     },
     /// Resolving the identity failed (a broken store, for example).
     Failed(Error),
@@ -38,9 +40,14 @@ impl IntoResponse for AuthRejection {
                 next,
             } => Redirect::to(&crate::web::sign_in_url(&next)).into_response(),
             Self::SignInRequired { .. } => Error::Unauthorized.into_response(),
-            Self::NotAdmin { wants_html: true } => {
-                (StatusCode::FORBIDDEN, crate::views::forbidden_page()).into_response()
-            }
+            Self::NotAdmin {
+                wants_html: true,
+                user,
+            } => (
+                StatusCode::FORBIDDEN,
+                crate::views::forbidden_page(Some(&user)),
+            )
+                .into_response(),
             Self::NotAdmin { .. } => Error::Forbidden("Admin role required".into()).into_response(),
             Self::Failed(err) => err.into_response(),
         }
@@ -137,6 +144,7 @@ where
         } else {
             Err(AuthRejection::NotAdmin {
                 wants_html: wants_html(parts),
+                user: Box::new(user),
             })
         }
     }

@@ -4,13 +4,19 @@
 mod account;
 mod admin;
 mod avatar;
+mod dialog;
 mod home;
+mod icons;
 mod layout;
 mod sign_in;
 
 pub use account::account_page;
-pub use admin::{admin_page, relative_time};
+pub use admin::{admin_page, relative_time, users_table, RowActions};
 pub use avatar::default_avatar;
 pub use home::home_page;
+pub use icons::Icon;
 pub use layout::{forbidden_page, layout, PageContext};
 pub use sign_in::sign_in_page;
+
+#[cfg(test)]
+mod tests;

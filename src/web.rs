@@ -61,6 +61,7 @@ where
         .route("/avatar/user", get(account::show_avatar))
         .route("/login", get(pages::show_sign_in))
         .route("/admin", get(pages::show_admin))
+        .route("/admin/table", get(pages::show_admin_table))
         .route("/account", get(pages::show_account))
         .nest("/assets", assets::router())
         .merge(state.provider().routes())

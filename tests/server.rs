@@ -130,7 +130,11 @@ async fn cli_changes_end_the_victims_session_on_its_next_request() {
     // Two failures from this address: the throttle asks for a short wait first.
     let throttled = login("carol", "new-carol").await.unwrap();
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = throttled.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(wait <= 1, "{wait}");
     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     sign_in(&server, "carol", "new-carol").await;

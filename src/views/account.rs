@@ -1,11 +1,17 @@
-//! My Account: avatar, username, roles, Change Password.
+//! My Account: avatar (click to upload a new one), username, roles, Change Password.
 
 use maud::{html, Markup};
 
-use super::layout::{layout, PageContext};
+use super::dialog::{field, modal, Tone};
+use super::icons::Icon;
+use super::layout::{layout, role_badges, PageContext};
+
+/// The image types the avatar upload accepts (the server checks the content).
+const AVATAR_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp";
 
 /// The account page of the signed-in user.
 pub fn account_page(context: &PageContext) -> Markup {
+    let limit = crate::web::AVATAR_LIMIT.to_string();
     layout(
         context,
         "My Account",
@@ -14,17 +20,46 @@ pub fn account_page(context: &PageContext) -> Markup {
                 section.card.account {
                     h1 { "My Account" }
                     div.profile {
-                        img.avatar.avatar-large src="/avatar/user" alt="Your avatar" width="96" height="96" data-avatar;
-                        div {
+                        button.avatar-button #avatar-button type="button" title="Change avatar"
+                            aria-label="Change avatar" data-testid="avatar-button" {
+                            img.avatar.avatar-large src="/avatar/user" alt="Your avatar" width="96" height="96"
+                                data-avatar data-testid="account-avatar";
+                            span.avatar-overlay { (Icon::Camera) }
+                        }
+                        input #avatar-input type="file" name="file" accept=(AVATAR_TYPES)
+                            data-max-bytes=(limit) hidden data-testid="avatar-input";
+                        div.profile-info {
                             div.profile-name data-testid="account-username" { (user.user_name) }
                             div.roles {
-                                @for role in &user.roles {
-                                    span.badge.badge-admin[role == "Admin"] { (role) }
-                                }
-                                @if user.roles.is_empty() { span.muted { "No roles" } }
+                                @if user.roles.is_empty() { span.muted { "No roles" } } @else { (role_badges(&user.roles)) }
+                            }
+                        }
+                        @if !user.is_default {
+                            button.btn type="button" data-open="account-password-dialog" data-testid="change-password" {
+                                (Icon::Key) span { "Change Password" }
                             }
                         }
                     }
+                    div.form-error #avatar-error role="alert" hidden data-testid="avatar-error" {}
+                    p.hint { "Click your picture to upload a new one: PNG, JPEG, GIF or WebP, at most 2 MiB." }
+                    @if user.is_default {
+                        p.muted { "Authentication is off, so there is no password to change." }
+                    }
+                }
+                @if !user.is_default {
+                    (modal(
+                        "account-password-dialog",
+                        html! { "Change Password" },
+                        html! {
+                            input type="text" name="username" value=(user.user_name) autocomplete="username" hidden;
+                            (field("current-password", "Current Password", "password", "current-password"))
+                            (field("new-password", "New Password", "password", "new-password"))
+                            (field("confirm-password", "Confirm New Password", "password", "new-password"))
+                            p.hint { "Your other sessions end; this one stays signed in." }
+                        },
+                        "Update Password",
+                        Tone::Primary,
+                    ))
                 }
             }
         },

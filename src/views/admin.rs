@@ -1,10 +1,13 @@
-//! Manage Users: the users table.
+//! Manage Users: the users table (also served alone, so the page can refresh it after an
+//! action without reloading) and the Create User, Change Password, Lock and Delete dialogs.
 
 use maud::{html, Markup};
 
-use super::layout::{layout, PageContext};
+use super::dialog::{field, modal, Tone};
+use super::icons::Icon;
+use super::layout::{layout, role_badges, PageContext};
 use crate::cli::local_time;
-use crate::users::Users;
+use crate::users::{User, Users, MAX_USERNAME_CHARS};
 
 /// "3 hours ago" for a time `then` seen from `now` (Unix seconds).
 pub fn relative_time(then: f64, now: f64) -> String {
@@ -20,39 +23,208 @@ pub fn relative_time(then: f64, now: f64) -> String {
     format!("{value} {unit}{} ago", if value == 1 { "" } else { "s" })
 }
 
-/// The Manage Users page.
-pub fn admin_page(context: &PageContext, users: &Users, now: f64) -> Markup {
-    layout(
-        context,
-        "Manage Users",
-        html! {
-            section.card.wide {
-                h1 { "Manage Users" }
-                table.users data-testid="users-table" {
-                    thead { tr { th { "Username" } th { "Roles" } th { "Status" } th { "Created" } th { "Last Login" } } }
+/// Which actions the table offers for one user, as seen by the signed-in admin `me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowActions {
+    /// Lock: not for Admins, not for yourself, not when already locked.
+    pub lock: bool,
+    /// Unlock: only for locked accounts.
+    pub unlock: bool,
+    /// Delete: anyone but yourself.
+    pub delete: bool,
+}
+
+impl RowActions {
+    /// The actions for `user` named `name`.
+    pub fn for_user(name: &str, user: &User, me: &str) -> Self {
+        let is_me = name == me;
+        let locked = user.lock_reason().is_some();
+        Self {
+            lock: !locked && !is_me && !user.is_admin(),
+            unlock: locked,
+            delete: !is_me,
+        }
+    }
+}
+
+fn user_row(name: &str, user: &User, me: &str, now: f64) -> Markup {
+    let actions = RowActions::for_user(name, user, me);
+    let created = local_time(user.created);
+    html! {
+        tr data-user=(name) data-testid="user-row" {
+            td.username data-label="Username" {
+                span.username-text { (name) }
+                @if name == me { " " span.badge.badge-you { "you" } }
+            }
+            td data-label="Roles" {
+                @if user.roles.is_empty() { span.muted { "—" } } @else { (role_badges(&user.roles)) }
+            }
+            td data-label="Status" {
+                @if let Some(reason) = user.lock_reason() {
+                    span.status.status-locked title=(reason) data-testid="status-locked" {
+                        (Icon::Lock) "Locked"
+                    }
+                    span.lock-reason { (reason) }
+                } @else {
+                    span.status.status-active data-testid="status-active" { "Active" }
+                }
+            }
+            td.nowrap data-label="Created" {
+                time title=(created) { (created.get(..10).unwrap_or(&created)) }
+            }
+            td data-label="Last Login" {
+                @if let Some(login) = user.last_login {
+                    span.last-login title=(local_time(login)) {
+                        @if let Some(ip) = &user.last_ip { span.ip { (ip) } span.sep { "·" } }
+                        span.nowrap { (relative_time(login, now)) }
+                    }
+                } @else {
+                    span.muted { "Never" }
+                }
+            }
+            td.actions data-label="Actions" {
+                div.action-buttons {
+                    button.icon-btn type="button" data-action="password" title="Change password"
+                        aria-label={ "Change password of " (name) } { (Icon::Key) }
+                    @if actions.lock {
+                        button.icon-btn type="button" data-action="lock" title="Lock user"
+                            aria-label={ "Lock " (name) } { (Icon::Lock) }
+                    }
+                    @if actions.unlock {
+                        button.icon-btn.icon-btn-warn type="button" data-action="unlock" title="Unlock user"
+                            aria-label={ "Unlock " (name) } { (Icon::Unlock) }
+                    }
+                    @if actions.delete {
+                        button.icon-btn.icon-btn-danger type="button" data-action="delete" title="Delete user"
+                            aria-label={ "Delete " (name) } { (Icon::Trash) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The users table, as seen by the signed-in admin `me`. Served alone at `/admin/table`
+/// for the page to swap in after each action.
+pub fn users_table(users: &Users, me: &str, now: f64) -> Markup {
+    html! {
+        div #users-table.table-wrap data-testid="users-table" {
+            @if users.is_empty() {
+                p.empty.muted { "No users yet." }
+            } @else {
+                table.users {
+                    thead {
+                        tr {
+                            th scope="col" { "Username" }
+                            th scope="col" { "Roles" }
+                            th scope="col" { "Status" }
+                            th scope="col" { "Created" }
+                            th scope="col" { "Last Login" }
+                            th.actions scope="col" { "Actions" }
+                        }
+                    }
                     tbody {
                         @for (name, user) in users {
-                            tr data-user=(name) {
-                                td.username { (name) }
-                                td { @for role in &user.roles { span.badge.badge-admin[role == "Admin"] { (role) } } }
-                                td {
-                                    @if let Some(reason) = user.lock_reason() {
-                                        span.status-locked title=(reason) { "Locked" }
-                                    } @else {
-                                        span.status-active { "Active" }
-                                    }
-                                }
-                                td { (local_time(user.created)) }
-                                td {
-                                    @if let Some(login) = user.last_login {
-                                        (user.last_ip.as_deref().unwrap_or("")) " · " (relative_time(login, now))
-                                    } @else { span.muted { "Never" } }
-                                }
-                            }
+                            (user_row(name, user, me, now))
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+fn target_name() -> Markup {
+    html! { strong.target-name data-target-name {} }
+}
+
+fn dialogs() -> Markup {
+    let max = MAX_USERNAME_CHARS.to_string();
+    html! {
+        (modal(
+            "create-user-dialog",
+            html! { "Create User" },
+            html! {
+                div.field {
+                    label for="new-username" { "Username" }
+                    input #new-username name="userName" type="text" autocomplete="off"
+                        autocapitalize="none" spellcheck="false" maxlength=(max);
+                    p.hint { "Letters, digits and . _ @ -, at most " (max) " characters." }
+                }
+                (field("new-user-password", "Password", "password", "new-password"))
+                (field("new-user-confirm", "Confirm Password", "password", "new-password"))
+                label.checkbox for="new-user-admin" {
+                    input #new-user-admin name="admin" type="checkbox";
+                    span { "Admin" span.hint { " — can manage users" } }
+                }
+            },
+            "Create User",
+            Tone::Primary,
+        ))
+        (modal(
+            "password-dialog",
+            html! { "Change Password for " (target_name()) },
+            html! {
+                // For password managers: whose password this is.
+                input type="text" name="username" autocomplete="username" hidden data-target-value;
+                (field("reset-password", "New Password", "password", "new-password"))
+                (field("reset-confirm", "Confirm Password", "password", "new-password"))
+                p.hint { "The user's sessions end; they sign in again with the new password." }
+            },
+            "Update Password",
+            Tone::Primary,
+        ))
+        (modal(
+            "lock-dialog",
+            html! { "Lock User" },
+            html! {
+                p { "Lock " (target_name()) "? They are signed out at once and cannot sign in until unlocked." }
+                div.field {
+                    label for="lock-reason" { "Reason" }
+                    input #lock-reason name="reason" type="text" maxlength="500"
+                        placeholder="Account suspended" autocomplete="off";
+                    p.hint { "Shown to the user when they try to sign in." }
+                }
+            },
+            "Lock User",
+            Tone::Danger,
+        ))
+        (modal(
+            "delete-dialog",
+            html! { "Delete User" },
+            html! {
+                p { "Permanently delete " (target_name()) "? Their sessions end and the account cannot be restored." }
+            },
+            "Delete User",
+            Tone::Danger,
+        ))
+    }
+}
+
+/// The Manage Users page of the signed-in admin in `context`.
+pub fn admin_page(context: &PageContext, users: &Users, now: f64) -> Markup {
+    let me = context
+        .user
+        .as_ref()
+        .map(|u| u.user_name.as_str())
+        .unwrap_or_default();
+    layout(
+        context,
+        "Manage Users",
+        html! {
+            section.card.wide #manage-users {
+                div.page-head {
+                    div {
+                        h1 { "Manage Users" }
+                        p.muted { "Create accounts, reset passwords, lock and remove users." }
+                    }
+                    button.btn.btn-primary type="button" data-open="create-user-dialog" data-testid="create-user" {
+                        (Icon::Plus) span { "Create User" }
+                    }
+                }
+                (users_table(users, me, now))
+            }
+            (dialogs())
         },
     )
 }
@@ -67,5 +239,6 @@ mod tests {
         assert_eq!(relative_time(0.0, 3.0 * 3600.0 + 5.0), "3 hours ago");
         assert_eq!(relative_time(0.0, 60.0), "1 minute ago");
         assert_eq!(relative_time(0.0, 2.0 * 86400.0), "2 days ago");
+        assert_eq!(relative_time(100.0, 0.0), "just now");
     }
 }

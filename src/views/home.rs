@@ -2,9 +2,10 @@
 
 use maud::{html, Markup};
 
+use super::icons::Icon;
 use super::layout::{layout, PageContext};
 
-/// Shows who is signed in.
+/// Shows who is signed in, with shortcuts to the account pages.
 pub fn home_page(context: &PageContext) -> Markup {
     layout(
         context,
@@ -17,6 +18,12 @@ pub fn home_page(context: &PageContext) -> Markup {
                         p data-testid="signed-in-as" { "Authentication is off: you are using the server as the default user." }
                     } @else {
                         p data-testid="signed-in-as" { "Signed in as " strong { (user.user_name) } "." }
+                    }
+                    div.shortcuts {
+                        a.btn href="/account" { (Icon::User) span { "My Account" } }
+                        @if user.is_admin() {
+                            a.btn href="/admin" { (Icon::Users) span { "Manage Users" } }
+                        }
                     }
                 }
             }

@@ -1,7 +1,9 @@
-//! The page frame: head, header with the user menu, the "authentication is off" banner.
+//! The page frame: head, header with the user menu, the "authentication is off" banner, the
+//! status line that scripts use to report results, and the 403 page.
 
 use maud::{html, Markup, DOCTYPE};
 
+use super::icons::Icon;
 use crate::provider::CurrentUser;
 
 /// What the frame of every page needs to know.
@@ -13,23 +15,49 @@ pub struct PageContext {
     pub exposed_without_auth: bool,
 }
 
+/// A user's roles as badges; the Admin role stands out.
+pub(super) fn role_badges(roles: &[String]) -> Markup {
+    html! {
+        @for role in roles {
+            span.badge.badge-admin[role == crate::users::ADMIN_ROLE] { (role) }
+        }
+    }
+}
+
 fn user_menu(user: &CurrentUser) -> Markup {
     html! {
         details.user-menu data-testid="user-menu" {
-            summary aria-label="User menu" {
-                img.avatar.avatar-small src="/avatar/user" alt="" width="32" height="32" data-avatar;
+            summary.user-menu-button aria-label="User menu" title=(user.user_name) {
+                img.avatar.avatar-small src="/avatar/user" alt="" width="32" height="32"
+                    data-avatar data-testid="header-avatar";
+                span.user-menu-name { (user.user_name) }
+                (Icon::ChevronDown)
             }
-            div.menu-panel role="menu" {
+            div.menu-panel {
                 div.menu-user {
-                    span.menu-name data-testid="menu-username" { (user.user_name) }
+                    img.avatar.avatar-medium src="/avatar/user" alt="" width="40" height="40" data-avatar;
+                    div.menu-user-text {
+                        div.menu-name data-testid="menu-username" { (user.user_name) }
+                        @if !user.roles.is_empty() {
+                            div.menu-roles { (role_badges(&user.roles)) }
+                        }
+                    }
                 }
-                a role="menuitem" href="/account" { "My Account" }
-                @if user.is_admin() {
-                    a role="menuitem" href="/admin" data-testid="menu-admin" { "Manage Users" }
-                }
-                @if !user.is_default {
-                    form method="post" action="/auth/logout" data-sign-out {
-                        button.menu-button role="menuitem" type="submit" data-testid="sign-out" { "Sign Out" }
+                nav.menu-items aria-label="Account" {
+                    a.menu-item href="/account" data-testid="menu-account" {
+                        (Icon::User) span { "My Account" }
+                    }
+                    @if user.is_admin() {
+                        a.menu-item href="/admin" data-testid="menu-admin" {
+                            (Icon::Users) span { "Manage Users" }
+                        }
+                    }
+                    @if !user.is_default {
+                        form.menu-form method="post" action="/auth/logout" data-sign-out {
+                            button.menu-item type="submit" data-testid="sign-out" {
+                                (Icon::SignOut) span { "Sign Out" }
+                            }
+                        }
                     }
                 }
             }
@@ -54,31 +82,43 @@ pub fn layout(context: &PageContext, title: &str, body: Markup) -> Markup {
             body {
                 @if context.exposed_without_auth {
                     div.banner.banner-danger role="alert" data-testid="auth-off-banner" {
-                        "Authentication is off and this server is reachable from the network: anyone who can reach it can use it."
+                        (Icon::Alert)
+                        span { "Authentication is off and this server is reachable from the network: anyone who can reach it can use it." }
                     }
                 }
                 header.topbar {
-                    a.brand href="/" { "llms" }
-                    @if let Some(user) = &context.user {
-                        (user_menu(user))
+                    div.topbar-inner {
+                        a.brand href="/" {
+                            span.brand-mark { (Icon::Logo) }
+                            span { "llms" }
+                        }
+                        @if let Some(user) = &context.user {
+                            (user_menu(user))
+                        }
                     }
                 }
                 main.content { (body) }
+                div #toast.toast role="status" aria-live="polite" hidden data-testid="toast" {}
             }
         }
     }
 }
 
 /// The 403 page for a signed-in user who is not an Admin.
-pub fn forbidden_page() -> Markup {
+pub fn forbidden_page(user: Option<&CurrentUser>) -> Markup {
+    let context = PageContext {
+        user: user.cloned(),
+        exposed_without_auth: false,
+    };
     layout(
-        &PageContext::default(),
-        "Forbidden",
+        &context,
+        "Access denied",
         html! {
-            section.card.narrow data-testid="forbidden" {
+            section.card.narrow.center data-testid="forbidden" {
+                div.big-icon { (Icon::Lock) }
                 h1 { "Access denied" }
-                p { "Only users with the Admin role can open this page." }
-                p { a href="/" { "Back to the home page" } }
+                p.muted { "Only users with the Admin role can open this page." }
+                p { a.btn href="/" { "Back to the home page" } }
             }
         },
     )

@@ -2,9 +2,14 @@
 
 use maud::{html, Markup};
 
+use super::icons::Icon;
 use super::layout::{layout, PageContext};
 
 /// The sign-in form (when the provider uses one) and the provider's own section.
+///
+/// The form is submitted by `app.js` as JSON to `POST /auth/login`; errors (wrong
+/// password, the lock reason, the wait when throttled) appear above the fields, and on
+/// success the browser goes to `next`, a local path already checked by the server.
 pub fn sign_in_page(
     context: &PageContext,
     next: &str,
@@ -15,20 +20,32 @@ pub fn sign_in_page(
         context,
         "Sign In",
         html! {
-            section.card.narrow {
-                h1 { "Sign In" }
+            section.card.narrow.sign-in {
+                div.sign-in-head {
+                    span.brand-mark.brand-mark-large { (Icon::Logo) }
+                    h1 { "Sign In" }
+                    p.muted { "Sign in to continue to llms." }
+                }
                 @if password_form {
                     form #sign-in-form method="post" action="/auth/login" data-next=(next) novalidate {
                         div.form-error role="alert" hidden data-testid="sign-in-error" {}
-                        label for="username" { "Username" }
-                        input #username name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus;
-                        label for="password" { "Password" }
-                        input #password name="password" type="password" autocomplete="current-password" required;
-                        button.primary type="submit" data-testid="sign-in-submit" { "Sign In" }
+                        div.field {
+                            label for="username" { "Username" }
+                            input #username name="username" type="text" autocomplete="username"
+                                autocapitalize="none" spellcheck="false" maxlength="64" required autofocus;
+                        }
+                        div.field {
+                            label for="password" { "Password" }
+                            input #password name="password" type="password" autocomplete="current-password" required;
+                        }
+                        button.btn.btn-primary.btn-block type="submit" data-testid="sign-in-submit" { "Sign In" }
                     }
+                    noscript { p.form-error { "Signing in needs JavaScript." } }
                 }
                 @if let Some(section) = provider_section {
                     div.provider-section { (section) }
+                } @else if !password_form {
+                    p.muted { "This server's sign-in method has no page of its own." }
                 }
             }
         },

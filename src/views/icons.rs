@@ -1,0 +1,123 @@
+//! Inline SVG icons (24x24 outline, drawn with `currentColor`), so pages need no icon font
+//! and no request beyond the page itself.
+
+use maud::{html, Markup, Render};
+
+/// An icon, rendered as an inline `<svg>` hidden from assistive technology (the button or
+/// link around it carries the label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icon {
+    /// Change password.
+    Key,
+    /// Lock a user; the "Locked" status.
+    Lock,
+    /// Unlock a user.
+    Unlock,
+    /// Delete a user.
+    Trash,
+    /// Create something.
+    Plus,
+    /// My Account.
+    User,
+    /// Manage Users.
+    Users,
+    /// Sign Out.
+    SignOut,
+    /// Upload a new avatar.
+    Camera,
+    /// Close a dialog.
+    Close,
+    /// Opens the user menu.
+    ChevronDown,
+    /// An error message.
+    Alert,
+    /// The product mark in the header.
+    Logo,
+}
+
+impl Icon {
+    /// The SVG path data of the icon, one entry per `<path>`.
+    fn paths(self) -> &'static [&'static str] {
+        match self {
+            Self::Key => &[
+                "M7.5 10a5.5 5.5 0 1 0 0 11a5.5 5.5 0 1 0 0-11z",
+                "M11.4 11.6 21 2",
+                "M15.5 7.5l3 3L22 7l-3-3",
+            ],
+            Self::Lock => &[
+                "M6 11h12a2 2 0 0 1 2 2v6a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2v-6a2 2 0 0 1 2-2z",
+                "M8 11V7a4 4 0 0 1 8 0v4",
+            ],
+            Self::Unlock => &[
+                "M6 11h12a2 2 0 0 1 2 2v6a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2v-6a2 2 0 0 1 2-2z",
+                "M8 11V7a4 4 0 0 1 7.75-1.4",
+            ],
+            Self::Trash => &[
+                "M3 6h18",
+                "M8 6V4a1 1 0 0 1 1-1h6a1 1 0 0 1 1 1v2",
+                "M19 6l-1 14a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2L5 6",
+                "M10 11v6",
+                "M14 11v6",
+            ],
+            Self::Plus => &["M12 5v14", "M5 12h14"],
+            Self::User => &[
+                "M12 4a4 4 0 1 0 0 8a4 4 0 1 0 0-8z",
+                "M4 21a8 8 0 0 1 16 0",
+            ],
+            Self::Users => &[
+                "M9 4a4 4 0 1 0 0 8a4 4 0 1 0 0-8z",
+                "M2 21a7 7 0 0 1 14 0",
+                "M16 4.2a4 4 0 0 1 0 7.6",
+                "M22 21a7 7 0 0 0-4-6.3",
+            ],
+            Self::SignOut => &[
+                "M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4",
+                "M16 17l5-5-5-5",
+                "M21 12H9",
+            ],
+            Self::Camera => &[
+                "M14.5 4h-5L7 7H4a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V9a2 2 0 0 0-2-2h-3z",
+                "M12 10a3 3 0 1 0 0 6a3 3 0 1 0 0-6z",
+            ],
+            Self::Close => &["M18 6 6 18", "M6 6l12 12"],
+            Self::ChevronDown => &["m6 9 6 6 6-6"],
+            Self::Alert => &[
+                "M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20z",
+                "M12 8v4",
+                "M12 16h.01",
+            ],
+            Self::Logo => &[
+                "M4 5a2 2 0 0 1 2-2h12a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2h-7l-5 4v-4a2 2 0 0 1-2-2z",
+                "M9 8v5h4",
+            ],
+        }
+    }
+}
+
+impl Render for Icon {
+    fn render(&self) -> Markup {
+        html! {
+            svg.icon xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="18" height="18"
+                fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"
+                stroke-linejoin="round" aria-hidden="true" focusable="false" {
+                @for d in self.paths() {
+                    path d=(d) {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_closed_elements() {
+        let svg = Icon::Trash.render().into_string();
+        assert!(svg.starts_with("<svg class=\"icon\""));
+        assert_eq!(svg.matches("<path ").count(), 5);
+        assert_eq!(svg.matches("</path>").count(), 5);
+        assert!(svg.contains("aria-hidden=\"true\""));
+    }
+}

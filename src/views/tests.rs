@@ -1,0 +1,183 @@
+//! Rendering checks: escaping of hostile and long usernames, which actions and menu entries
+//! each user is offered.
+
+use super::*;
+use crate::provider::CurrentUser;
+use crate::users::{User, Users};
+
+const HOSTILE: &str = "<script>alert(1)</script>\"'&";
+const LONG: &str = "maximilian.alexander.von-hohenzollern-sigmaringen@example.org.uk";
+
+fn user(name: &str, roles: &[&str]) -> CurrentUser {
+    CurrentUser {
+        user_name: name.to_owned(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        provider: "credentials".to_owned(),
+        session: None,
+        is_default: false,
+    }
+}
+
+fn context(user: CurrentUser) -> PageContext {
+    PageContext {
+        user: Some(user),
+        exposed_without_auth: false,
+    }
+}
+
+fn record(roles: &[&str], locked: Option<&str>) -> User {
+    let mut user = User::new(
+        "x".to_owned(),
+        roles.iter().map(|r| (*r).to_owned()).collect(),
+    );
+    user.locked = locked.map(str::to_owned);
+    user
+}
+
+/// The `<tr>` of `name` (as it appears escaped in the `data-user` attribute).
+fn row<'a>(html: &'a str, escaped_name: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr data-user=\"{escaped_name}\""))
+        .unwrap_or_else(|| panic!("no row for {escaped_name}"));
+    let end = start + html[start..].find("</tr>").expect("row end");
+    &html[start..end]
+}
+
+fn admin_view() -> String {
+    let mut users = Users::new();
+    users.insert("admin".into(), record(&["Admin"], None));
+    users.insert("ops".into(), record(&["Admin"], None));
+    users.insert("bob".into(), record(&[], None));
+    users.insert(
+        "carol".into(),
+        record(&[], Some("On vacation <until> March")),
+    );
+    users.insert(LONG.into(), record(&[], None));
+    users.insert(HOSTILE.into(), record(&[], None));
+    admin_page(&context(user("admin", &["Admin"])), &users, 0.0).into_string()
+}
+
+#[test]
+fn hostile_usernames_are_escaped_everywhere() {
+    let html = admin_view();
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "raw script tag in the page"
+    );
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+    let hostile_row = row(&html, escaped);
+    assert!(hostile_row.contains(&format!("aria-label=\"Delete {escaped}\"")));
+    assert!(hostile_row.contains(&format!("<span class=\"username-text\">{escaped}</span>")));
+
+    // The signed-in user's own name, in the header and on My Account.
+    let me = user(HOSTILE, &[]);
+    for page in [home_page(&context(me.clone())), account_page(&context(me))] {
+        let html = page.into_string();
+        assert!(!html.contains("<script>alert(1)"));
+        assert!(html.contains(escaped));
+    }
+}
+
+#[test]
+fn a_64_character_username_is_shown_whole() {
+    let html = admin_view();
+    assert!(row(&html, LONG).contains(&format!("<span class=\"username-text\">{LONG}</span>")));
+    let html = account_page(&context(user(LONG, &[]))).into_string();
+    assert!(html.contains(&format!(
+        "<div class=\"profile-name\" data-testid=\"account-username\">{LONG}</div>"
+    )));
+}
+
+#[test]
+fn no_lock_for_admins_or_yourself_and_no_delete_for_yourself() {
+    let html = admin_view();
+    let me = row(&html, "admin");
+    assert!(me.contains("data-action=\"password\""));
+    assert!(!me.contains("data-action=\"lock\""));
+    assert!(!me.contains("data-action=\"delete\""));
+    assert!(me.contains("badge-you"));
+
+    let other_admin = row(&html, "ops");
+    assert!(!other_admin.contains("data-action=\"lock\""));
+    assert!(other_admin.contains("data-action=\"delete\""));
+    assert!(other_admin.contains("badge-admin"));
+
+    let plain = row(&html, "bob");
+    assert!(plain.contains("data-action=\"lock\""));
+    assert!(plain.contains("data-action=\"delete\""));
+    assert!(!plain.contains("data-action=\"unlock\""));
+    assert!(plain.contains("data-testid=\"status-active\""));
+}
+
+#[test]
+fn locked_users_show_the_reason_and_offer_unlock() {
+    let html = admin_view();
+    let locked = row(&html, "carol");
+    assert!(locked.contains("title=\"On vacation &lt;until&gt; March\""));
+    assert!(locked.contains("data-testid=\"status-locked\""));
+    assert!(locked.contains("data-action=\"unlock\""));
+    assert!(!locked.contains("data-action=\"lock\""));
+}
+
+#[test]
+fn last_login_shows_the_address_and_a_relative_time() {
+    let mut users = Users::new();
+    let mut seen = record(&[], None);
+    seen.last_ip = Some("192.0.2.7".into());
+    seen.last_login = Some(1_000.0);
+    users.insert("bob".into(), seen);
+    let html = users_table(&users, "admin", 1_000.0 + 3.0 * 3600.0).into_string();
+    assert!(html.contains("192.0.2.7"));
+    assert!(html.contains("3 hours ago"));
+    let empty = users_table(&Users::new(), "admin", 0.0).into_string();
+    assert!(empty.contains("No users yet."));
+}
+
+#[test]
+fn the_menu_offers_manage_users_to_admins_only() {
+    let admin = home_page(&context(user("root", &["Admin"]))).into_string();
+    assert!(admin.contains("data-testid=\"menu-admin\""));
+    assert!(admin.contains("href=\"/account\""));
+    assert!(admin.contains("<form class=\"menu-form\" method=\"post\" action=\"/auth/logout\""));
+
+    let plain = home_page(&context(user("bob", &[]))).into_string();
+    assert!(!plain.contains("data-testid=\"menu-admin\""));
+    assert!(!plain.contains("href=\"/admin\""));
+    assert!(plain.contains("data-testid=\"sign-out\""));
+
+    // The default user of an unauthenticated server cannot sign out.
+    let default = CurrentUser::default_user("credentials");
+    let html = home_page(&context(default)).into_string();
+    assert!(!html.contains("data-testid=\"sign-out\""));
+}
+
+#[test]
+fn the_banner_shows_only_when_exposed_without_auth() {
+    let mut ctx = context(CurrentUser::default_user("none"));
+    assert!(!home_page(&ctx).into_string().contains("auth-off-banner"));
+    ctx.exposed_without_auth = true;
+    assert!(home_page(&ctx).into_string().contains("auth-off-banner"));
+}
+
+#[test]
+fn sign_in_page_escapes_next() {
+    let html = sign_in_page(
+        &PageContext::default(),
+        "/\"><script>x()</script>",
+        true,
+        None,
+    )
+    .into_string();
+    assert!(!html.contains("<script>x()"));
+    assert!(html.contains("data-next=\"/&quot;&gt;&lt;script&gt;x()&lt;/script&gt;\""));
+    let without_form = sign_in_page(&PageContext::default(), "/", false, None).into_string();
+    assert!(!without_form.contains("sign-in-form"));
+}
+
+#[test]
+fn the_forbidden_page_keeps_the_header() {
+    let html = forbidden_page(Some(&user("bob", &[]))).into_string();
+    assert!(html.contains("data-testid=\"forbidden\""));
+    assert!(html.contains("data-testid=\"user-menu\""));
+    assert!(!html.contains("data-testid=\"menu-admin\""));
+}
