@@ -1,8 +1,10 @@
 //! `credentials`: username and password accounts from `credentials/users.json`.
 //!
-//! Enabled exactly while the store holds at least one user; with none, every request runs
-//! as the default user. Re-evaluated on every request, so adding the first user with the
-//! CLI turns authentication on without a restart.
+//! Enabled while the store holds at least one user; a server that starts with none runs
+//! every request as the default user. Re-evaluated on every request, so adding the first
+//! user with the CLI turns authentication on without a restart. The other way round fails
+//! closed: a store emptied while the server runs keeps authentication on (see
+//! [`AuthState::password_auth_required`]).
 
 use async_trait::async_trait;
 use axum::http::request::Parts;
@@ -27,12 +29,13 @@ impl AuthProvider for CredentialsProvider {
     }
 
     async fn requires_auth(&self, auth: &AuthState) -> Result<bool> {
-        Ok(!auth.users().await?.is_empty())
+        let users = auth.users().await?;
+        Ok(auth.password_auth_required(&users))
     }
 
     async fn identify(&self, auth: &AuthState, request: &Parts) -> Result<Identity> {
         let users = auth.users().await?;
-        if users.is_empty() {
+        if !auth.password_auth_required(&users) {
             return Ok(Identity::User(CurrentUser::default_user(NAME)));
         }
         let Some(found) = auth.find_session(request).await? else {

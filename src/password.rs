@@ -194,7 +194,15 @@ impl PasswordHasher {
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Verification> {
         let scheme = self.scheme;
         self.run(move || match stored {
-            Some(stored) => verify_password(&password, &stored, scheme),
+            Some(stored) => {
+                let verification = verify_password(&password, &stored, scheme);
+                // A reference (or unusable) hash checks in microseconds: spend the same
+                // Argon2id time as for an unknown user, so the timing names nobody.
+                if !stored.starts_with('$') {
+                    let _ = verify_password(&password, dummy_hash(), scheme);
+                }
+                verification
+            }
             None => {
                 let _ = verify_password(&password, dummy_hash(), scheme);
                 Verification::Mismatch

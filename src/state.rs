@@ -1,6 +1,7 @@
 //! [`AuthState`]: the stores, the hasher and the selected provider, shared by every handler.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::connect_info::MockConnectInfo;
@@ -31,6 +32,10 @@ struct Inner {
     provider: Arc<dyn AuthProvider>,
     throttle: Throttle,
     audit: AuditLog,
+    /// Set once the user store has held a user during this run.
+    users_seen: AtomicBool,
+    /// Set once the "store became empty" warning was logged.
+    emptied_warned: AtomicBool,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -62,10 +67,14 @@ impl AuthState {
                 provider,
                 throttle: Throttle::new(),
                 audit,
+                users_seen: AtomicBool::new(false),
+                emptied_warned: AtomicBool::new(false),
             }),
         };
-        // Fail now, not on the first request, when the store is broken.
-        state.users().await?;
+        // Fail now, not on the first request, when the store is broken; and remember
+        // whether it holds users from the start.
+        let users = state.users().await?;
+        state.password_auth_required(&users);
         Ok(state)
     }
 
@@ -120,6 +129,27 @@ impl AuthState {
         }
         let state = self.clone();
         tokio::task::spawn_blocking(move || state.inner.users.snapshot()).await?
+    }
+
+    /// Whether signing in with a password is required, given the current `users`: while the
+    /// store holds users, and also after it became empty during this run. Emptying the store
+    /// of a running server (say `llms --removeuser` of the last user) must not switch
+    /// authentication off behind the operator's back: it stays on, and nobody can sign in,
+    /// until a user is added or the server is restarted.
+    pub fn password_auth_required(&self, users: &Users) -> bool {
+        let inner = &self.inner;
+        if !users.is_empty() {
+            inner.users_seen.store(true, Ordering::Relaxed);
+            return true;
+        }
+        let seen = inner.users_seen.load(Ordering::Relaxed);
+        if seen && !inner.emptied_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                store = %inner.users.path().display(),
+                "the user store became empty; authentication stays on until a user is added or the server restarts"
+            );
+        }
+        seen
     }
 
     /// Runs a blocking read-modify-write of the user store on the blocking pool.
@@ -181,10 +211,7 @@ impl AuthState {
     /// Whether the request's socket peer is listed in `LLMS_TRUSTED_PROXIES`
     /// ([`Config::trusted_proxies`]): only then may headers a proxy sets be believed.
     pub fn is_from_trusted_proxy(&self, request: &Parts) -> bool {
-        request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|ConnectInfo(addr)| self.is_trusted_proxy(addr.ip()))
+        peer_ip(request).is_some_and(|peer| self.is_trusted_proxy(peer))
     }
 
     fn is_trusted_proxy(&self, peer: IpAddr) -> bool {

@@ -90,8 +90,10 @@ fn is_public(path: &str, extra: &[String]) -> bool {
 }
 
 /// Whether a state-changing request comes from another site.
-fn is_cross_site(request: &Request) -> bool {
-    let headers = request.headers();
+/// A same-site request's `Origin` names this server: the `Host` it was sent to or, behind
+/// a trusted proxy, the `X-Forwarded-Host` the browser used.
+fn is_cross_site(request: &axum::http::request::Parts, behind_trusted_proxy: bool) -> bool {
+    let headers = &request.headers;
     if headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -102,15 +104,21 @@ fn is_cross_site(request: &Request) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_authority = origin.to_str().ok().and_then(|o| {
+    let Some(authority) = origin.to_str().ok().and_then(|o| {
         o.strip_prefix("http://")
             .or_else(|| o.strip_prefix("https://"))
-    });
-    match (origin_authority, host) {
-        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
-        _ => true,
-    }
+    }) else {
+        return true;
+    };
+    let named = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|host| authority.eq_ignore_ascii_case(host.trim()))
+    };
+    let forwarded =
+        behind_trusted_proxy && named(header::HeaderName::from_static("x-forwarded-host"));
+    !(named(header::HOST) || forwarded)
 }
 
 async fn guard(State(state): State<AuthState>, request: Request, next: Next) -> Response {
@@ -137,10 +145,10 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe_method && is_cross_site(&request) {
+    let (mut parts, body) = request.into_parts();
+    if !safe_method && is_cross_site(&parts, state.is_from_trusted_proxy(&parts)) {
         return Error::Forbidden("Cross-site request refused".into()).into_response();
     }
-    let (mut parts, body) = request.into_parts();
     let public = is_public(parts.uri.path(), &state.provider().public_paths());
     if !public {
         match identity(&state, &mut parts).await {

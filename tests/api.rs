@@ -1359,6 +1359,38 @@ async fn forwarded_headers_from_a_trusted_proxy_are_believed() {
     assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
 }
 
+#[tokio::test]
+async fn the_public_host_named_by_a_trusted_proxy_is_same_site() {
+    let peer = "10.0.0.9".parse().unwrap();
+    let headers = [
+        ("host", "127.0.0.1:8000"),
+        ("origin", "https://llms.example.org"),
+        ("x-forwarded-host", "llms.example.org"),
+    ];
+    // From a trusted proxy: the browser's origin is the forwarded host.
+    let trusted = TestApp::build_with_peer(proxied_home(), peer, |config| {
+        config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(sign_in_via(&trusted, &headers).await.status, StatusCode::OK);
+    // Another origin through the same proxy is still cross-site.
+    let other = [
+        ("host", "127.0.0.1:8000"),
+        ("origin", "https://evil.example"),
+        ("x-forwarded-host", "llms.example.org"),
+    ];
+    assert_eq!(
+        sign_in_via(&trusted, &other).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // From anyone else, X-Forwarded-Host is not believed.
+    let untrusted = TestApp::build_with_peer(proxied_home(), peer, |_| {}).await;
+    assert_eq!(
+        sign_in_via(&untrusted, &headers).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Authentication off: the `none` provider, and `credentials` with no users.
 

@@ -177,6 +177,45 @@ async fn the_first_user_added_with_the_cli_turns_authentication_on() {
 }
 
 #[tokio::test]
+async fn removing_the_last_user_does_not_switch_authentication_off() {
+    let home = Home::new();
+    home.add_user("admin", "pw-admin");
+    // Whether or not a request came first, an emptied store fails closed.
+    for warm in [false, true] {
+        let server = Server::start_with(&home, &[], FAST_HASH);
+        if warm {
+            assert_eq!(
+                http()
+                    .get(server.url("/auth"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let out = home.run(&["--removeuser", "admin"], "");
+        assert!(out.status.success());
+        let config: Value = http()
+            .get(server.url("/config"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(config["requiresAuth"], true);
+        for path in ["/auth", "/admin/users"] {
+            let response = http().get(server.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        }
+        // A user added again signs in as usual.
+        home.add_user("admin", "pw-admin");
+        sign_in(&server, "admin", "pw-admin").await;
+    }
+}
+
+#[tokio::test]
 async fn forged_tokens_and_session_files_reach_nothing() {
     let home = Home::new();
     users(&home);

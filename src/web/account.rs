@@ -110,9 +110,10 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(8192);
-    limits.max_image_height = Some(8192);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    // A small file can claim a huge picture: decoding is bounded to 4096 x 4096 pixels.
+    limits.max_image_width = Some(4096);
+    limits.max_image_height = Some(4096);
+    limits.max_alloc = Some(80 * 1024 * 1024);
     reader.limits(limits);
     let image = reader
         .decode()
