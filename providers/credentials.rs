@@ -46,7 +46,7 @@ impl AuthProvider for CredentialsProvider {
         match users.get(&found.record.username) {
             Some(user) if user.lock_reason().is_none() && found.record.provider == NAME => {
                 Ok(Identity::User(CurrentUser {
-                    user_name: found.record.username,
+                    user_name: found.record.username.clone(),
                     roles: user.roles.clone(),
                     provider: NAME.to_owned(),
                     session: Some(found.key),

@@ -649,7 +649,7 @@ impl AuthProvider for GithubAuthProvider {
             Some(user) if user.lock_reason().is_none() && settings.allows(name, user.id) => {
                 Ok(Identity::User(CurrentUser {
                     roles: self.inner.roles(name, user),
-                    user_name: found.record.username,
+                    user_name: found.record.username.clone(),
                     provider: NAME.to_owned(),
                     session: Some(found.key),
                     is_default: false,

@@ -11,7 +11,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::fsutil::{create_private_dir, write_atomic};
+use crate::fsutil::{create_private_dir, write_atomic, FileLock};
 use crate::users::now_secs;
 
 /// The cookie that carries the session token.
@@ -120,7 +120,7 @@ pub struct SessionRecord {
 
 #[derive(Debug)]
 struct Entry {
-    record: SessionRecord,
+    record: Arc<SessionRecord>,
     /// The user-store generation at which the file was last known to exist.
     verified_generation: AtomicU64,
     /// `f64` bits of the last-seen time held in memory.
@@ -134,8 +134,9 @@ struct Entry {
 pub struct FoundSession {
     /// The session's key.
     pub key: SessionKey,
-    /// What its file holds.
-    pub record: SessionRecord,
+    /// What its file holds (shared with the cache; its last-seen time is the one on
+    /// disk).
+    pub record: Arc<SessionRecord>,
 }
 
 /// Sessions in memory and on disk.
@@ -144,6 +145,11 @@ pub struct SessionStore {
     dir: PathBuf,
     max_age: Duration,
     entries: RwLock<HashMap<SessionKey, Arc<Entry>>>,
+    /// The user store's lock file: every process ends sessions while holding it, so the
+    /// last-seen rewrite takes it too and can never bring back a file just removed.
+    store_lock: Option<PathBuf>,
+    /// Serialises this process's changes to session files (rewrite versus removal).
+    mutations: Mutex<()>,
 }
 
 impl SessionStore {
@@ -153,7 +159,19 @@ impl SessionStore {
             dir,
             max_age,
             entries: RwLock::new(HashMap::new()),
+            store_lock: None,
+            mutations: Mutex::new(()),
         }
+    }
+
+    /// Takes `lock_path` (the user store's lock file) around last-seen rewrites.
+    pub fn with_store_lock(mut self, lock_path: PathBuf) -> Self {
+        self.store_lock = Some(lock_path);
+        self
+    }
+
+    fn mutations(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.mutations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The folder the session files live in.
@@ -197,7 +215,7 @@ impl SessionStore {
     fn insert(&self, key: SessionKey, record: SessionRecord, generation: u64) -> Arc<Entry> {
         let last_seen = record.last_seen.to_bits();
         let entry = Arc::new(Entry {
-            record,
+            record: Arc::new(record),
             verified_generation: AtomicU64::new(generation),
             last_seen: AtomicU64::new(last_seen),
             last_seen_on_disk: AtomicU64::new(last_seen),
@@ -257,17 +275,19 @@ impl SessionStore {
         }
         entry.last_seen.store(now.to_bits(), Ordering::Relaxed);
         let on_disk = f64::from_bits(entry.last_seen_on_disk.load(Ordering::Relaxed));
-        let mut record = entry.record.clone();
-        record.last_seen = now;
         if now - on_disk > LAST_SEEN_PERSIST_INTERVAL {
             entry
                 .last_seen_on_disk
                 .store(now.to_bits(), Ordering::Relaxed);
             let store = self.clone();
-            let record = record.clone();
+            let mut record = SessionRecord::clone(&entry.record);
+            record.last_seen = now;
             tokio::task::spawn_blocking(move || store.persist_last_seen(&key, &record));
         }
-        Ok(Some(FoundSession { key, record }))
+        Ok(Some(FoundSession {
+            key,
+            record: entry.record.clone(),
+        }))
     }
 
     /// Reads a session file: `None` when missing, unreadable as a session, or expired (an
@@ -296,6 +316,17 @@ impl SessionStore {
     /// Rewrites the session file with a newer last-seen time, unless the session ended in
     /// the meantime (never resurrects a deleted file from this process's view).
     fn persist_last_seen(&self, key: &SessionKey, record: &SessionRecord) {
+        let _store_lock = match &self.store_lock {
+            Some(path) => match FileLock::acquire(path) {
+                Ok(lock) => Some(lock),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a session's last-seen time");
+                    return;
+                }
+            },
+            None => None,
+        };
+        let _mutations = self.mutations();
         if !self.read_entries().contains_key(key) {
             return;
         }
@@ -312,6 +343,7 @@ impl SessionStore {
 
     /// Ends one session. Blocking.
     pub fn remove(&self, key: &SessionKey) -> Result<()> {
+        let _mutations = self.mutations();
         self.write_entries().remove(key);
         remove_if_present(&self.path_of(key))
     }
@@ -319,6 +351,7 @@ impl SessionStore {
     /// Ends every session of `username` except `keep`, in memory and on disk; returns how
     /// many files were removed. Blocking: scans the session folder.
     pub fn remove_user(&self, username: &str, keep: Option<SessionKey>) -> Result<usize> {
+        let _mutations = self.mutations();
         self.write_entries()
             .retain(|key, entry| entry.record.username != username || Some(*key) == keep);
         let mut removed = 0;
@@ -342,6 +375,7 @@ impl SessionStore {
         self.for_each_file(|key, path, record| {
             let dead = record.is_none_or(|r| self.is_expired(&r, now));
             if dead {
+                let _mutations = self.mutations();
                 self.write_entries().remove(&key);
                 remove_if_present(path)?;
                 removed += 1;
@@ -498,6 +532,32 @@ mod tests {
         assert!(store.find(&a, 0).await.unwrap().is_some());
         assert!(store.find(&b, 0).await.unwrap().is_none());
         assert!(store.find(&other, 0).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn a_last_seen_rewrite_never_brings_back_a_removed_session() {
+        for round in 0..40u64 {
+            let (_dir, store) = store();
+            let token = store.create("alice", "credentials", "", "").unwrap();
+            let key = token.key();
+            let record = SessionRecord::clone(&store.read_entries()[&key].record);
+            let writer = {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        store.persist_last_seen(&key, &record);
+                    }
+                })
+            };
+            // Land the removal at a different moment of the rewrites each round.
+            std::thread::sleep(Duration::from_micros(round * 97 % 3000));
+            store.remove_user("alice", None).unwrap();
+            writer.join().unwrap();
+            assert!(
+                !store.path_of(&key).exists(),
+                "the removed session came back"
+            );
+        }
     }
 
     #[tokio::test]

@@ -55,7 +55,10 @@ impl AuthState {
         let provider = registry.select(&config.auth)?;
         provider.prepare(&config).await?;
         let users = UserStore::open(&config);
-        let sessions = Arc::new(SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE));
+        let sessions = Arc::new(
+            SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE)
+                .with_store_lock(users.lock_path().to_owned()),
+        );
         let hasher = PasswordHasher::new(config.hash_scheme, config.hash_concurrency);
         let audit = AuditLog::new(config.audit_log());
         let state = Self {

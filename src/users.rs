@@ -213,6 +213,11 @@ impl UserStore {
         &self.path
     }
 
+    /// The advisory lock file held around every read-modify-write.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
     /// Reads and parses the file now. A missing file is an empty store; a file that does
     /// not parse is [`Error::Corrupt`].
     pub fn load(&self) -> Result<Users> {
@@ -237,8 +242,10 @@ impl UserStore {
             }
         }
         let users = Arc::new(self.load()?);
-        self.remember(signature, users.clone());
+        // The generation moves first: a request that sees the new users also sees that the
+        // cached sessions must be checked against the disk again.
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.remember(signature, users.clone());
         Ok(users)
     }
 

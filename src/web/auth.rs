@@ -189,7 +189,7 @@ pub async fn submit_sign_in(
 pub async fn submit_sign_out(State(state): State<AuthState>, parts: Parts) -> Result<Response> {
     if let Some(token) = crate::state::session_token(&parts.headers) {
         if let Some(found) = state.find_session(&parts).await? {
-            let name = found.record.username;
+            let name = found.record.username.clone();
             let record =
                 AuditRecord::new(AuditEvent::SignOut, &name, &name).ip(&state.client_ip(&parts));
             state.audit(record).await;
