@@ -1,0 +1,93 @@
+//! Criterion benches for the functions on every authenticated request, and for the slow
+//! ones that are slow on purpose. `cargo bench --bench hot_paths`.
+#![allow(missing_docs)] // criterion's macros generate undocumented functions
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use llms_auth::password::{hash_password, verify_password, HashScheme};
+use llms_auth::session::{SessionStore, SessionToken};
+use llms_auth::throttle::Throttle;
+use llms_auth::users::{parse_users, serialize_users, User, UserStore, Users};
+
+fn request_path(c: &mut Criterion) {
+    let token = SessionToken::generate();
+    let cookie = token.expose().to_owned();
+    c.bench_function("token: parse and hash", |b| {
+        b.iter(|| SessionToken::parse(black_box(&cookie)).map(|t| t.key()))
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sessions = Arc::new(SessionStore::new(
+        dir.path().join("sessions"),
+        Duration::from_secs(30 * 86400),
+    ));
+    let live = sessions.create("bench", "credentials", "127.0.0.1", "bench").unwrap();
+    for i in 0..10_000 {
+        sessions.create(&format!("user{i}"), "credentials", "", "").unwrap();
+    }
+    c.bench_function("sessions: cached lookup among 10,000", |b| {
+        b.iter(|| runtime.block_on(sessions.find(black_box(&live), 0)).unwrap())
+    });
+
+    let store = UserStore::at(dir.path().join("users.json"));
+    store
+        .update(|users| {
+            users.insert("bench".into(), User::new("x:y".into(), vec![]));
+            Ok(())
+        })
+        .unwrap();
+    store.snapshot().unwrap();
+    c.bench_function("users: unchanged-store check (one stat)", |b| {
+        b.iter(|| store.cached_if_current().unwrap())
+    });
+
+    let throttle = Throttle::new();
+    c.bench_function("throttle: admit and clear a good sign-in", |b| {
+        b.iter(|| {
+            throttle
+                .begin(black_box("alice"), "192.0.2.1", 1.8e9)
+                .unwrap()
+                .succeeded()
+        })
+    });
+}
+
+fn slow_on_purpose(c: &mut Criterion) {
+    let mut group = c.benchmark_group("passwords");
+    group.sample_size(10);
+    let argon = hash_password("correct horse", HashScheme::Argon2id).unwrap();
+    group.bench_function("verify Argon2id (m=19456, t=2)", |b| {
+        b.iter(|| verify_password(black_box("wrong horse"), &argon, HashScheme::Argon2id))
+    });
+    let legacy = hash_password("correct horse", HashScheme::Sha256).unwrap();
+    group.bench_function("verify llms.py salt:sha256", |b| {
+        b.iter(|| verify_password(black_box("wrong horse"), &legacy, HashScheme::Sha256))
+    });
+    group.finish();
+
+    let mut users = Users::new();
+    for i in 0..10_000 {
+        users.insert(format!("user{i:05}"), User::new(legacy.clone(), vec![]));
+    }
+    let bytes = serialize_users(&users).unwrap();
+    let path = std::path::Path::new("users.json");
+    let mut group = c.benchmark_group("users.json");
+    group.sample_size(20);
+    group.bench_function("parse 10,000 users", |b| {
+        b.iter(|| parse_users(path, black_box(&bytes)).unwrap())
+    });
+    group.bench_function("serialize 10,000 users", |b| {
+        b.iter(|| serialize_users(black_box(&users)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, request_path, slow_on_purpose);
+criterion_main!(benches);
