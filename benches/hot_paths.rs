@@ -28,12 +28,20 @@ fn request_path(c: &mut Criterion) {
         dir.path().join("sessions"),
         Duration::from_secs(30 * 86400),
     ));
-    let live = sessions.create("bench", "credentials", "127.0.0.1", "bench").unwrap();
+    let live = sessions
+        .create("bench", "credentials", "127.0.0.1", "bench")
+        .unwrap();
     for i in 0..10_000 {
-        sessions.create(&format!("user{i}"), "credentials", "", "").unwrap();
+        sessions
+            .create(&format!("user{i}"), "credentials", "", "")
+            .unwrap();
     }
     c.bench_function("sessions: cached lookup among 10,000", |b| {
-        b.iter(|| runtime.block_on(sessions.find(black_box(&live), 0)).unwrap())
+        b.iter(|| {
+            runtime
+                .block_on(sessions.find(black_box(&live), 0))
+                .unwrap()
+        })
     });
 
     let store = UserStore::at(dir.path().join("users.json"));

@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -128,11 +129,18 @@ pub fn default_roles(username: &str) -> Vec<String> {
     }
 }
 
-/// What identifies one version of the file on disk.
+/// How long the open handle alone vouches for the file before its path is checked again.
+/// (A whole folder swapped for another leaves the old file linked, so only the path shows
+/// it.)
+const PATH_RECHECK: Duration = Duration::from_secs(1);
+
+/// What identifies one version of the file on disk. `nlinks` drops when the file is
+/// replaced (renamed over) or deleted, which is how an open handle notices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileSignature {
     dev: u64,
     ino: u64,
+    nlinks: u64,
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -143,18 +151,35 @@ impl FileSignature {
         Self {
             dev: meta.dev(),
             ino: meta.ino(),
+            nlinks: meta.nlink(),
             size: meta.size(),
             mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
             ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
         }
     }
+
+    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+    fn of_stat(st: &rustix::fs::Stat) -> Self {
+        let ns = |secs: i64, nsec: u64| i128::from(secs) * 1_000_000_000 + i128::from(nsec);
+        Self {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            nlinks: st.st_nlink as u64,
+            size: st.st_size as u64,
+            mtime_ns: ns(st.st_mtime as i64, st.st_mtime_nsec as u64),
+            ctime_ns: ns(st.st_ctime as i64, st.st_ctime_nsec as u64),
+        }
+    }
 }
 
-/// A parsed version of the store and the signature it was read at (None: no file).
+/// A parsed version of the store: the signature it was read at (None: no file), the open
+/// handle it was read from, and when its path was last checked.
 #[derive(Debug, Clone)]
 struct Cached {
     signature: Option<FileSignature>,
     users: Arc<Users>,
+    handle: Option<Arc<fs::File>>,
+    path_checked: Instant,
 }
 
 /// The users.json file: locked, atomic, never overwritten when it does not parse.
@@ -236,17 +261,42 @@ impl UserStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&self.path, e)),
         };
-        if let Some(cached) = self.cached() {
-            if cached.signature == signature {
-                return Ok(cached.users);
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(cached) = cache.as_mut().filter(|c| c.signature == signature) {
+                cached.path_checked = Instant::now();
+                return Ok(cached.users.clone());
             }
         }
-        let users = Arc::new(self.load()?);
+        let (users, signature, handle) = self.read_version()?;
+        let users = Arc::new(users);
         // The generation moves first: a request that sees the new users also sees that the
         // cached sessions must be checked against the disk again.
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.remember(signature, users.clone());
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
+            signature,
+            users: users.clone(),
+            handle: handle.map(Arc::new),
+            path_checked: Instant::now(),
+        });
         Ok(users)
+    }
+
+    /// Opens the file and reads it through that handle, so the signature taken from the
+    /// handle describes exactly the bytes parsed.
+    fn read_version(&self) -> Result<(Users, Option<FileSignature>, Option<fs::File>)> {
+        let mut file = match fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Users::new(), None, None))
+            }
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
+        let meta = file.metadata().map_err(|e| Error::io(&self.path, e))?;
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Error::io(&self.path, e))?;
+        let users = parse_users(&self.path, &bytes)?;
+        Ok((users, Some(FileSignature::of(&meta)), Some(file)))
     }
 
     /// How many times [`UserStore::snapshot`] has (re-)read the file: it changes whenever
@@ -263,27 +313,31 @@ impl UserStore {
         self.cached().is_none_or(|c| c.signature != signature)
     }
 
-    /// The cached users when the file has not changed since they were read (one `stat`);
-    /// `None` when it changed, or nothing is cached yet.
+    /// The cached users when the file has not changed since they were read; `None` when
+    /// it changed, its path is due for a check, or nothing is cached yet (then call
+    /// [`UserStore::snapshot`]). Costs one `fstat` of the handle the users were read from:
+    /// a replaced or deleted file has lost its link, an edited one its size or times.
     pub fn cached_if_current(&self) -> Option<Arc<Users>> {
-        let signature = match fs::metadata(&self.path) {
-            Ok(meta) => Some(FileSignature::of(&meta)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(_) => return None,
-        };
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .as_ref()
-            .filter(|c| c.signature == signature)
-            .map(|c| c.users.clone())
+        let cached = cache.as_ref()?;
+        if cached.path_checked.elapsed() >= PATH_RECHECK {
+            return None;
+        }
+        let now = match &cached.handle {
+            Some(handle) => Some(FileSignature::of_stat(
+                &rustix::fs::fstat(handle.as_ref()).ok()?,
+            )),
+            // No file yet: only its path can show it appearing.
+            None => match fs::metadata(&self.path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                _ => return None,
+            },
+        };
+        (now == cached.signature).then(|| cached.users.clone())
     }
 
     fn cached(&self) -> Option<Cached> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn remember(&self, signature: Option<FileSignature>, users: Arc<Users>) {
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached { signature, users });
     }
 
     /// Read-modify-write under the store's advisory lock. `change` sees the current users;
@@ -341,6 +395,7 @@ pub fn serialize_users(users: &Users) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
 
     const REFERENCE: &str = r#"{
@@ -493,6 +548,58 @@ mod tests {
         assert!(store.changed_since_snapshot());
         assert_eq!(store.snapshot().unwrap().len(), 1);
         assert!(!store.changed_since_snapshot());
+    }
+
+    #[test]
+    fn the_open_handle_notices_replacement_edits_and_deletion() {
+        let (_dir, store) = store();
+        let write = |store: &UserStore, name: &str| {
+            store
+                .update(|users| {
+                    users.insert(name.into(), User::new("x:y".into(), vec![]));
+                    Ok(())
+                })
+                .unwrap()
+        };
+        write(&store, "a");
+        assert_eq!(store.snapshot().unwrap().len(), 1);
+        assert!(
+            store.cached_if_current().is_some(),
+            "unchanged file: cached"
+        );
+        // Replaced by another writer (rename over it).
+        write(&UserStore::at(store.path().to_owned()), "b");
+        assert!(store.cached_if_current().is_none(), "replacement seen");
+        assert_eq!(store.snapshot().unwrap().len(), 2);
+        // Edited in place (same inode).
+        let mut text = fs::read_to_string(store.path()).unwrap();
+        text.push('\n');
+        fs::OpenOptions::new()
+            .write(true)
+            .open(store.path())
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(store.cached_if_current().is_none(), "in-place edit seen");
+        store.snapshot().unwrap();
+        // A second name for the file (a backup's hard link), then a replacement.
+        fs::hard_link(store.path(), store.path().with_extension("bak")).unwrap();
+        assert!(
+            store.cached_if_current().is_none(),
+            "link count change seen"
+        );
+        store.snapshot().unwrap();
+        write(&UserStore::at(store.path().to_owned()), "c");
+        assert!(
+            store.cached_if_current().is_none(),
+            "replacement of a linked file seen"
+        );
+        assert_eq!(store.snapshot().unwrap().len(), 3);
+        // Deleted.
+        fs::remove_file(store.path()).unwrap();
+        assert!(store.cached_if_current().is_none(), "deletion seen");
+        assert!(store.snapshot().unwrap().is_empty());
+        assert!(store.cached_if_current().is_some(), "still absent: cached");
     }
 
     #[test]
