@@ -945,6 +945,15 @@ async fn managed() -> (Setup, String, String) {
     (s, alice, bob)
 }
 
+/// The `<tr>` of `name` in a users table.
+fn table_row<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr data-user=\"{name}\""))
+        .unwrap_or_else(|| panic!("no row for {name}: {html}"));
+    let end = start + html[start..].find("</tr>").expect("row end");
+    &html[start..end]
+}
+
 /// The message of a `responseStatus` error body, after checking the status.
 fn refusal(answer: &Answer, status: StatusCode) -> String {
     assert_eq!(answer.status, status, "{}", answer.body);
@@ -995,6 +1004,41 @@ impl Setup {
 }
 
 #[tokio::test]
+async fn manage_users_lists_github_users_with_a_badge_and_no_change_password() {
+    let (s, alice, _bob) = managed().await;
+    s.edit_records(|r| r["bob"]["locked"] = json!("Spam <b>"));
+
+    for path in ["/admin", "/admin/table"] {
+        let page = s.get(path, Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let bob = table_row(&page.body, "bob");
+        assert!(
+            bob.contains("data-testid=\"provider-badge\">GitHub<"),
+            "{bob}"
+        );
+        assert!(bob.contains("data-testid=\"status-locked\""));
+        assert!(bob.contains("Spam &lt;b&gt;"));
+        assert!(bob.contains("data-action=\"unlock\""));
+        assert!(bob.contains("data-action=\"delete\""));
+        assert!(!bob.contains("data-action=\"password\""));
+
+        // The signed-in GitHub admin: no action on yourself.
+        let me = table_row(&page.body, "alice");
+        assert!(me.contains("provider-badge") && me.contains("badge-you"));
+        assert!(me.contains("badge-admin"));
+        assert!(!me.contains("data-action="), "{me}");
+
+        // The user store's account, as before.
+        let carol = table_row(&page.body, "carol");
+        assert!(!carol.contains("provider-badge"));
+        assert!(carol.contains("data-action=\"password\""));
+        assert!(carol.contains("data-action=\"lock\""));
+    }
+    let fragment = s.get("/admin/table", Some(&alice)).await;
+    assert!(!fragment.body.contains("<html"), "a fragment, not a page");
+}
+
+#[tokio::test]
 async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
     let (s, alice, bob) = managed().await;
     assert_eq!(s.api("/auth", Some(&bob)).await.status, StatusCode::OK);
@@ -1016,6 +1060,8 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
         s.api("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
     );
+    let table = s.get("/admin/table", Some(&alice)).await.body;
+    assert!(table_row(&table, "bob").contains("data-testid=\"status-locked\""));
     s.fake.sign_in_next_as("bob", 2002);
     assert_refused(&s.round_trip(None).await, StatusCode::FORBIDDEN, "Spam");
 
@@ -1047,6 +1093,11 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
         .unwrap()
         .iter()
         .any(|u| u["userName"] == "bob"));
+    assert!(!s
+        .get("/admin/table", Some(&alice))
+        .await
+        .body
+        .contains("data-user=\"bob\""));
     let again = s.delete_user(&alice, "bob").await;
     assert_eq!(
         refusal(&again, StatusCode::NOT_FOUND),
