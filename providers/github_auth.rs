@@ -58,7 +58,9 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil::{write_atomic, FileLock};
-use crate::provider::{AuthProvider, CurrentUser, Identity, ProviderAccount};
+use crate::provider::{
+    AccountChange, AccountChanged, AuthProvider, CurrentUser, Identity, LockChange, ProviderAccount,
+};
 use crate::session::SessionToken;
 use crate::state::{session_token, AuthState};
 use crate::users::{now_secs, validate_username, ADMIN_ROLE};
@@ -703,6 +705,100 @@ impl AuthProvider for GithubAuthProvider {
             })
             .collect())
     }
+
+    fn label(&self) -> &str {
+        "GitHub"
+    }
+
+    async fn update_account(
+        &self,
+        auth: &AuthState,
+        name: &str,
+        change: AccountChange,
+    ) -> Result<Option<Vec<AccountChanged>>> {
+        let github = self.inner.clone();
+        let sessions = auth.sessions().clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            github.ready()?.users.update(|users| {
+                let Some(user) = users.get_mut(&name) else {
+                    return Ok(None);
+                };
+                change_account(&github, &sessions, &name, user, change).map(Some)
+            })
+        })
+        .await?
+    }
+
+    async fn remove_account(&self, auth: &AuthState, name: &str) -> Result<bool> {
+        let github = self.inner.clone();
+        let sessions = auth.sessions().clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            github.ready()?.users.update(|users| {
+                if users.shift_remove(&name).is_none() {
+                    return Ok(false);
+                }
+                sessions.remove_user(&name, None)?;
+                Ok(true)
+            })
+        })
+        .await?
+    }
+}
+
+/// Applies an admin's `change` to the record of `name`, inside the store's locked
+/// read-modify-write. A lock ends the user's sessions at once.
+fn change_account(
+    github: &Github,
+    sessions: &crate::session::SessionStore,
+    name: &str,
+    user: &mut GithubUser,
+    change: AccountChange,
+) -> Result<Vec<AccountChanged>> {
+    if change.password.is_some() {
+        return Err(Error::bad_request("GitHub users have no password here"));
+    }
+    let admin_by_setting = github
+        .settings
+        .get()
+        .is_some_and(|s| s.is_admin(name, user.id));
+    let has_admin = |roles: &[String]| roles.iter().any(|r| r == ADMIN_ROLE);
+    if let Some(roles) = &change.roles {
+        if admin_by_setting && !has_admin(roles) {
+            return Err(Error::bad_request(format!(
+                "The Admin role of '{name}' comes from the github_auth admins setting"
+            )));
+        }
+    }
+    if let LockChange::Lock(_) = change.lock {
+        // Refused when an Admin now or after this very request.
+        let will_be_admin = change.roles.as_deref().is_some_and(has_admin);
+        if admin_by_setting || has_admin(&user.roles) || will_be_admin {
+            return Err(Error::bad_request("Cannot lock an Admin user"));
+        }
+    }
+    let mut changes = Vec::new();
+    if let Some(roles) = change.roles {
+        if roles != user.roles {
+            changes.push(AccountChanged::Roles(roles.clone()));
+        }
+        user.roles = roles;
+    }
+    match change.lock {
+        LockChange::Keep => {}
+        LockChange::Lock(reason) => {
+            sessions.remove_user(name, None)?;
+            changes.push(AccountChanged::Locked(reason.clone()));
+            user.locked = Some(reason);
+        }
+        LockChange::Unlock => {
+            if user.locked.take().is_some() {
+                changes.push(AccountChanged::Unlocked);
+            }
+        }
+    }
+    Ok(changes)
 }
 
 // ---------------------------------------------------------------------------------------

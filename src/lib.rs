@@ -45,6 +45,9 @@ pub mod providers {
 pub use config::Config;
 pub use error::{Error, Result};
 pub use extract::AdminUser;
-pub use provider::{AuthProvider, CurrentUser, Identity, ProviderAccount, ProviderRegistry};
+pub use provider::{
+    AccountChange, AccountChanged, AuthProvider, CurrentUser, Identity, LockChange,
+    ProviderAccount, ProviderRegistry,
+};
 pub use state::AuthState;
 pub use web::{protect, router};

@@ -76,6 +76,52 @@ pub struct ProviderAccount {
     pub last_login: Option<f64>,
 }
 
+/// What `locked` asks for in an account change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LockChange {
+    /// Leave the lock as it is.
+    #[default]
+    Keep,
+    /// Lock with this reason (and end the account's sessions).
+    Lock(String),
+    /// Unlock (nothing to do when not locked).
+    Unlock,
+}
+
+/// A change an admin asks for on one account (`PUT /admin/users`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AccountChange {
+    /// A new password, when one was given (never shown in `Debug`).
+    pub password: Option<String>,
+    /// The complete new list of roles, when given.
+    pub roles: Option<Vec<String>>,
+    /// Lock, unlock, or neither.
+    pub lock: LockChange,
+}
+
+impl std::fmt::Debug for AccountChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountChange")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("roles", &self.roles)
+            .field("lock", &self.lock)
+            .finish()
+    }
+}
+
+/// One thing an [`AccountChange`] actually changed, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChanged {
+    /// The password was set.
+    Password,
+    /// The roles are now these.
+    Roles(Vec<String>),
+    /// The account was locked with this reason.
+    Locked(String),
+    /// The account was unlocked.
+    Unlocked,
+}
+
 /// A way of signing people in. Registered by name in a [`ProviderRegistry`] and selected
 /// with `--auth NAME` / `LLMS_AUTH`.
 ///
@@ -157,6 +203,34 @@ pub trait AuthProvider: Send + Sync + 'static {
     /// listed by `GET /admin/users` with `"provider"` set to [`AuthProvider::name`].
     async fn accounts(&self, _auth: &AuthState) -> Result<Vec<ProviderAccount>> {
         Ok(Vec::new())
+    }
+
+    /// How the pages name this provider next to its [`AuthProvider::accounts`] (a badge in
+    /// Manage Users, for example "GitHub").
+    fn label(&self) -> &str {
+        self.name()
+    }
+
+    /// Applies `change` to the account `name` of [`AuthProvider::accounts`], atomically, for
+    /// `PUT /admin/users`. `Ok(None)`: no such account (the default: this provider keeps
+    /// none). A lock ends the account's sessions at once. Refuse what the account cannot do
+    /// (a password for an account that has none, locking an Admin) with
+    /// [`Error::BadRequest`]. The caller has already refused locking yourself and removing
+    /// your own Admin role.
+    async fn update_account(
+        &self,
+        _auth: &AuthState,
+        _name: &str,
+        _change: AccountChange,
+    ) -> Result<Option<Vec<AccountChanged>>> {
+        Ok(None)
+    }
+
+    /// Removes the account `name` of [`AuthProvider::accounts`] and ends its sessions, for
+    /// `DELETE /admin/users/{name}`. `Ok(false)`: no such account (the default). The caller
+    /// has already refused deleting yourself.
+    async fn remove_account(&self, _auth: &AuthState, _name: &str) -> Result<bool> {
+        Ok(false)
     }
 }
 

@@ -11,7 +11,7 @@ mod layout;
 mod sign_in;
 
 pub use account::account_page;
-pub use admin::{admin_page, relative_time, users_table, RowActions};
+pub use admin::{admin_page, relative_time, users_table, ProviderAccounts, RowActions};
 pub use avatar::default_avatar;
 pub use home::home_page;
 pub use icons::Icon;

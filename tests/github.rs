@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -320,7 +320,34 @@ impl Setup {
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
-        let mut request = request.body(Body::empty()).unwrap();
+        self.run(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// A JSON API call (`PUT`, `DELETE`, ...) as the Manage Users page makes it.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.run(request.unwrap()).await
+    }
+
+    async fn run(&self, mut request: Request<Body>) -> Answer {
         request
             .extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
@@ -893,6 +920,372 @@ async fn signing_in_again_replaces_the_previous_session() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(s.api("/auth", Some(&second)).await.status, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------
+// Managing GitHub users from Manage Users
+// ---------------------------------------------------------------------------------------
+
+/// A setup where `alice` (1001) is an Admin through the `admins` setting and the user store
+/// holds the credentials account `carol`; returns it with alice's and bob's (2002) sessions.
+async fn managed() -> (Setup, String, String) {
+    let s = setup_with(|settings| settings.admins = vec!["alice".into()]).await;
+    s.state
+        .update_users(|_, users| {
+            users.insert(
+                "carol".into(),
+                llms_auth::users::User::new("x:y".into(), vec![]),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let bob = s.sign_in_as("bob", 2002).await;
+    let alice = s.sign_in_as("alice", 1001).await;
+    (s, alice, bob)
+}
+
+/// The `<tr>` of `name` in a users table.
+fn table_row<'a>(html: &'a str, name: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr data-user=\"{name}\""))
+        .unwrap_or_else(|| panic!("no row for {name}: {html}"));
+    let end = start + html[start..].find("</tr>").expect("row end");
+    &html[start..end]
+}
+
+/// The message of a `responseStatus` error body, after checking the status.
+fn refusal(answer: &Answer, status: StatusCode) -> String {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    answer.json()["responseStatus"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message: {}", answer.body))
+        .to_owned()
+}
+
+impl Setup {
+    async fn put_user(&self, cookie: &str, body: Value) -> Answer {
+        self.call(Method::PUT, "/admin/users", Some(cookie), Some(body))
+            .await
+    }
+
+    async fn delete_user(&self, cookie: &str, name: &str) -> Answer {
+        let path = format!("/admin/users/{}", llms_auth::web::url_encode(name));
+        self.call(Method::DELETE, &path, Some(cookie), None).await
+    }
+
+    /// Whether the session of this cookie pair is still in the session store (memory and
+    /// disk), without making a request as its user.
+    async fn session_alive(&self, cookie: &str) -> bool {
+        let token = llms_auth::session::SessionToken::parse(
+            cookie
+                .strip_prefix("llms-token=")
+                .expect("a session cookie"),
+        )
+        .expect("a well-formed token");
+        // The newest generation there can be: the disk is checked, not only the cache.
+        self.state
+            .sessions()
+            .find(&token, u64::MAX)
+            .await
+            .unwrap()
+            .is_some()
+    }
+
+    fn audit(&self) -> Vec<(String, String, String, Option<String>)> {
+        self.state
+            .audit_log()
+            .tail(100)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.event.as_str().to_owned(), r.actor, r.target, r.detail))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn manage_users_lists_github_users_with_a_badge_and_no_change_password() {
+    let (s, alice, _bob) = managed().await;
+    s.edit_records(|r| r["bob"]["locked"] = json!("Spam <b>"));
+
+    for path in ["/admin", "/admin/table"] {
+        let page = s.get(path, Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let bob = table_row(&page.body, "bob");
+        assert!(
+            bob.contains("data-testid=\"provider-badge\">GitHub<"),
+            "{bob}"
+        );
+        assert!(bob.contains("data-testid=\"status-locked\""));
+        assert!(bob.contains("Spam &lt;b&gt;"));
+        assert!(bob.contains("data-action=\"unlock\""));
+        assert!(bob.contains("data-action=\"delete\""));
+        assert!(!bob.contains("data-action=\"password\""));
+
+        // The signed-in GitHub admin: no action on yourself.
+        let me = table_row(&page.body, "alice");
+        assert!(me.contains("provider-badge") && me.contains("badge-you"));
+        assert!(me.contains("badge-admin"));
+        assert!(!me.contains("data-action="), "{me}");
+
+        // The user store's account, as before.
+        let carol = table_row(&page.body, "carol");
+        assert!(!carol.contains("provider-badge"));
+        assert!(carol.contains("data-action=\"password\""));
+        assert!(carol.contains("data-action=\"lock\""));
+    }
+    let fragment = s.get("/admin/table", Some(&alice)).await;
+    assert!(!fragment.body.contains("<html"), "a fragment, not a page");
+}
+
+#[tokio::test]
+async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
+    let (s, alice, bob) = managed().await;
+    assert_eq!(s.api("/auth", Some(&bob)).await.status, StatusCode::OK);
+
+    // Lock: recorded, and bob's session ends (it is removed, not merely refused).
+    let answer = s
+        .put_user(&alice, json!({"userName": "bob", "locked": "Spam"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.json(), json!({"success": true, "userName": "bob"}));
+    assert_eq!(s.records()["bob"]["locked"], "Spam");
+    assert_eq!(
+        s.records()["bob"]["id"],
+        2002,
+        "the rest of the record stays"
+    );
+    assert!(!s.session_alive(&bob).await, "ended by the lock itself");
+    assert_eq!(
+        s.api("/auth", Some(&bob)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let table = s.get("/admin/table", Some(&alice)).await.body;
+    assert!(table_row(&table, "bob").contains("data-testid=\"status-locked\""));
+    s.fake.sign_in_next_as("bob", 2002);
+    assert_refused(&s.round_trip(None).await, StatusCode::FORBIDDEN, "Spam");
+
+    // Unlock (as the page does): bob can sign in again, but the old session stays ended.
+    let answer = s
+        .put_user(&alice, json!({"userName": "bob", "locked": false}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(s.records()["bob"].get("locked").is_none());
+    assert_eq!(
+        s.api("/auth", Some(&bob)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let bob = s.sign_in_as("bob", 2002).await;
+    assert_eq!(s.api("/auth", Some(&bob)).await.status, StatusCode::OK);
+
+    // Delete: the record goes and the session ends on the next request.
+    let answer = s.delete_user(&alice, "bob").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(s.records().get("bob").is_none());
+    assert!(!s.session_alive(&bob).await, "ended by the deletion itself");
+    assert_eq!(
+        s.api("/auth", Some(&bob)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let listing = s.api("/admin/users", Some(&alice)).await.json();
+    assert!(!listing["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["userName"] == "bob"));
+    assert!(!s
+        .get("/admin/table", Some(&alice))
+        .await
+        .body
+        .contains("data-user=\"bob\""));
+    let again = s.delete_user(&alice, "bob").await;
+    assert_eq!(
+        refusal(&again, StatusCode::NOT_FOUND),
+        "User 'bob' not found"
+    );
+
+    // Every change is in the audit log, by alice on bob.
+    let audit = s.audit();
+    for (event, detail) in [
+        ("user_locked", Some("Spam")),
+        ("user_unlocked", None),
+        ("user_deleted", None),
+    ] {
+        assert!(
+            audit.iter().any(|(e, actor, target, d)| e == event
+                && actor == "alice"
+                && target == "bob"
+                && d.as_deref() == detail),
+            "{event} missing: {audit:?}"
+        );
+    }
+    // The admin's own session was never touched.
+    assert!(s.session_alive(&alice).await);
+    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn roles_of_a_github_user_are_set_through_the_api() {
+    let (s, alice, bob) = managed().await;
+    assert_eq!(
+        s.api("/admin/users", Some(&bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let answer = s
+        .put_user(&alice, json!({"userName": "bob", "roles": ["Admin"]}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(s.records()["bob"]["roles"], json!(["Admin"]));
+    // In effect on bob's next request, and bob is now an Admin nobody can lock.
+    assert_eq!(
+        s.api("/admin/users", Some(&bob)).await.status,
+        StatusCode::OK
+    );
+    let lock = s
+        .put_user(&alice, json!({"userName": "bob", "locked": true}))
+        .await;
+    assert_eq!(
+        refusal(&lock, StatusCode::BAD_REQUEST),
+        "Cannot lock an Admin user"
+    );
+    assert!(s.records()["bob"].get("locked").is_none());
+    assert!(s.audit().iter().any(|(e, _, t, d)| e == "roles_changed"
+        && t == "bob"
+        && d.as_deref() == Some("roles: Admin")));
+
+    // Taken away again: bob loses access at once.
+    let answer = s
+        .put_user(&alice, json!({"userName": "bob", "roles": []}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(
+        s.api("/admin/users", Some(&bob)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn github_users_are_guarded_like_store_users() {
+    let (s, alice, bob) = managed().await;
+    let dave = s.sign_in_as("dave", 4004).await;
+    let before = s.records();
+    let cases = [
+        (
+            json!({"userName": "alice", "locked": "x"}),
+            StatusCode::BAD_REQUEST,
+            "Cannot lock your own account",
+        ),
+        (
+            json!({"userName": "alice", "roles": []}),
+            StatusCode::BAD_REQUEST,
+            "Cannot remove your own Admin role",
+        ),
+        (
+            json!({"userName": "bob", "password": "new-secret-1"}),
+            StatusCode::BAD_REQUEST,
+            "GitHub users have no password here",
+        ),
+        (
+            json!({"userName": "bob", "password": "new-secret-1", "locked": "x"}),
+            StatusCode::BAD_REQUEST,
+            "GitHub users have no password here",
+        ),
+        (
+            json!({"userName": "nobody", "locked": "x"}),
+            StatusCode::NOT_FOUND,
+            "User 'nobody' not found",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let answer = s.put_user(&alice, body.clone()).await;
+        assert_eq!(refusal(&answer, status), message, "{body}");
+    }
+    let answer = s.delete_user(&alice, "alice").await;
+    assert_eq!(
+        refusal(&answer, StatusCode::BAD_REQUEST),
+        "Cannot delete your own account"
+    );
+    // Not an admin: no management at all.
+    let answer = s
+        .put_user(&bob, json!({"userName": "dave", "locked": "x"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(
+        s.delete_user(&bob, "dave").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(s.records(), before, "nothing was written");
+    for cookie in [&alice, &bob, &dave] {
+        assert!(s.session_alive(cookie).await);
+    }
+    for cookie in [&alice, &bob, &dave] {
+        assert_eq!(s.api("/auth", Some(cookie)).await.status, StatusCode::OK);
+    }
+
+    // An Admin through the `admins` setting cannot be locked, nor lose the role here, by
+    // another admin either.
+    let answer = s
+        .put_user(&alice, json!({"userName": "dave", "roles": ["Admin"]}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    for body in [
+        json!({"userName": "alice", "locked": "x"}),
+        json!({"userName": "alice", "roles": []}),
+    ] {
+        let answer = s.put_user(&dave, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.body
+        );
+    }
+    let answer = s
+        .put_user(&dave, json!({"userName": "alice", "locked": "x"}))
+        .await;
+    assert_eq!(
+        refusal(&answer, StatusCode::BAD_REQUEST),
+        "Cannot lock an Admin user"
+    );
+    assert!(s.records()["alice"].get("locked").is_none());
+    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn store_users_are_managed_as_before_next_to_github_users() {
+    let (s, alice, _bob) = managed().await;
+    let github_before = s.records();
+    let carol = || s.state.user_store().load().unwrap()["carol"].clone();
+
+    let answer = s
+        .put_user(&alice, json!({"userName": "carol", "locked": "Away"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(carol().lock_reason(), Some("Away"));
+    let answer = s
+        .put_user(&alice, json!({"userName": "carol", "locked": false}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(carol().lock_reason(), None);
+
+    // A password is still accepted for a store user.
+    let answer = s
+        .put_user(
+            &alice,
+            json!({"userName": "carol", "password": "new-secret-1"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_ne!(carol().password_hash, "x:y");
+
+    let answer = s.delete_user(&alice, "carol").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(!s.state.user_store().load().unwrap().contains_key("carol"));
+    assert_eq!(s.records(), github_before, "GitHub records untouched");
+    assert!(s
+        .audit()
+        .iter()
+        .any(|(e, _, t, _)| e == "password_changed" && t == "carol"));
 }
 
 // ---------------------------------------------------------------------------------------

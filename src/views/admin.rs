@@ -7,7 +7,8 @@ use super::dialog::{field, modal, Tone};
 use super::icons::Icon;
 use super::layout::{layout, role_badges, PageContext};
 use crate::cli::local_time;
-use crate::users::{User, Users, MAX_USERNAME_CHARS};
+use crate::provider::ProviderAccount;
+use crate::users::{User, Users, ADMIN_ROLE, MAX_USERNAME_CHARS};
 
 /// "3 hours ago" for a time `then` seen from `now` (Unix seconds).
 pub fn relative_time(then: f64, now: f64) -> String {
@@ -23,9 +24,12 @@ pub fn relative_time(then: f64, now: f64) -> String {
     format!("{value} {unit}{} ago", if value == 1 { "" } else { "s" })
 }
 
-/// Which actions the table offers for one user, as seen by the signed-in admin `me`.
+/// Which actions the table offers for one account, as seen by the signed-in admin `me`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowActions {
+    /// Change Password: only for the user store's accounts (a provider's own accounts,
+    /// such as GitHub users, have no password here).
+    pub password: bool,
     /// Lock: not for Admins, not for yourself, not when already locked.
     pub lock: bool,
     /// Unlock: only for locked accounts.
@@ -35,32 +39,95 @@ pub struct RowActions {
 }
 
 impl RowActions {
-    /// The actions for `user` named `name`.
+    /// The actions for the user store's `user` named `name`.
     pub fn for_user(name: &str, user: &User, me: &str) -> Self {
-        let is_me = name == me;
-        let locked = user.lock_reason().is_some();
+        Row::of_user(name, user).actions(me)
+    }
+
+    /// The actions for a provider's own `account`.
+    pub fn for_account(account: &ProviderAccount, me: &str) -> Self {
+        Row::of_account(account, "").actions(me)
+    }
+}
+
+/// The accounts the selected provider keeps itself, shown after the user store's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderAccounts<'a> {
+    /// The provider's label, shown as a badge on each of its accounts ("GitHub").
+    pub label: &'a str,
+    /// Its accounts.
+    pub accounts: &'a [ProviderAccount],
+}
+
+/// One row of the users table: an account of the user store or of the selected provider.
+struct Row<'a> {
+    name: &'a str,
+    roles: &'a [String],
+    locked: Option<&'a str>,
+    created: f64,
+    last_ip: Option<&'a str>,
+    last_login: Option<f64>,
+    /// The provider's label, for a provider's own accounts.
+    provider: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    fn of_user(name: &'a str, user: &'a User) -> Self {
         Self {
-            lock: !locked && !is_me && !user.is_admin(),
+            name,
+            roles: &user.roles,
+            locked: user.lock_reason(),
+            created: user.created,
+            last_ip: user.last_ip.as_deref(),
+            last_login: user.last_login,
+            provider: None,
+        }
+    }
+
+    fn of_account(account: &'a ProviderAccount, label: &'a str) -> Self {
+        Self {
+            name: &account.user_name,
+            roles: &account.roles,
+            locked: account.locked.as_deref().filter(|r| !r.is_empty()),
+            created: account.created,
+            last_ip: account.last_ip.as_deref(),
+            last_login: account.last_login,
+            provider: Some(label),
+        }
+    }
+
+    fn actions(&self, me: &str) -> RowActions {
+        let is_me = self.name == me;
+        let locked = self.locked.is_some();
+        let is_admin = self.roles.iter().any(|r| r == ADMIN_ROLE);
+        RowActions {
+            password: self.provider.is_none(),
+            lock: !locked && !is_me && !is_admin,
             unlock: locked,
             delete: !is_me,
         }
     }
 }
 
-fn user_row(name: &str, user: &User, me: &str, now: f64) -> Markup {
-    let actions = RowActions::for_user(name, user, me);
-    let created = local_time(user.created);
+fn user_row(row: &Row<'_>, me: &str, now: f64) -> Markup {
+    let name = row.name;
+    let actions = row.actions(me);
+    let created = local_time(row.created);
     html! {
         tr data-user=(name) data-testid="user-row" {
             td.username data-label="Username" {
                 span.username-text { (name) }
+                @if let Some(label) = row.provider {
+                    " " span.badge.badge-provider title={ "Signs in with " (label) }
+                        data-testid="provider-badge" { (label) }
+                }
                 @if name == me { " " span.badge.badge-you { "you" } }
             }
             td data-label="Roles" {
-                @if user.roles.is_empty() { span.muted { "—" } } @else { (role_badges(&user.roles)) }
+                @if row.roles.is_empty() { span.muted { "—" } } @else { (role_badges(row.roles)) }
             }
             td data-label="Status" {
-                @if let Some(reason) = user.lock_reason() {
+                @if let Some(reason) = row.locked {
                     span.status.status-locked title=(reason) data-testid="status-locked" {
                         (Icon::Lock) "Locked"
                     }
@@ -73,9 +140,9 @@ fn user_row(name: &str, user: &User, me: &str, now: f64) -> Markup {
                 time title=(created) { (created.get(..10).unwrap_or(&created)) }
             }
             td data-label="Last Login" {
-                @if let Some(login) = user.last_login {
+                @if let Some(login) = row.last_login {
                     span.last-login title=(local_time(login)) {
-                        @if let Some(ip) = &user.last_ip { span.ip { (ip) } span.sep { "·" } }
+                        @if let Some(ip) = row.last_ip { span.ip { (ip) } span.sep { "·" } }
                         span.nowrap { (relative_time(login, now)) }
                     }
                 } @else {
@@ -84,8 +151,10 @@ fn user_row(name: &str, user: &User, me: &str, now: f64) -> Markup {
             }
             td.actions data-label="Actions" {
                 div.action-buttons {
-                    button.icon-btn type="button" data-action="password" title="Change password"
-                        aria-label={ "Change password of " (name) } { (Icon::Key) }
+                    @if actions.password {
+                        button.icon-btn type="button" data-action="password" title="Change password"
+                            aria-label={ "Change password of " (name) } { (Icon::Key) }
+                    }
                     @if actions.lock {
                         button.icon-btn type="button" data-action="lock" title="Lock user"
                             aria-label={ "Lock " (name) } { (Icon::Lock) }
@@ -104,12 +173,13 @@ fn user_row(name: &str, user: &User, me: &str, now: f64) -> Markup {
     }
 }
 
-/// The users table, as seen by the signed-in admin `me`. Served alone at `/admin/table`
-/// for the page to swap in after each action.
-pub fn users_table(users: &Users, me: &str, now: f64) -> Markup {
+/// The users table, as seen by the signed-in admin `me`: the user store's accounts, then
+/// the selected provider's own. Served alone at `/admin/table` for the page to swap in
+/// after each action.
+pub fn users_table(users: &Users, provider: ProviderAccounts<'_>, me: &str, now: f64) -> Markup {
     html! {
         div #users-table.table-wrap data-testid="users-table" {
-            @if users.is_empty() {
+            @if users.is_empty() && provider.accounts.is_empty() {
                 p.empty.muted { "No users yet." }
             } @else {
                 table.users {
@@ -125,7 +195,10 @@ pub fn users_table(users: &Users, me: &str, now: f64) -> Markup {
                     }
                     tbody {
                         @for (name, user) in users {
-                            (user_row(name, user, me, now))
+                            (user_row(&Row::of_user(name, user), me, now))
+                        }
+                        @for account in provider.accounts {
+                            (user_row(&Row::of_account(account, provider.label), me, now))
                         }
                     }
                 }
@@ -202,7 +275,12 @@ fn dialogs() -> Markup {
 }
 
 /// The Manage Users page of the signed-in admin in `context`.
-pub fn admin_page(context: &PageContext, users: &Users, now: f64) -> Markup {
+pub fn admin_page(
+    context: &PageContext,
+    users: &Users,
+    provider: ProviderAccounts<'_>,
+    now: f64,
+) -> Markup {
     let me = context
         .user
         .as_ref()
@@ -222,7 +300,7 @@ pub fn admin_page(context: &PageContext, users: &Users, now: f64) -> Markup {
                         (Icon::Plus) span { "Create User" }
                     }
                 }
-                (users_table(users, me, now))
+                (users_table(users, provider, me, now))
             }
             (dialogs())
         },

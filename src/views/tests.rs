@@ -54,7 +54,13 @@ fn admin_view() -> String {
     );
     users.insert(LONG.into(), record(&[], None));
     users.insert(HOSTILE.into(), record(&[], None));
-    admin_page(&context(user("admin", &["Admin"])), &users, 0.0).into_string()
+    admin_page(
+        &context(user("admin", &["Admin"])),
+        &users,
+        ProviderAccounts::default(),
+        0.0,
+    )
+    .into_string()
 }
 
 #[test]
@@ -126,10 +132,16 @@ fn last_login_shows_the_address_and_a_relative_time() {
     seen.last_ip = Some("192.0.2.7".into());
     seen.last_login = Some(1_000.0);
     users.insert("bob".into(), seen);
-    let html = users_table(&users, "admin", 1_000.0 + 3.0 * 3600.0).into_string();
+    let html = users_table(
+        &users,
+        ProviderAccounts::default(),
+        "admin",
+        1_000.0 + 3.0 * 3600.0,
+    )
+    .into_string();
     assert!(html.contains("192.0.2.7"));
     assert!(html.contains("3 hours ago"));
-    let empty = users_table(&Users::new(), "admin", 0.0).into_string();
+    let empty = users_table(&Users::new(), ProviderAccounts::default(), "admin", 0.0).into_string();
     assert!(empty.contains("No users yet."));
 }
 
@@ -180,4 +192,90 @@ fn the_forbidden_page_keeps_the_header() {
     assert!(html.contains("data-testid=\"forbidden\""));
     assert!(html.contains("data-testid=\"user-menu\""));
     assert!(!html.contains("data-testid=\"menu-admin\""));
+}
+
+fn account(name: &str, roles: &[&str], locked: Option<&str>) -> crate::provider::ProviderAccount {
+    crate::provider::ProviderAccount {
+        user_name: name.to_owned(),
+        created: 0.0,
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        locked: locked.map(str::to_owned),
+        last_ip: Some("198.51.100.4".to_owned()),
+        last_login: Some(0.0),
+    }
+}
+
+#[test]
+fn provider_accounts_get_a_badge_and_no_change_password() {
+    let mut users = Users::new();
+    users.insert("admin".into(), record(&["Admin"], None));
+    users.insert("bob".into(), record(&[], None));
+    let accounts = [
+        account("octocat", &[], None),
+        account("hubber", &[], Some("Left <the> team")),
+        account("gh-admin", &["Admin"], None),
+        account(HOSTILE, &[], None),
+    ];
+    let provider = ProviderAccounts {
+        label: "GitHub",
+        accounts: &accounts,
+    };
+    let html = admin_page(
+        &context(user("gh-admin", &["Admin"])),
+        &users,
+        provider,
+        3600.0,
+    )
+    .into_string();
+
+    // Store users keep their badge-less rows and Change Password.
+    let bob = row(&html, "bob");
+    assert!(!bob.contains("data-testid=\"provider-badge\""));
+    assert!(bob.contains("data-action=\"password\""));
+
+    let octocat = row(&html, "octocat");
+    assert!(octocat.contains("data-testid=\"provider-badge\">GitHub</span>"));
+    assert!(!octocat.contains("data-action=\"password\""));
+    assert!(octocat.contains("data-action=\"lock\""));
+    assert!(octocat.contains("data-action=\"delete\""));
+    assert!(octocat.contains("198.51.100.4"));
+    assert!(octocat.contains("1 hour ago"));
+
+    let locked = row(&html, "hubber");
+    assert!(locked.contains("data-testid=\"status-locked\""));
+    assert!(locked.contains("Left &lt;the&gt; team"));
+    assert!(locked.contains("data-action=\"unlock\""));
+    assert!(!locked.contains("data-action=\"lock\""));
+    assert!(!locked.contains("data-action=\"password\""));
+
+    // The signed-in admin is a provider account: no lock or delete of yourself.
+    let me = row(&html, "gh-admin");
+    assert!(me.contains("badge-you") && me.contains("badge-admin"));
+    assert!(!me.contains("data-action"), "{me}");
+
+    assert!(!html.contains("<script>alert(1)"));
+    let hostile = row(&html, "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;");
+    assert!(hostile.contains("provider-badge"));
+
+    assert_eq!(
+        RowActions::for_account(&accounts[0], "gh-admin"),
+        RowActions {
+            password: false,
+            lock: true,
+            unlock: false,
+            delete: true,
+        }
+    );
+}
+
+#[test]
+fn a_table_with_only_provider_accounts_is_not_empty() {
+    let accounts = [account("octocat", &[], None)];
+    let provider = ProviderAccounts {
+        label: "GitHub",
+        accounts: &accounts,
+    };
+    let html = users_table(&Users::new(), provider, "octocat", 0.0).into_string();
+    assert!(!html.contains("No users yet."));
+    assert!(html.contains("data-user=\"octocat\""));
 }

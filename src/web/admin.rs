@@ -8,6 +8,8 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::cli::DEFAULT_LOCK_REASON;
 use crate::error::{Error, Result};
 use crate::extract::{AdminUser, ClientIp};
+use crate::provider::{AccountChange, AccountChanged, LockChange};
+use crate::session::SessionKey;
 use crate::state::AuthState;
 use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
 use crate::web::json::JsonBody;
@@ -127,14 +129,6 @@ pub async fn create_user(
     Ok(Json(json!({ "success": true, "userName": name })))
 }
 
-/// What `locked` asks for in `PUT /admin/users`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum LockChange {
-    Keep,
-    Lock(String),
-    Unlock,
-}
-
 fn parse_lock(body: &Value) -> Result<LockChange> {
     match body.get("locked") {
         None => Ok(LockChange::Keep),
@@ -151,7 +145,9 @@ fn parse_lock(body: &Value) -> Result<LockChange> {
     }
 }
 
-/// `PUT /admin/users`: resets a password, changes roles, locks or unlocks.
+/// `PUT /admin/users`: resets a password, changes roles, locks or unlocks. The name is
+/// looked up in the user store first, then among the selected provider's own accounts
+/// ([`AuthProvider::update_account`](crate::AuthProvider::update_account)).
 pub async fn update_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
@@ -159,36 +155,80 @@ pub async fn update_user(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let name = required_user_name(&body)?;
-    let password = optional_string(&body, "password")?.filter(|p| !p.is_empty());
-    let roles = parse_roles(body.get("roles"))?;
-    let lock = parse_lock(&body)?;
+    let change = AccountChange {
+        password: optional_string(&body, "password")?.filter(|p| !p.is_empty()),
+        roles: parse_roles(body.get("roles"))?,
+        lock: parse_lock(&body)?,
+    };
     let is_self = name == admin.user_name;
-    if let LockChange::Lock(_) = lock {
+    if let LockChange::Lock(_) = change.lock {
         if is_self {
             return Err(Error::bad_request("Cannot lock your own account"));
         }
     }
     if is_self
-        && roles
+        && change
+            .roles
             .as_ref()
             .is_some_and(|r| !r.iter().any(|x| x == ADMIN_ROLE))
     {
         return Err(Error::bad_request("Cannot remove your own Admin role"));
     }
-    if !state.users().await?.contains_key(&name) {
-        return Err(not_found(&name));
+    let unlocking = change.lock == LockChange::Unlock;
+    let changes = if state.users().await?.contains_key(&name) {
+        let keep = if is_self { admin.session } else { None };
+        update_store_user(&state, &name, change, keep).await?
+    } else {
+        state
+            .provider()
+            .update_account(&state, &name, change)
+            .await?
+            .ok_or_else(|| not_found(&name))?
+    };
+    if unlocking {
+        // An admin unlocking an account also forgives its failed sign-ins.
+        state.throttle().clear_user(&name);
     }
+    tracing::info!(user = %name, by = %admin.user_name, "user updated");
+    for change in changes {
+        let (event, detail) = match change {
+            AccountChanged::Password => (AuditEvent::PasswordChanged, None),
+            AccountChanged::Roles(roles) => (
+                AuditEvent::RolesChanged,
+                Some(format!("roles: {}", roles.join(", "))),
+            ),
+            AccountChanged::Locked(reason) => (AuditEvent::UserLocked, Some(reason)),
+            AccountChanged::Unlocked => (AuditEvent::UserUnlocked, None),
+        };
+        let mut record = AuditRecord::new(event, &admin.user_name, &name).ip(&ip);
+        record.detail = detail;
+        state.audit(record).await;
+    }
+    Ok(Json(json!({ "success": true, "userName": name })))
+}
+
+/// Applies `change` to `name` in the user store; a new password or a lock ends the user's
+/// sessions except `keep` (the admin's own, when changing their own password).
+async fn update_store_user(
+    state: &AuthState,
+    name: &str,
+    change: AccountChange,
+    keep: Option<SessionKey>,
+) -> Result<Vec<AccountChanged>> {
+    let AccountChange {
+        password,
+        roles,
+        lock,
+    } = change;
     let hash = match password {
         Some(password) => Some(state.hasher().hash(password).await?),
         None => None,
     };
-    let keep = if is_self { admin.session } else { None };
-    let target = name.clone();
-    let unlocking = lock == LockChange::Unlock;
-    let changes = state
+    let target = name.to_owned();
+    state
         .update_users(move |state, users| {
             let user = users.get_mut(&target).ok_or_else(|| not_found(&target))?;
-            let mut changes: Vec<(AuditEvent, Option<String>)> = Vec::new();
+            let mut changes = Vec::new();
             let will_be_admin = roles
                 .as_ref()
                 .map_or(user.is_admin(), |r| r.iter().any(|x| x == ADMIN_ROLE));
@@ -204,46 +244,44 @@ pub async fn update_user(
             }
             if let Some(hash) = hash {
                 user.password_hash = hash;
-                changes.push((AuditEvent::PasswordChanged, None));
+                changes.push(AccountChanged::Password);
             }
             if let Some(roles) = roles {
                 if roles != user.roles {
-                    changes.push((
-                        AuditEvent::RolesChanged,
-                        Some(format!("roles: {}", roles.join(", "))),
-                    ));
+                    changes.push(AccountChanged::Roles(roles.clone()));
                 }
                 user.roles = roles;
             }
             match lock {
                 LockChange::Keep => {}
                 LockChange::Lock(reason) => {
-                    changes.push((AuditEvent::UserLocked, Some(reason.clone())));
+                    changes.push(AccountChanged::Locked(reason.clone()));
                     user.locked = Some(reason);
                 }
                 LockChange::Unlock => {
                     if user.locked.take().is_some() {
-                        changes.push((AuditEvent::UserUnlocked, None));
+                        changes.push(AccountChanged::Unlocked);
                     }
                 }
             }
             Ok(changes)
         })
-        .await?;
-    if unlocking {
-        // An admin unlocking an account also forgives its failed sign-ins.
-        state.throttle().clear_user(&name);
-    }
-    tracing::info!(user = %name, by = %admin.user_name, "user updated");
-    for (event, detail) in changes {
-        let mut record = AuditRecord::new(event, &admin.user_name, &name).ip(&ip);
-        record.detail = detail;
-        state.audit(record).await;
-    }
-    Ok(Json(json!({ "success": true, "userName": name })))
+        .await
 }
 
-/// `DELETE /admin/users/{name}`: removes an account and ends its sessions.
+/// Removes the uploaded avatar of `name`, if any. Blocking.
+fn remove_avatar(state: &AuthState, name: &str) {
+    if validate_username(name).is_ok() {
+        let avatar = state
+            .config()
+            .user_dir(name)
+            .join(crate::web::account::AVATAR_FILE);
+        let _ = std::fs::remove_file(avatar);
+    }
+}
+
+/// `DELETE /admin/users/{name}`: removes an account (from the user store, or else from the
+/// selected provider's own accounts), ends its sessions and removes its avatar.
 pub async fn delete_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
@@ -258,23 +296,24 @@ pub async fn delete_user(
         return Err(Error::bad_request("Cannot delete your own account"));
     }
     let target = name.clone();
-    state
+    let removed = state
         .update_users(move |state, users| {
             if !users.contains_key(&target) {
-                return Err(not_found(&target));
+                return Ok(false);
             }
             state.sessions().remove_user(&target, None)?;
             users.shift_remove(&target);
-            if validate_username(&target).is_ok() {
-                let avatar = state
-                    .config()
-                    .user_dir(&target)
-                    .join(crate::web::account::AVATAR_FILE);
-                let _ = std::fs::remove_file(avatar);
-            }
-            Ok(())
+            remove_avatar(state, &target);
+            Ok(true)
         })
         .await?;
+    if !removed {
+        if !state.provider().remove_account(&state, &name).await? {
+            return Err(not_found(&name));
+        }
+        let (state, target) = (state.clone(), name.clone());
+        tokio::task::spawn_blocking(move || remove_avatar(&state, &target)).await?;
+    }
     tracing::info!(user = %name, by = %admin.user_name, "user deleted");
     let record = AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&ip);
     state.audit(record).await;

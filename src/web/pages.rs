@@ -58,23 +58,36 @@ pub async fn show_admin(
     AdminUser(admin): AdminUser,
 ) -> Result<Markup> {
     let users = state.users().await?;
+    let provider = state.provider();
+    let accounts = provider.accounts(&state).await?;
     let context = page_context(&state, Some(&admin)).await?;
     Ok(views::admin_page(
         &context,
         &users,
+        views::ProviderAccounts {
+            label: provider.label(),
+            accounts: &accounts,
+        },
         crate::users::now_secs(),
     ))
 }
 
-/// `GET /admin/table`: the users table alone, which the Manage Users page swaps in after
-/// each action so that it shows the store as it is now.
+/// `GET /admin/table`: the users table alone (the user store's accounts and the selected
+/// provider's own), which the Manage Users page swaps in after each action so that it
+/// shows the stores as they are now.
 pub async fn show_admin_table(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
 ) -> Result<Markup> {
     let users = state.users().await?;
+    let provider = state.provider();
+    let accounts = provider.accounts(&state).await?;
     Ok(views::users_table(
         &users,
+        views::ProviderAccounts {
+            label: provider.label(),
+            accounts: &accounts,
+        },
         &admin.user_name,
         crate::users::now_secs(),
     ))
