@@ -380,13 +380,13 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
             .await
             .unwrap();
     }
-    // Up to three rounds, pooled: a systematic difference shows in every round, while a
+    // Up to five rounds, pooled: a systematic difference shows in every round, while a
     // burst of machine noise is outvoted.
     let mut samples: [Vec<f64>; 3] = Default::default();
     let names = ["ghost", "known", "legacy"];
     let mut medians = [0.0; 3];
     let mut worst = f64::INFINITY;
-    for round in 0..3 {
+    for round in 0..5 {
         for i in 0..SAMPLES {
             // Distinct names and addresses, so throttling never steps in; interleaved in
             // rotating order, so machine noise falls on all alike.
