@@ -785,19 +785,10 @@ fn change_account(
         }
         user.roles = roles;
     }
-    match change.lock {
-        LockChange::Keep => {}
-        LockChange::Lock(reason) => {
-            sessions.remove_user(name, None)?;
-            changes.push(AccountChanged::Locked(reason.clone()));
-            user.locked = Some(reason);
-        }
-        LockChange::Unlock => {
-            if user.locked.take().is_some() {
-                changes.push(AccountChanged::Unlocked);
-            }
-        }
+    if matches!(change.lock, LockChange::Lock(_)) {
+        sessions.remove_user(name, None)?;
     }
+    changes.extend(change.lock.apply(&mut user.locked));
     Ok(changes)
 }
 

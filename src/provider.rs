@@ -88,6 +88,20 @@ pub enum LockChange {
     Unlock,
 }
 
+impl LockChange {
+    /// Applies the change to an account's `locked` field and says what it did, if anything.
+    pub fn apply(self, locked: &mut Option<String>) -> Option<AccountChanged> {
+        match self {
+            Self::Keep => None,
+            Self::Lock(reason) => {
+                *locked = Some(reason.clone());
+                Some(AccountChanged::Locked(reason))
+            }
+            Self::Unlock => locked.take().map(|_| AccountChanged::Unlocked),
+        }
+    }
+}
+
 /// A change an admin asks for on one account (`PUT /admin/users`).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct AccountChange {

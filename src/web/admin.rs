@@ -252,18 +252,7 @@ async fn update_store_user(
                 }
                 user.roles = roles;
             }
-            match lock {
-                LockChange::Keep => {}
-                LockChange::Lock(reason) => {
-                    changes.push(AccountChanged::Locked(reason.clone()));
-                    user.locked = Some(reason);
-                }
-                LockChange::Unlock => {
-                    if user.locked.take().is_some() {
-                        changes.push(AccountChanged::Unlocked);
-                    }
-                }
-            }
+            changes.extend(lock.apply(&mut user.locked));
             Ok(changes)
         })
         .await
