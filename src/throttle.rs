@@ -10,9 +10,16 @@
 //! the schedule together; an attempt abandoned mid-check (client gone) counts as a failure.
 //!
 //! Counters live in memory and are bounded: stale ones are dropped first, then the oldest.
+//! Every key is a fixed 32 bytes (a SHA-256), whatever the client sent, so the bound on
+//! entries is a bound on bytes. An address is counted by its network rather than by itself
+//! where one client holds many: an IPv4-mapped IPv6 address as the IPv4 address, any other
+//! IPv6 address by its /64 prefix (the block one subscriber or site is given).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 /// How many counters each table holds at most.
 pub const MAX_ENTRIES: usize = 50_000;
@@ -32,6 +39,37 @@ pub fn delay_after(failures: u32) -> f64 {
         9..=24 => 5.0,
         25..=99 => 10.0,
         _ => f64::INFINITY,
+    }
+}
+
+/// What the tables are keyed by: a SHA-256, so a 64 KiB username costs what a short one does.
+type Key = [u8; 32];
+
+fn key(domain: &[u8], text: &[u8]) -> Key {
+    let mut hasher = Sha256::new();
+    hasher.update(domain);
+    hasher.update(text);
+    hasher.finalize().into()
+}
+
+/// The key of a username: case does not make a new one.
+fn user_key(username: &str) -> Key {
+    key(b"user\0", username.to_lowercase().as_bytes())
+}
+
+/// The key of a client address. An IP address is keyed by the network one client holds: an
+/// IPv4 address by itself (also when written as IPv4-mapped IPv6), an IPv6 address by its
+/// /64, since a subscriber is handed a whole /64 and could rotate through it at will. Any
+/// other text (say `unknown (via 10.0.0.9)`, for a proxy that sent no usable address) is
+/// keyed by the text itself, so it is counted apart from every real address.
+fn address_key(address: &str) -> Key {
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => key(b"ipv4\0", &v4.octets()),
+            None => key(b"ipv6/64\0", &v6.octets()[..8]),
+        },
+        Ok(IpAddr::V4(v4)) => key(b"ipv4\0", &v4.octets()),
+        Err(_) => key(b"other\0", address.as_bytes()),
     }
 }
 
@@ -64,11 +102,11 @@ impl Counter {
 
 #[derive(Debug, Default)]
 struct Table {
-    counters: HashMap<String, Counter>,
+    counters: HashMap<Key, Counter>,
 }
 
 impl Table {
-    fn current(&mut self, key: &str, now: f64) -> Option<Counter> {
+    fn current(&mut self, key: &Key, now: f64) -> Option<Counter> {
         match self.counters.get(key) {
             Some(c) if c.is_stale(now) => {
                 self.counters.remove(key);
@@ -78,11 +116,11 @@ impl Table {
         }
     }
 
-    fn add_failure(&mut self, key: &str, now: f64) {
+    fn add_failure(&mut self, key: &Key, now: f64) {
         if !self.counters.contains_key(key) && self.counters.len() >= MAX_ENTRIES {
             self.make_room(now);
         }
-        let counter = self.counters.entry(key.to_owned()).or_insert(Counter {
+        let counter = self.counters.entry(*key).or_insert(Counter {
             failures: 0,
             last_failure: now,
         });
@@ -118,11 +156,11 @@ pub const MAX_IN_FLIGHT_PER_CLEAN_ADDRESS: u32 = 32;
 struct Tables {
     users: Table,
     addresses: Table,
-    users_in_flight: HashMap<String, u32>,
-    addresses_in_flight: HashMap<String, u32>,
+    users_in_flight: HashMap<Key, u32>,
+    addresses_in_flight: HashMap<Key, u32>,
 }
 
-fn release(map: &mut HashMap<String, u32>, key: &str) {
+fn release(map: &mut HashMap<Key, u32>, key: &Key) {
     if let Some(count) = map.get_mut(key) {
         *count = count.saturating_sub(1);
         if *count == 0 {
@@ -150,8 +188,8 @@ pub struct Throttled {
 #[must_use = "an attempt counts as failed unless marked succeeded"]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
-    user_key: String,
-    address: String,
+    user_key: Key,
+    address_key: Key,
     settled: bool,
 }
 
@@ -174,13 +212,13 @@ impl Attempt<'_> {
     fn record_failure(&self, now: f64) {
         let mut tables = self.throttle.lock();
         tables.users.add_failure(&self.user_key, now);
-        tables.addresses.add_failure(&self.address, now);
+        tables.addresses.add_failure(&self.address_key, now);
         self.finish(&mut tables);
     }
 
     fn finish(&self, tables: &mut Tables) {
         release(&mut tables.users_in_flight, &self.user_key);
-        release(&mut tables.addresses_in_flight, &self.address);
+        release(&mut tables.addresses_in_flight, &self.address_key);
     }
 }
 
@@ -204,14 +242,16 @@ impl Throttle {
 
     /// Starts an attempt for `username` from `address` at `now` (Unix seconds): refused
     /// while either counter imposes a wait or too many attempts are being checked.
+    /// `address` is the client address as [`crate::AuthState::client_ip`] gives it.
     pub fn begin(&self, username: &str, address: &str, now: f64) -> Result<Attempt<'_>, Throttled> {
-        let user_key = username.to_lowercase();
+        let user_key = user_key(username);
+        let address_key = address_key(address);
         let mut tables = self.lock();
         let user_wait = tables
             .users
             .current(&user_key, now)
             .map_or(0.0, |c| c.wait(now, false));
-        let address_counter = tables.addresses.current(address, now);
+        let address_counter = tables.addresses.current(&address_key, now);
         let address_wait = address_counter.map_or(0.0, |c| c.wait(now, true));
         let address_limit = match address_counter {
             Some(c) if c.failures > 0 => MAX_IN_FLIGHT_PER_ADDRESS,
@@ -226,28 +266,25 @@ impl Throttle {
         let busy_user = tables.users_in_flight.get(&user_key).copied().unwrap_or(0);
         let busy_address = tables
             .addresses_in_flight
-            .get(address)
+            .get(&address_key)
             .copied()
             .unwrap_or(0);
         if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= address_limit {
             return Err(Throttled { retry_after: 1 });
         }
-        *tables.users_in_flight.entry(user_key.clone()).or_default() += 1;
-        *tables
-            .addresses_in_flight
-            .entry(address.to_owned())
-            .or_default() += 1;
+        *tables.users_in_flight.entry(user_key).or_default() += 1;
+        *tables.addresses_in_flight.entry(address_key).or_default() += 1;
         Ok(Attempt {
             throttle: self,
             user_key,
-            address: address.to_owned(),
+            address_key,
             settled: false,
         })
     }
 
     /// Clears a username's counter (an admin unlocking the account).
     pub fn clear_user(&self, username: &str) {
-        self.lock().users.counters.remove(&username.to_lowercase());
+        self.lock().users.counters.remove(&user_key(username));
     }
 
     /// How many counters are held (both tables), for tests and figures.
@@ -275,7 +312,7 @@ mod tests {
                 attempt.failed(now);
                 Ok(())
             }
-            Err(Throttled { retry_after }) => Err(retry_after),
+            Err(Throttled { retry_after, .. }) => Err(retry_after),
         }
     }
 
@@ -331,8 +368,8 @@ mod tests {
             .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", now).unwrap())
             .collect();
         assert_eq!(
-            t.begin("another", "5.5.5.5", now).unwrap_err(),
-            Throttled { retry_after: 1 }
+            t.begin("another", "5.5.5.5", now).unwrap_err().retry_after,
+            1
         );
         let _a = t.begin("same", "8.8.8.1", now).unwrap();
         let _b = t.begin("same", "8.8.8.2", now).unwrap();
@@ -383,7 +420,7 @@ mod tests {
         // The owner, from another address, waits at most the username's cap of 10 s.
         let waited = match t.begin("alice", "10.0.0.5", now) {
             Ok(_) => panic!("the attack keeps alice's counter busy"),
-            Err(Throttled { retry_after }) => retry_after,
+            Err(Throttled { retry_after, .. }) => retry_after,
         };
         assert!(waited <= 10, "waited {waited}");
         t.begin("alice", "10.0.0.5", now + waited as f64)
@@ -415,5 +452,57 @@ mod tests {
         fail(&t, "bob", "2.2.2.2", T0).unwrap();
         t.clear_user("bob");
         assert_eq!(fail(&t, "bob", "3.3.3.3", T0), Ok(()));
+    }
+
+    #[test]
+    fn long_usernames_cost_no_more_memory_than_short_ones() {
+        let t = Throttle::new();
+        let long = "x".repeat(64 * 1024);
+        for i in 0..300 {
+            let _ = fail(&t, &format!("{i}{long}"), &format!("ip{i}"), T0);
+        }
+        let _held = t.begin(&format!("held{long}"), "ip-held", T0).unwrap();
+        let tables = t.lock();
+        assert_eq!(tables.users.counters.len(), 300);
+        // Every key the tables hold, whatever its type, counted by its length in bytes.
+        let key_bytes: usize = tables.users.counters.keys().map(|k| k.len()).sum::<usize>()
+            + tables
+                .addresses
+                .counters
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>()
+            + tables
+                .users_in_flight
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>()
+            + tables
+                .addresses_in_flight
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>();
+        assert!(key_bytes <= 602 * 32, "{key_bytes} bytes of keys");
+    }
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_prefix() {
+        let t = Throttle::new();
+        // Two failures from one /64, each from a fresh address and for a fresh name.
+        fail(&t, "a", "2001:db8:1:2::1", T0).unwrap();
+        fail(&t, "b", "2001:db8:1:2:ffff:ffff:ffff:ffff", T0).unwrap();
+        assert_eq!(fail(&t, "c", "2001:db8:1:2:1234::9", T0), Err(1));
+        // The next /64 is somebody else.
+        assert_eq!(fail(&t, "d", "2001:db8:1:3::1", T0), Ok(()));
+        // IPv4, however written, is counted by the whole address.
+        fail(&t, "e", "198.51.100.7", T0).unwrap();
+        fail(&t, "f", "::ffff:198.51.100.7", T0).unwrap();
+        assert_eq!(fail(&t, "g", "198.51.100.7", T0), Err(1));
+        assert_eq!(fail(&t, "h", "198.51.100.8", T0), Ok(()));
+        // Text that is not an address is counted apart from every address.
+        fail(&t, "i", "unknown (via 10.0.0.9)", T0).unwrap();
+        fail(&t, "j", "unknown (via 10.0.0.9)", T0).unwrap();
+        assert_eq!(fail(&t, "k", "unknown (via 10.0.0.9)", T0), Err(1));
+        assert_eq!(fail(&t, "l", "10.0.0.9", T0), Ok(()));
     }
 }

@@ -1,0 +1,160 @@
+//! Throttling over HTTP: what a client can and cannot buy with many requests. Over-long
+//! usernames and rotating through an IPv6 /64. In process, behind a trusted proxy
+//! whose `X-Forwarded-For` names the client.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::Home;
+use http_body_util::BodyExt;
+use llms_auth::audit::{AuditEvent, AuditRecord};
+use llms_auth::password::HashScheme;
+use llms_auth::{AuthState, Config, ProviderRegistry};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The trusted proxy every request comes through.
+const PROXY: [u8; 4] = [10, 0, 0, 9];
+
+struct TestApp {
+    home: Home,
+    router: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+impl TestApp {
+    /// The app on a home holding these users (password `pw-<name>`).
+    async fn with_users(names: &[&str]) -> Self {
+        let home = Home::new();
+        let passwords: Vec<String> = names.iter().map(|n| format!("pw-{n}")).collect();
+        let users: Vec<(&str, &str, &[&str])> = names
+            .iter()
+            .zip(&passwords)
+            .map(|(n, p)| (*n, p.as_str(), &[][..]))
+            .collect();
+        home.write_users(&users);
+        let mut config = Config::new(home.path());
+        config.hash_scheme = HashScheme::Sha256;
+        config.hash_concurrency = 2;
+        config.trusted_proxies = vec![PROXY.into()];
+        let state = AuthState::new(config, &ProviderRegistry::builtin())
+            .await
+            .expect("state");
+        let router =
+            llms_auth::server::app(state).layer(MockConnectInfo(SocketAddr::from((PROXY, 40000))));
+        Self { home, router }
+    }
+
+    async fn post(&self, path: &str, client: &str, body: Value) -> Reply {
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", client);
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    async fn login(&self, user: &str, password: &str, client: &str) -> Reply {
+        let body = json!({ "username": user, "password": password });
+        self.post("/auth/login", client, body).await
+    }
+
+    fn audit(&self) -> Vec<AuditRecord> {
+        let path = self.home.path().join("credentials/audit.log");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+fn message(reply: &Reply) -> &str {
+    reply.body["responseStatus"]["message"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn usernames_longer_than_any_account_are_refused_like_unknown_ones() {
+    let at_limit = "a".repeat(64);
+    let over = "b".repeat(65);
+    let app = TestApp::with_users(&[&at_limit, &over]).await;
+    assert_eq!(
+        app.login(&at_limit, &format!("pw-{at_limit}"), "198.51.100.1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Even the right password of a (hand-written) 65-character account is not looked at.
+    let reply = app
+        .login(&over, &format!("pw-{over}"), "198.51.100.2")
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(message(&reply), "Invalid username or password");
+    // A 60 KiB name: the same answer, and a failure counted against the address.
+    let long = "c".repeat(60 * 1024);
+    let reply = app.login(&long, "x", "198.51.100.2").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(message(&reply), "Invalid username or password");
+    let reply = app.login("somebody", "x", "198.51.100.2").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    let failed: Vec<AuditRecord> = app
+        .audit()
+        .into_iter()
+        .filter(|r| r.event == AuditEvent::SignInFailed)
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(failed
+        .iter()
+        .all(|r| r.target == "(unknown)" && r.result == "username too long"));
+}
+
+#[tokio::test]
+async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let in_one_64 = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ab:cd:ef:1",
+    ];
+    let statuses: Vec<StatusCode> = wrong_sign_ins_from(&app, &in_one_64).await;
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Another /64 is another client.
+    let reply = app.login("alice", "pw-alice", "2001:db8:1:3::1").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The recorded address is the client's own, not its prefix.
+    assert_eq!(app.home.users_json()["alice"]["lastIp"], "2001:db8:1:3::1");
+}
+
+/// One wrong sign-in for a fresh name from each address, in order.
+async fn wrong_sign_ins_from(app: &TestApp, addresses: &[&str]) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for (i, address) in addresses.iter().enumerate() {
+        statuses.push(app.login(&format!("nobody{i}"), "x", address).await.status);
+    }
+    statuses
+}
