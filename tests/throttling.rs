@@ -1,5 +1,5 @@
 //! Throttling over HTTP: what a client can and cannot buy with many requests. Over-long
-//! usernames and rotating through an IPv6 /64. In process, behind a trusted proxy
+//! usernames, rotating through an IPv6 /64, and guessing through the password change. In process, behind a trusted proxy
 //! whose `X-Forwarded-For` names the client.
 
 mod common;
@@ -28,6 +28,8 @@ struct TestApp {
 
 struct Reply {
     status: StatusCode,
+    retry_after: Option<String>,
+    cookie: Option<String>,
     body: Value,
 }
 
@@ -54,10 +56,13 @@ impl TestApp {
         Self { home, router }
     }
 
-    async fn post(&self, path: &str, client: &str, body: Value) -> Reply {
-        let request = Request::post(path)
+    async fn post(&self, path: &str, client: &str, cookie: Option<&str>, body: Value) -> Reply {
+        let mut request = Request::post(path)
             .header(header::CONTENT_TYPE, "application/json")
             .header("x-forwarded-for", client);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
         let response = self
             .router
             .clone()
@@ -65,14 +70,30 @@ impl TestApp {
             .await
             .unwrap();
         let status = response.status();
+        let text = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = text(header::RETRY_AFTER);
+        let cookie = text(header::SET_COOKIE)
+            .filter(|c| c.starts_with("llms-token=") && !c.starts_with("llms-token=;"))
+            .map(|c| c.split(';').next().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body }
+        Reply {
+            status,
+            retry_after,
+            cookie,
+            body,
+        }
     }
 
     async fn login(&self, user: &str, password: &str, client: &str) -> Reply {
         let body = json!({ "username": user, "password": password });
-        self.post("/auth/login", client, body).await
+        self.post("/auth/login", client, None, body).await
     }
 
     fn audit(&self) -> Vec<AuditRecord> {
@@ -157,4 +178,40 @@ async fn wrong_sign_ins_from(app: &TestApp, addresses: &[&str]) -> Vec<StatusCod
         statuses.push(app.login(&format!("nobody{i}"), "x", address).await.status);
     }
     statuses
+}
+
+#[tokio::test]
+async fn the_password_change_is_throttled_like_sign_in() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let client = "198.51.100.7";
+    let cookie = app
+        .login("alice", "pw-alice", client)
+        .await
+        .cookie
+        .expect("signed in");
+    let change = |current: &str| {
+        let body = json!({ "currentPassword": current, "newPassword": "new-alice" });
+        app.post("/account/change-password", client, Some(&cookie), body)
+    };
+    for _ in 0..2 {
+        let reply = change("guess").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(message(&reply), "Current password is incorrect");
+    }
+    let reply = change("guess").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.body["responseStatus"]["errorCode"], "TooManyRequests");
+    let wait: u64 = reply.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(wait >= 1);
+    // The right password is refused too while throttled, without being checked.
+    let before = app.home.users_json();
+    let reply = change("pw-alice").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.retry_after.is_some());
+    assert_eq!(app.home.users_json(), before);
+    // The guesses count for signing in as well: one budget, not two.
+    assert_eq!(
+        app.login("alice", "pw-alice", "192.0.2.1").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
