@@ -14,6 +14,10 @@
 //! entries is a bound on bytes. An address is counted by its network rather than by itself
 //! where one client holds many: an IPv4-mapped IPv6 address as the IPv4 address, any other
 //! IPv6 address by its /64 prefix (the block one subscriber or site is given).
+//!
+//! A refusal says whether it is the first one of its wait ([`Throttled::first`]): callers
+//! record only those, so a client hammering while it waits grows the audit log with the
+//! schedule, not with its request rate.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -77,6 +81,8 @@ fn address_key(address: &str) -> Key {
 struct Counter {
     failures: u32,
     last_failure: f64,
+    /// A refusal during the current wait was already reported as [`Throttled::first`].
+    refusal_reported: bool,
 }
 
 impl Counter {
@@ -123,9 +129,19 @@ impl Table {
         let counter = self.counters.entry(*key).or_insert(Counter {
             failures: 0,
             last_failure: now,
+            refusal_reported: false,
         });
         counter.failures = counter.failures.saturating_add(1);
         counter.last_failure = now;
+        // A new failure starts a new wait, whose first refusal is worth recording.
+        counter.refusal_reported = false;
+    }
+
+    /// Marks the counter's current wait as reported; true when it was not yet.
+    fn report_refusal(&mut self, key: &Key) -> bool {
+        self.counters
+            .get_mut(key)
+            .is_some_and(|c| !std::mem::replace(&mut c.refusal_reported, true))
     }
 
     /// Drops stale counters; if still full, the oldest tenth.
@@ -152,18 +168,30 @@ pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 4;
 /// behind one NAT signing in together).
 pub const MAX_IN_FLIGHT_PER_CLEAN_ADDRESS: u32 = 32;
 
+/// Attempts of one key being checked right now.
+#[derive(Debug, Default, Clone, Copy)]
+struct InFlight {
+    count: u32,
+    /// A refusal for being busy was already reported while these attempts run.
+    refusal_reported: bool,
+}
+
 #[derive(Debug, Default)]
 struct Tables {
     users: Table,
     addresses: Table,
-    users_in_flight: HashMap<Key, u32>,
-    addresses_in_flight: HashMap<Key, u32>,
+    users_in_flight: HashMap<Key, InFlight>,
+    addresses_in_flight: HashMap<Key, InFlight>,
 }
 
-fn release(map: &mut HashMap<Key, u32>, key: &Key) {
-    if let Some(count) = map.get_mut(key) {
-        *count = count.saturating_sub(1);
-        if *count == 0 {
+fn busy(map: &HashMap<Key, InFlight>, key: &Key) -> u32 {
+    map.get(key).map_or(0, |f| f.count)
+}
+
+fn release(map: &mut HashMap<Key, InFlight>, key: &Key) {
+    if let Some(in_flight) = map.get_mut(key) {
+        in_flight.count = in_flight.count.saturating_sub(1);
+        if in_flight.count == 0 {
             map.remove(key);
         }
     }
@@ -180,6 +208,10 @@ pub struct Throttle {
 pub struct Throttled {
     /// Seconds to wait.
     pub retry_after: u64,
+    /// Whether this is the first refusal of the wait that caused it: the first since the
+    /// failure that started the username's or the address's wait, or the first while their
+    /// attempts in flight keep them busy. Record only these; the rest repeat them.
+    pub first: bool,
 }
 
 /// One admitted sign-in attempt. Say how it ended with [`Attempt::succeeded`] or
@@ -246,7 +278,8 @@ impl Throttle {
     pub fn begin(&self, username: &str, address: &str, now: f64) -> Result<Attempt<'_>, Throttled> {
         let user_key = user_key(username);
         let address_key = address_key(address);
-        let mut tables = self.lock();
+        let mut guard = self.lock();
+        let tables = &mut *guard;
         let user_wait = tables
             .users
             .current(&user_key, now)
@@ -259,21 +292,38 @@ impl Throttle {
         };
         let wait = user_wait.max(address_wait);
         if wait > 0.0 {
+            // First if either waiting counter had a failure since its last reported refusal
+            // (both are marked, so the next refusal of these waits is not).
+            let user_first = user_wait > 0.0 && tables.users.report_refusal(&user_key);
+            let address_first = address_wait > 0.0 && tables.addresses.report_refusal(&address_key);
             return Err(Throttled {
                 retry_after: (wait.ceil() as u64).max(1),
+                first: user_first || address_first,
             });
         }
-        let busy_user = tables.users_in_flight.get(&user_key).copied().unwrap_or(0);
-        let busy_address = tables
-            .addresses_in_flight
-            .get(&address_key)
-            .copied()
-            .unwrap_or(0);
-        if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= address_limit {
-            return Err(Throttled { retry_after: 1 });
+        let user_busy = busy(&tables.users_in_flight, &user_key) >= MAX_IN_FLIGHT_PER_USER;
+        let address_busy = busy(&tables.addresses_in_flight, &address_key) >= address_limit;
+        if user_busy || address_busy {
+            let mut first = false;
+            for (is_busy, map, key) in [
+                (user_busy, &mut tables.users_in_flight, &user_key),
+                (address_busy, &mut tables.addresses_in_flight, &address_key),
+            ] {
+                if let Some(in_flight) = map.get_mut(key).filter(|_| is_busy) {
+                    first |= !std::mem::replace(&mut in_flight.refusal_reported, true);
+                }
+            }
+            return Err(Throttled {
+                retry_after: 1,
+                first,
+            });
         }
-        *tables.users_in_flight.entry(user_key).or_default() += 1;
-        *tables.addresses_in_flight.entry(address_key).or_default() += 1;
+        tables.users_in_flight.entry(user_key).or_default().count += 1;
+        tables
+            .addresses_in_flight
+            .entry(address_key)
+            .or_default()
+            .count += 1;
         Ok(Attempt {
             throttle: self,
             user_key,
@@ -504,5 +554,47 @@ mod tests {
         fail(&t, "j", "unknown (via 10.0.0.9)", T0).unwrap();
         assert_eq!(fail(&t, "k", "unknown (via 10.0.0.9)", T0), Err(1));
         assert_eq!(fail(&t, "l", "10.0.0.9", T0), Ok(()));
+    }
+
+    #[test]
+    fn only_the_first_refusal_of_a_wait_is_reported() {
+        let t = Throttle::new();
+        let first = |user: &str, ip: &str, now: f64| t.begin(user, ip, now).unwrap_err().first;
+        fail(&t, "bob", "1.1.1.1", T0).unwrap();
+        fail(&t, "bob", "1.1.1.1", T0).unwrap();
+        assert!(first("bob", "1.1.1.1", T0));
+        for _ in 0..1_000 {
+            assert!(!first("bob", "1.1.1.1", T0 + 0.5));
+        }
+        // Another address is held up by the same username's wait, already reported.
+        assert!(!first("bob", "2.2.2.2", T0 + 0.5));
+        // A failure starts a new wait, whose first refusal is reported again.
+        fail(&t, "bob", "1.1.1.1", T0 + 1.0).unwrap();
+        assert!(first("bob", "1.1.1.1", T0 + 1.5));
+        assert!(!first("bob", "1.1.1.1", T0 + 2.0));
+        // Spraying names from a waiting address: one report for the address's wait.
+        fail(&t, "x", "4.4.4.4", T0).unwrap();
+        fail(&t, "y", "4.4.4.4", T0).unwrap();
+        assert!(first("carol", "4.4.4.4", T0));
+        for i in 0..1_000 {
+            assert!(!first(&format!("user{i}"), "4.4.4.4", T0 + 0.5));
+        }
+        // Refusals for being busy: once while the attempts run.
+        let now = crate::users::now_secs();
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_USER)
+            .map(|_| t.begin("dave", "3.3.3.3", now).unwrap())
+            .collect();
+        assert!(first("dave", "3.3.3.3", now));
+        assert!(!first("dave", "3.3.3.3", now));
+        for attempt in held {
+            attempt.succeeded();
+        }
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_USER)
+            .map(|_| t.begin("dave", "3.3.3.3", now).unwrap())
+            .collect();
+        assert!(first("dave", "3.3.3.3", now));
+        for attempt in held {
+            attempt.succeeded();
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Throttling over HTTP: what a client can and cannot buy with many requests. Over-long
-//! usernames, rotating through an IPv6 /64, and guessing through the password change. In process, behind a trusted proxy
+//! usernames, rotating through an IPv6 /64, guessing through the password change, and
+//! growing the audit log with throttled attempts. In process, behind a trusted proxy
 //! whose `X-Forwarded-For` names the client.
 
 mod common;
@@ -103,6 +104,10 @@ impl TestApp {
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
+    }
+
+    fn audited(&self, event: AuditEvent) -> usize {
+        self.audit().iter().filter(|r| r.event == event).count()
     }
 }
 
@@ -213,5 +218,31 @@ async fn the_password_change_is_throttled_like_sign_in() {
     assert_eq!(
         app.login("alice", "pw-alice", "192.0.2.1").await.status,
         StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn throttled_attempts_do_not_grow_the_audit_log_one_line_each() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let (mut checked, mut refused) = (0, 0);
+    // One account from one address, then many names from another: 1,000 attempts.
+    for i in 0..1_000 {
+        let (user, client) = if i < 500 {
+            ("alice".to_owned(), "198.51.100.1")
+        } else {
+            (format!("user{i}"), "198.51.100.2")
+        };
+        match app.login(&user, "wrong", client).await.status {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused >= 900, "{refused} refused");
+    assert_eq!(app.audited(AuditEvent::SignInFailed), checked);
+    let throttled = app.audited(AuditEvent::SignInThrottled);
+    assert!(
+        (1..=checked).contains(&throttled),
+        "{throttled} throttled lines for {refused} refusals and {checked} failures"
     );
 }

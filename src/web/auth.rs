@@ -125,10 +125,13 @@ pub async fn submit_sign_in(
     // Throttled attempts are refused before the password is looked at, right or wrong.
     let attempt_guard = match state.throttle().begin(username, &client_ip, now_secs()) {
         Ok(guard) => guard,
-        Err(Throttled { retry_after }) => {
-            state
-                .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
-                .await;
+        Err(Throttled { retry_after, first }) => {
+            // Once per wait: the refusals that follow add nothing but length to the log.
+            if first {
+                state
+                    .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
+                    .await;
+            }
             return Err(Error::TooManyRequests { retry_after });
         }
     };
