@@ -25,7 +25,8 @@ pub enum AuditEvent {
     SignInFailed,
     /// A correct password for a locked account.
     SignInLocked,
-    /// A sign-in refused by throttling before the password was checked.
+    /// A sign-in refused by throttling before the password was checked: only the first
+    /// refusal of each wait is recorded ([`crate::throttle::Throttled::first`]).
     SignInThrottled,
     /// A sign-out.
     SignOut,

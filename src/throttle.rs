@@ -10,9 +10,20 @@
 //! the schedule together; an attempt abandoned mid-check (client gone) counts as a failure.
 //!
 //! Counters live in memory and are bounded: stale ones are dropped first, then the oldest.
+//! Every key is a fixed 32 bytes (a SHA-256), whatever the client sent, so the bound on
+//! entries is a bound on bytes. An address is counted by its network rather than by itself
+//! where one client holds many: an IPv4-mapped IPv6 address as the IPv4 address, any other
+//! IPv6 address by its /64 prefix (the block one subscriber or site is given).
+//!
+//! A refusal says whether it is the first one of its wait ([`Throttled::first`]): callers
+//! record only those, so a client hammering while it waits grows the audit log with the
+//! schedule, not with its request rate.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
 
 /// How many counters each table holds at most.
 pub const MAX_ENTRIES: usize = 50_000;
@@ -35,10 +46,43 @@ pub fn delay_after(failures: u32) -> f64 {
     }
 }
 
+/// What the tables are keyed by: a SHA-256, so a 64 KiB username costs what a short one does.
+type Key = [u8; 32];
+
+fn key(domain: &[u8], text: &[u8]) -> Key {
+    let mut hasher = Sha256::new();
+    hasher.update(domain);
+    hasher.update(text);
+    hasher.finalize().into()
+}
+
+/// The key of a username: case does not make a new one.
+fn user_key(username: &str) -> Key {
+    key(b"user\0", username.to_lowercase().as_bytes())
+}
+
+/// The key of a client address. An IP address is keyed by the network one client holds: an
+/// IPv4 address by itself (also when written as IPv4-mapped IPv6), an IPv6 address by its
+/// /64, since a subscriber is handed a whole /64 and could rotate through it at will. Any
+/// other text (say `unknown (via 10.0.0.9)`, for a proxy that sent no usable address) is
+/// keyed by the text itself, so it is counted apart from every real address.
+fn address_key(address: &str) -> Key {
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => key(b"ipv4\0", &v4.octets()),
+            None => key(b"ipv6/64\0", &v6.octets()[..8]),
+        },
+        Ok(IpAddr::V4(v4)) => key(b"ipv4\0", &v4.octets()),
+        Err(_) => key(b"other\0", address.as_bytes()),
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     failures: u32,
     last_failure: f64,
+    /// A refusal during the current wait was already reported as [`Throttled::first`].
+    refusal_reported: bool,
 }
 
 impl Counter {
@@ -64,11 +108,11 @@ impl Counter {
 
 #[derive(Debug, Default)]
 struct Table {
-    counters: HashMap<String, Counter>,
+    counters: HashMap<Key, Counter>,
 }
 
 impl Table {
-    fn current(&mut self, key: &str, now: f64) -> Option<Counter> {
+    fn current(&mut self, key: &Key, now: f64) -> Option<Counter> {
         match self.counters.get(key) {
             Some(c) if c.is_stale(now) => {
                 self.counters.remove(key);
@@ -78,16 +122,26 @@ impl Table {
         }
     }
 
-    fn add_failure(&mut self, key: &str, now: f64) {
+    fn add_failure(&mut self, key: &Key, now: f64) {
         if !self.counters.contains_key(key) && self.counters.len() >= MAX_ENTRIES {
             self.make_room(now);
         }
-        let counter = self.counters.entry(key.to_owned()).or_insert(Counter {
+        let counter = self.counters.entry(*key).or_insert(Counter {
             failures: 0,
             last_failure: now,
+            refusal_reported: false,
         });
         counter.failures = counter.failures.saturating_add(1);
         counter.last_failure = now;
+        // A new failure starts a new wait, whose first refusal is worth recording.
+        counter.refusal_reported = false;
+    }
+
+    /// Marks the counter's current wait as reported; true when it was not yet.
+    fn report_refusal(&mut self, key: &Key) -> bool {
+        self.counters
+            .get_mut(key)
+            .is_some_and(|c| !std::mem::replace(&mut c.refusal_reported, true))
     }
 
     /// Drops stale counters; if still full, the oldest tenth.
@@ -114,18 +168,30 @@ pub const MAX_IN_FLIGHT_PER_ADDRESS: u32 = 4;
 /// behind one NAT signing in together).
 pub const MAX_IN_FLIGHT_PER_CLEAN_ADDRESS: u32 = 32;
 
+/// Attempts of one key being checked right now.
+#[derive(Debug, Default, Clone, Copy)]
+struct InFlight {
+    count: u32,
+    /// A refusal for being busy was already reported while these attempts run.
+    refusal_reported: bool,
+}
+
 #[derive(Debug, Default)]
 struct Tables {
     users: Table,
     addresses: Table,
-    users_in_flight: HashMap<String, u32>,
-    addresses_in_flight: HashMap<String, u32>,
+    users_in_flight: HashMap<Key, InFlight>,
+    addresses_in_flight: HashMap<Key, InFlight>,
 }
 
-fn release(map: &mut HashMap<String, u32>, key: &str) {
-    if let Some(count) = map.get_mut(key) {
-        *count = count.saturating_sub(1);
-        if *count == 0 {
+fn busy(map: &HashMap<Key, InFlight>, key: &Key) -> u32 {
+    map.get(key).map_or(0, |f| f.count)
+}
+
+fn release(map: &mut HashMap<Key, InFlight>, key: &Key) {
+    if let Some(in_flight) = map.get_mut(key) {
+        in_flight.count = in_flight.count.saturating_sub(1);
+        if in_flight.count == 0 {
             map.remove(key);
         }
     }
@@ -142,6 +208,10 @@ pub struct Throttle {
 pub struct Throttled {
     /// Seconds to wait.
     pub retry_after: u64,
+    /// Whether this is the first refusal of the wait that caused it: the first since the
+    /// failure that started the username's or the address's wait, or the first while their
+    /// attempts in flight keep them busy. Record only these; the rest repeat them.
+    pub first: bool,
 }
 
 /// One admitted sign-in attempt. Say how it ended with [`Attempt::succeeded`] or
@@ -150,8 +220,8 @@ pub struct Throttled {
 #[must_use = "an attempt counts as failed unless marked succeeded"]
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
-    user_key: String,
-    address: String,
+    user_key: Key,
+    address_key: Key,
     settled: bool,
 }
 
@@ -174,13 +244,13 @@ impl Attempt<'_> {
     fn record_failure(&self, now: f64) {
         let mut tables = self.throttle.lock();
         tables.users.add_failure(&self.user_key, now);
-        tables.addresses.add_failure(&self.address, now);
+        tables.addresses.add_failure(&self.address_key, now);
         self.finish(&mut tables);
     }
 
     fn finish(&self, tables: &mut Tables) {
         release(&mut tables.users_in_flight, &self.user_key);
-        release(&mut tables.addresses_in_flight, &self.address);
+        release(&mut tables.addresses_in_flight, &self.address_key);
     }
 }
 
@@ -204,14 +274,17 @@ impl Throttle {
 
     /// Starts an attempt for `username` from `address` at `now` (Unix seconds): refused
     /// while either counter imposes a wait or too many attempts are being checked.
+    /// `address` is the client address as [`crate::AuthState::client_ip`] gives it.
     pub fn begin(&self, username: &str, address: &str, now: f64) -> Result<Attempt<'_>, Throttled> {
-        let user_key = username.to_lowercase();
-        let mut tables = self.lock();
+        let user_key = user_key(username);
+        let address_key = address_key(address);
+        let mut guard = self.lock();
+        let tables = &mut *guard;
         let user_wait = tables
             .users
             .current(&user_key, now)
             .map_or(0.0, |c| c.wait(now, false));
-        let address_counter = tables.addresses.current(address, now);
+        let address_counter = tables.addresses.current(&address_key, now);
         let address_wait = address_counter.map_or(0.0, |c| c.wait(now, true));
         let address_limit = match address_counter {
             Some(c) if c.failures > 0 => MAX_IN_FLIGHT_PER_ADDRESS,
@@ -219,35 +292,49 @@ impl Throttle {
         };
         let wait = user_wait.max(address_wait);
         if wait > 0.0 {
+            // First if either waiting counter had a failure since its last reported refusal
+            // (both are marked, so the next refusal of these waits is not).
+            let user_first = user_wait > 0.0 && tables.users.report_refusal(&user_key);
+            let address_first = address_wait > 0.0 && tables.addresses.report_refusal(&address_key);
             return Err(Throttled {
                 retry_after: (wait.ceil() as u64).max(1),
+                first: user_first || address_first,
             });
         }
-        let busy_user = tables.users_in_flight.get(&user_key).copied().unwrap_or(0);
-        let busy_address = tables
-            .addresses_in_flight
-            .get(address)
-            .copied()
-            .unwrap_or(0);
-        if busy_user >= MAX_IN_FLIGHT_PER_USER || busy_address >= address_limit {
-            return Err(Throttled { retry_after: 1 });
+        let user_busy = busy(&tables.users_in_flight, &user_key) >= MAX_IN_FLIGHT_PER_USER;
+        let address_busy = busy(&tables.addresses_in_flight, &address_key) >= address_limit;
+        if user_busy || address_busy {
+            let mut first = false;
+            for (is_busy, map, key) in [
+                (user_busy, &mut tables.users_in_flight, &user_key),
+                (address_busy, &mut tables.addresses_in_flight, &address_key),
+            ] {
+                if let Some(in_flight) = map.get_mut(key).filter(|_| is_busy) {
+                    first |= !std::mem::replace(&mut in_flight.refusal_reported, true);
+                }
+            }
+            return Err(Throttled {
+                retry_after: 1,
+                first,
+            });
         }
-        *tables.users_in_flight.entry(user_key.clone()).or_default() += 1;
-        *tables
+        tables.users_in_flight.entry(user_key).or_default().count += 1;
+        tables
             .addresses_in_flight
-            .entry(address.to_owned())
-            .or_default() += 1;
+            .entry(address_key)
+            .or_default()
+            .count += 1;
         Ok(Attempt {
             throttle: self,
             user_key,
-            address: address.to_owned(),
+            address_key,
             settled: false,
         })
     }
 
     /// Clears a username's counter (an admin unlocking the account).
     pub fn clear_user(&self, username: &str) {
-        self.lock().users.counters.remove(&username.to_lowercase());
+        self.lock().users.counters.remove(&user_key(username));
     }
 
     /// How many counters are held (both tables), for tests and figures.
@@ -275,7 +362,7 @@ mod tests {
                 attempt.failed(now);
                 Ok(())
             }
-            Err(Throttled { retry_after }) => Err(retry_after),
+            Err(Throttled { retry_after, .. }) => Err(retry_after),
         }
     }
 
@@ -331,8 +418,8 @@ mod tests {
             .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", now).unwrap())
             .collect();
         assert_eq!(
-            t.begin("another", "5.5.5.5", now).unwrap_err(),
-            Throttled { retry_after: 1 }
+            t.begin("another", "5.5.5.5", now).unwrap_err().retry_after,
+            1
         );
         let _a = t.begin("same", "8.8.8.1", now).unwrap();
         let _b = t.begin("same", "8.8.8.2", now).unwrap();
@@ -383,7 +470,7 @@ mod tests {
         // The owner, from another address, waits at most the username's cap of 10 s.
         let waited = match t.begin("alice", "10.0.0.5", now) {
             Ok(_) => panic!("the attack keeps alice's counter busy"),
-            Err(Throttled { retry_after }) => retry_after,
+            Err(Throttled { retry_after, .. }) => retry_after,
         };
         assert!(waited <= 10, "waited {waited}");
         t.begin("alice", "10.0.0.5", now + waited as f64)
@@ -415,5 +502,99 @@ mod tests {
         fail(&t, "bob", "2.2.2.2", T0).unwrap();
         t.clear_user("bob");
         assert_eq!(fail(&t, "bob", "3.3.3.3", T0), Ok(()));
+    }
+
+    #[test]
+    fn long_usernames_cost_no_more_memory_than_short_ones() {
+        let t = Throttle::new();
+        let long = "x".repeat(64 * 1024);
+        for i in 0..300 {
+            let _ = fail(&t, &format!("{i}{long}"), &format!("ip{i}"), T0);
+        }
+        let _held = t.begin(&format!("held{long}"), "ip-held", T0).unwrap();
+        let tables = t.lock();
+        assert_eq!(tables.users.counters.len(), 300);
+        // Every key the tables hold, whatever its type, counted by its length in bytes.
+        let key_bytes: usize = tables.users.counters.keys().map(|k| k.len()).sum::<usize>()
+            + tables
+                .addresses
+                .counters
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>()
+            + tables
+                .users_in_flight
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>()
+            + tables
+                .addresses_in_flight
+                .keys()
+                .map(|k| k.len())
+                .sum::<usize>();
+        assert!(key_bytes <= 602 * 32, "{key_bytes} bytes of keys");
+    }
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_prefix() {
+        let t = Throttle::new();
+        // Two failures from one /64, each from a fresh address and for a fresh name.
+        fail(&t, "a", "2001:db8:1:2::1", T0).unwrap();
+        fail(&t, "b", "2001:db8:1:2:ffff:ffff:ffff:ffff", T0).unwrap();
+        assert_eq!(fail(&t, "c", "2001:db8:1:2:1234::9", T0), Err(1));
+        // The next /64 is somebody else.
+        assert_eq!(fail(&t, "d", "2001:db8:1:3::1", T0), Ok(()));
+        // IPv4, however written, is counted by the whole address.
+        fail(&t, "e", "198.51.100.7", T0).unwrap();
+        fail(&t, "f", "::ffff:198.51.100.7", T0).unwrap();
+        assert_eq!(fail(&t, "g", "198.51.100.7", T0), Err(1));
+        assert_eq!(fail(&t, "h", "198.51.100.8", T0), Ok(()));
+        // Text that is not an address is counted apart from every address.
+        fail(&t, "i", "unknown (via 10.0.0.9)", T0).unwrap();
+        fail(&t, "j", "unknown (via 10.0.0.9)", T0).unwrap();
+        assert_eq!(fail(&t, "k", "unknown (via 10.0.0.9)", T0), Err(1));
+        assert_eq!(fail(&t, "l", "10.0.0.9", T0), Ok(()));
+    }
+
+    #[test]
+    fn only_the_first_refusal_of_a_wait_is_reported() {
+        let t = Throttle::new();
+        let first = |user: &str, ip: &str, now: f64| t.begin(user, ip, now).unwrap_err().first;
+        fail(&t, "bob", "1.1.1.1", T0).unwrap();
+        fail(&t, "bob", "1.1.1.1", T0).unwrap();
+        assert!(first("bob", "1.1.1.1", T0));
+        for _ in 0..1_000 {
+            assert!(!first("bob", "1.1.1.1", T0 + 0.5));
+        }
+        // Another address is held up by the same username's wait, already reported.
+        assert!(!first("bob", "2.2.2.2", T0 + 0.5));
+        // A failure starts a new wait, whose first refusal is reported again.
+        fail(&t, "bob", "1.1.1.1", T0 + 1.0).unwrap();
+        assert!(first("bob", "1.1.1.1", T0 + 1.5));
+        assert!(!first("bob", "1.1.1.1", T0 + 2.0));
+        // Spraying names from a waiting address: one report for the address's wait.
+        fail(&t, "x", "4.4.4.4", T0).unwrap();
+        fail(&t, "y", "4.4.4.4", T0).unwrap();
+        assert!(first("carol", "4.4.4.4", T0));
+        for i in 0..1_000 {
+            assert!(!first(&format!("user{i}"), "4.4.4.4", T0 + 0.5));
+        }
+        // Refusals for being busy: once while the attempts run.
+        let now = crate::users::now_secs();
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_USER)
+            .map(|_| t.begin("dave", "3.3.3.3", now).unwrap())
+            .collect();
+        assert!(first("dave", "3.3.3.3", now));
+        assert!(!first("dave", "3.3.3.3", now));
+        for attempt in held {
+            attempt.succeeded();
+        }
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_USER)
+            .map(|_| t.begin("dave", "3.3.3.3", now).unwrap())
+            .collect();
+        assert!(first("dave", "3.3.3.3", now));
+        for attempt in held {
+            attempt.succeeded();
+        }
     }
 }

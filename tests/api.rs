@@ -1359,6 +1359,131 @@ async fn forwarded_headers_from_a_trusted_proxy_are_believed() {
     assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
 }
 
+/// An app behind the trusted proxies `proxies`, the first of which is the socket peer.
+async fn behind_proxies(proxies: &[&str]) -> TestApp {
+    let proxies: Vec<std::net::IpAddr> = proxies.iter().map(|p| p.parse().unwrap()).collect();
+    TestApp::build_with_peer(proxied_home(), proxies[0], |config| {
+        config.trusted_proxies = proxies.clone();
+    })
+    .await
+}
+
+/// Signs alice in through the proxy with this `X-Forwarded-For` and returns her `lastIp`.
+async fn last_ip_via(app: &TestApp, forwarded_for: &str) -> Value {
+    let reply = sign_in_via(app, &[("x-forwarded-for", forwarded_for)]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    app.users_json()["alice"]["lastIp"].clone()
+}
+
+#[tokio::test]
+async fn the_client_is_read_from_the_right_end_of_x_forwarded_for() {
+    let app = behind_proxies(&["10.0.0.9"]).await;
+    // The proxy appended the address it saw; what the client wrote before it is ignored.
+    assert_eq!(
+        last_ip_via(&app, "6.6.6.6, 203.0.113.7").await,
+        "203.0.113.7"
+    );
+    assert_eq!(
+        last_ip_via(&app, "6.6.6.6,203.0.113.8").await,
+        "203.0.113.8"
+    );
+    // Two trusted proxies in a row: the first entry from the right that is neither.
+    let app = behind_proxies(&["10.0.0.9", "10.0.0.8"]).await;
+    assert_eq!(
+        last_ip_via(&app, "6.6.6.6, 203.0.113.7, 10.0.0.8").await,
+        "203.0.113.7"
+    );
+    // An untrusted hop in the middle is as far as belief goes.
+    assert_eq!(
+        last_ip_via(&app, "203.0.113.7, 198.51.100.1, 10.0.0.8").await,
+        "198.51.100.1"
+    );
+}
+
+#[tokio::test]
+async fn a_client_claiming_a_victims_address_cannot_get_it_blocked() {
+    let app = behind_proxies(&["10.0.0.9"]).await;
+    // The attacker (really 198.51.100.66) names the victim's address as the first entry.
+    for i in 0..3 {
+        let reply = app
+            .send(forwarded_login(
+                &format!("nobody{i}"),
+                "203.0.113.7, 198.51.100.66",
+            ))
+            .await;
+        assert!(
+            matches!(
+                reply.status,
+                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+            ),
+            "{}",
+            reply.text()
+        );
+    }
+    assert_eq!(
+        app.send(forwarded_login("nobody9", "198.51.100.66"))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's own address is the one counted"
+    );
+    // The victim is not held up.
+    assert_eq!(last_ip_via(&app, "203.0.113.7").await, "203.0.113.7");
+}
+
+/// A wrong sign-in for `user` through the proxy with this `X-Forwarded-For`.
+fn forwarded_login(user: &str, forwarded_for: &str) -> Request<Body> {
+    let mut request = json_request(
+        Method::POST,
+        "/auth/login",
+        None,
+        &json!({ "username": user, "password": "wrong" }),
+    );
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn an_unparsable_forwarded_address_is_not_the_proxys_own() {
+    let app = behind_proxies(&["10.0.0.9"]).await;
+    // Failures whose client cannot be told are counted together, and throttled...
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        statuses.push(
+            app.send(forwarded_login(&format!("nobody{i}"), "not-an-address"))
+                .await
+                .status,
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(
+        app.send(forwarded_login("nobody9", "6.6.6.6, garbage"))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...but not against the proxy's own address, nor anyone else behind it.
+    let reply = sign_in_via(&app, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
+    assert_eq!(last_ip_via(&app, "203.0.113.7").await, "203.0.113.7");
+    // Nor is a guess recorded for the client: the record names the proxy that passed it.
+    let app = behind_proxies(&["10.0.0.9"]).await;
+    assert_eq!(
+        last_ip_via(&app, "203.0.113.7, garbage").await,
+        "unknown (via 10.0.0.9)"
+    );
+}
+
 #[tokio::test]
 async fn the_public_host_named_by_a_trusted_proxy_is_same_site() {
     let peer = "10.0.0.9".parse().unwrap();

@@ -274,7 +274,7 @@ async fn throttling_checks_only_what_the_schedule_allows() {
     let _serial = SERIAL.lock().await;
     let mut users = Users::new();
     users.insert("victim".into(), User::new(sha256_hash("right"), vec![]));
-    let (_outer, _state, app) = app_with_users(&users).await;
+    let (_outer, state, app) = app_with_users(&users).await;
     let started = Instant::now();
     let (mut checked, mut throttled) = (0usize, 0usize);
     for i in 0..1_000 {
@@ -305,6 +305,16 @@ async fn throttling_checks_only_what_the_schedule_allows() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The audit log grows with the schedule, not with the request rate: one line per wait.
+    let audit = std::fs::read_to_string(state.audit_log().path()).unwrap();
+    let throttled_lines = audit
+        .lines()
+        .filter(|l| l.contains("sign_in_throttled"))
+        .count();
+    assert!(
+        (1..=checked).contains(&throttled_lines),
+        "{throttled_lines} audit lines for {throttled} refusals"
+    );
 
     // Fifty parallel attempts: against one account, no more are checked than a username may
     // have in flight; spread over many accounts from a fresh address, no more than a clean
@@ -338,7 +348,7 @@ async fn throttling_checks_only_what_the_schedule_allows() {
     );
     figure(&format!(
         "throttling: 1000 wrong passwords in {elapsed:.2} s: {checked} checked (schedule allows {allowed}), \
-         {throttled} refused with 429; 50 parallel attempts on one account: {one_account} checked; \
+         {throttled} refused with 429 ({throttled_lines} of them audited); 50 parallel attempts on one account: {one_account} checked; \
          50 parallel attempts on 50 accounts from a fresh address: {many_accounts} checked"
     ));
 }

@@ -17,7 +17,8 @@ use crate::fsutil::write_atomic;
 use crate::password::check_password_rules;
 use crate::provider::CurrentUser;
 use crate::state::AuthState;
-use crate::users::validate_username;
+use crate::throttle::Throttled;
+use crate::users::{now_secs, validate_username};
 use crate::web::json::JsonBody;
 use crate::web::AVATAR_LIMIT;
 
@@ -37,6 +38,11 @@ pub struct ChangePasswordForm {
 
 /// `POST /account/change-password`: checks the current password, sets the new one, keeps
 /// this session and ends the user's others.
+///
+/// Checking the current password goes through the sign-in throttle (the same counters, by
+/// username and client address): a stolen cookie must not buy an unthrottled way to guess
+/// the real password, nor a way to keep the hashing pool busy. A throttled attempt gets 429
+/// and `Retry-After` without the password being checked.
 pub async fn change_password(
     State(state): State<AuthState>,
     user: CurrentUser,
@@ -61,10 +67,16 @@ pub async fn change_password(
         .get(&user.user_name)
         .map(|u| u.password_hash.clone())
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
+    let attempt = state
+        .throttle()
+        .begin(&user.user_name, &ip, now_secs())
+        .map_err(|Throttled { retry_after, .. }| Error::TooManyRequests { retry_after })?;
     let verified = state.hasher().verify(current, Some(stored.clone())).await?;
     if !verified.is_match() {
+        attempt.failed(now_secs());
         return Err(Error::bad_request("Current password is incorrect"));
     }
+    attempt.succeeded();
     let hash = state.hasher().hash(new).await?;
     let name = user.user_name.clone();
     let keep = user.session;

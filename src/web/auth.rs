@@ -16,7 +16,7 @@ use crate::provider::CurrentUser;
 use crate::session::{SessionToken, COOKIE_NAME};
 use crate::state::AuthState;
 use crate::throttle::Throttled;
-use crate::users::now_secs;
+use crate::users::{now_secs, MAX_USERNAME_CHARS};
 
 /// `GET /config`: whether signing in is required and which provider is active.
 pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> {
@@ -103,7 +103,14 @@ pub async fn submit_sign_in(
     }
     let client_ip = state.client_ip(&parts);
     let users = state.users().await?;
-    let stored = users.get(username).map(|u| u.password_hash.clone());
+    // A name longer than any account's is refused like an unknown one (same answer, same
+    // dummy hash, a failure for the address), without looking it up.
+    let too_long = username.chars().count() > MAX_USERNAME_CHARS;
+    let stored = if too_long {
+        None
+    } else {
+        users.get(username).map(|u| u.password_hash.clone())
+    };
     // Attempts at unknown names are audited without the name: it may be a mistyped password.
     let audit_target = if stored.is_some() {
         username
@@ -118,10 +125,13 @@ pub async fn submit_sign_in(
     // Throttled attempts are refused before the password is looked at, right or wrong.
     let attempt_guard = match state.throttle().begin(username, &client_ip, now_secs()) {
         Ok(guard) => guard,
-        Err(Throttled { retry_after }) => {
-            state
-                .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
-                .await;
+        Err(Throttled { retry_after, first }) => {
+            // Once per wait: the refusals that follow add nothing but length to the log.
+            if first {
+                state
+                    .audit(attempt(AuditEvent::SignInThrottled, "throttled"))
+                    .await;
+            }
             return Err(Error::TooManyRequests { retry_after });
         }
     };
@@ -133,6 +143,8 @@ pub async fn submit_sign_in(
         attempt_guard.failed(now_secs());
         let why = if stored.is_some() {
             "wrong password"
+        } else if too_long {
+            "username too long"
         } else {
             "unknown user"
         };

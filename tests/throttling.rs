@@ -1,0 +1,248 @@
+//! Throttling over HTTP: what a client can and cannot buy with many requests. Over-long
+//! usernames, rotating through an IPv6 /64, guessing through the password change, and
+//! growing the audit log with throttled attempts. In process, behind a trusted proxy
+//! whose `X-Forwarded-For` names the client.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::Home;
+use http_body_util::BodyExt;
+use llms_auth::audit::{AuditEvent, AuditRecord};
+use llms_auth::password::HashScheme;
+use llms_auth::{AuthState, Config, ProviderRegistry};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The trusted proxy every request comes through.
+const PROXY: [u8; 4] = [10, 0, 0, 9];
+
+struct TestApp {
+    home: Home,
+    router: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    retry_after: Option<String>,
+    cookie: Option<String>,
+    body: Value,
+}
+
+impl TestApp {
+    /// The app on a home holding these users (password `pw-<name>`).
+    async fn with_users(names: &[&str]) -> Self {
+        let home = Home::new();
+        let passwords: Vec<String> = names.iter().map(|n| format!("pw-{n}")).collect();
+        let users: Vec<(&str, &str, &[&str])> = names
+            .iter()
+            .zip(&passwords)
+            .map(|(n, p)| (*n, p.as_str(), &[][..]))
+            .collect();
+        home.write_users(&users);
+        let mut config = Config::new(home.path());
+        config.hash_scheme = HashScheme::Sha256;
+        config.hash_concurrency = 2;
+        config.trusted_proxies = vec![PROXY.into()];
+        let state = AuthState::new(config, &ProviderRegistry::builtin())
+            .await
+            .expect("state");
+        let router =
+            llms_auth::server::app(state).layer(MockConnectInfo(SocketAddr::from((PROXY, 40000))));
+        Self { home, router }
+    }
+
+    async fn post(&self, path: &str, client: &str, cookie: Option<&str>, body: Value) -> Reply {
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", client);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = text(header::RETRY_AFTER);
+        let cookie = text(header::SET_COOKIE)
+            .filter(|c| c.starts_with("llms-token=") && !c.starts_with("llms-token=;"))
+            .map(|c| c.split(';').next().unwrap().to_owned());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            retry_after,
+            cookie,
+            body,
+        }
+    }
+
+    async fn login(&self, user: &str, password: &str, client: &str) -> Reply {
+        let body = json!({ "username": user, "password": password });
+        self.post("/auth/login", client, None, body).await
+    }
+
+    fn audit(&self) -> Vec<AuditRecord> {
+        let path = self.home.path().join("credentials/audit.log");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    fn audited(&self, event: AuditEvent) -> usize {
+        self.audit().iter().filter(|r| r.event == event).count()
+    }
+}
+
+fn message(reply: &Reply) -> &str {
+    reply.body["responseStatus"]["message"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn usernames_longer_than_any_account_are_refused_like_unknown_ones() {
+    let at_limit = "a".repeat(64);
+    let over = "b".repeat(65);
+    let app = TestApp::with_users(&[&at_limit, &over]).await;
+    assert_eq!(
+        app.login(&at_limit, &format!("pw-{at_limit}"), "198.51.100.1")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Even the right password of a (hand-written) 65-character account is not looked at.
+    let reply = app
+        .login(&over, &format!("pw-{over}"), "198.51.100.2")
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(message(&reply), "Invalid username or password");
+    // A 60 KiB name: the same answer, and a failure counted against the address.
+    let long = "c".repeat(60 * 1024);
+    let reply = app.login(&long, "x", "198.51.100.2").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(message(&reply), "Invalid username or password");
+    let reply = app.login("somebody", "x", "198.51.100.2").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    let failed: Vec<AuditRecord> = app
+        .audit()
+        .into_iter()
+        .filter(|r| r.event == AuditEvent::SignInFailed)
+        .collect();
+    assert_eq!(failed.len(), 2);
+    assert!(failed
+        .iter()
+        .all(|r| r.target == "(unknown)" && r.result == "username too long"));
+}
+
+#[tokio::test]
+async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let in_one_64 = [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ab:cd:ef:1",
+    ];
+    let statuses: Vec<StatusCode> = wrong_sign_ins_from(&app, &in_one_64).await;
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Another /64 is another client.
+    let reply = app.login("alice", "pw-alice", "2001:db8:1:3::1").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // The recorded address is the client's own, not its prefix.
+    assert_eq!(app.home.users_json()["alice"]["lastIp"], "2001:db8:1:3::1");
+}
+
+/// One wrong sign-in for a fresh name from each address, in order.
+async fn wrong_sign_ins_from(app: &TestApp, addresses: &[&str]) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for (i, address) in addresses.iter().enumerate() {
+        statuses.push(app.login(&format!("nobody{i}"), "x", address).await.status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn the_password_change_is_throttled_like_sign_in() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let client = "198.51.100.7";
+    let cookie = app
+        .login("alice", "pw-alice", client)
+        .await
+        .cookie
+        .expect("signed in");
+    let change = |current: &str| {
+        let body = json!({ "currentPassword": current, "newPassword": "new-alice" });
+        app.post("/account/change-password", client, Some(&cookie), body)
+    };
+    for _ in 0..2 {
+        let reply = change("guess").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(message(&reply), "Current password is incorrect");
+    }
+    let reply = change("guess").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.body["responseStatus"]["errorCode"], "TooManyRequests");
+    let wait: u64 = reply.retry_after.expect("Retry-After").parse().unwrap();
+    assert!(wait >= 1);
+    // The right password is refused too while throttled, without being checked.
+    let before = app.home.users_json();
+    let reply = change("pw-alice").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.retry_after.is_some());
+    assert_eq!(app.home.users_json(), before);
+    // The guesses count for signing in as well: one budget, not two.
+    assert_eq!(
+        app.login("alice", "pw-alice", "192.0.2.1").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn throttled_attempts_do_not_grow_the_audit_log_one_line_each() {
+    let app = TestApp::with_users(&["alice"]).await;
+    let (mut checked, mut refused) = (0, 0);
+    // One account from one address, then many names from another: 1,000 attempts.
+    for i in 0..1_000 {
+        let (user, client) = if i < 500 {
+            ("alice".to_owned(), "198.51.100.1")
+        } else {
+            (format!("user{i}"), "198.51.100.2")
+        };
+        match app.login(&user, "wrong", client).await.status {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused >= 900, "{refused} refused");
+    assert_eq!(app.audited(AuditEvent::SignInFailed), checked);
+    let throttled = app.audited(AuditEvent::SignInThrottled);
+    assert!(
+        (1..=checked).contains(&throttled),
+        "{throttled} throttled lines for {refused} refusals and {checked} failures"
+    );
+}
