@@ -28,11 +28,22 @@ pub const AVATAR_FILE: &str = "avatar.png";
 pub const AVATAR_SIZE: u32 = 256;
 
 /// The `POST /account/change-password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordForm {
     current_password: Option<String>,
     new_password: Option<String>,
+}
+
+/// Shows which fields were sent, never their values.
+impl std::fmt::Debug for ChangePasswordForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ChangePasswordForm")
+            .field("current_password", &redacted(&self.current_password))
+            .field("new_password", &redacted(&self.new_password))
+            .finish()
+    }
 }
 
 /// `POST /account/change-password`: checks the current password, sets the new one, keeps
@@ -206,6 +217,20 @@ mod tests {
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .unwrap();
         out
+    }
+
+    #[test]
+    fn debug_never_shows_the_passwords() {
+        let form: ChangePasswordForm = serde_json::from_str(
+            r#"{"currentPassword":"old-secret-1","newPassword":"new-secret-2"}"#,
+        )
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(
+            !shown.contains("old-secret-1") && !shown.contains("new-secret-2"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
