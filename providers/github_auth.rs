@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -63,6 +63,7 @@ use crate::session::SessionToken;
 use crate::state::{session_token, AuthState};
 use crate::users::{now_secs, validate_username, ADMIN_ROLE};
 use crate::web::auth::session_cookie;
+use crate::web::extract::Query;
 use crate::web::{safe_next, url_encode};
 
 /// This provider's name.

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod extract;
 pub mod json;
 pub mod pages;
 

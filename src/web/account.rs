@@ -2,8 +2,8 @@
 
 use std::io::Cursor;
 
-use axum::extract::{Multipart, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use image::{ImageFormat, ImageReader, Limits};
@@ -18,6 +18,7 @@ use crate::password::check_password_rules;
 use crate::provider::CurrentUser;
 use crate::state::AuthState;
 use crate::users::validate_username;
+use crate::web::extract::Multipart;
 use crate::web::json::JsonBody;
 use crate::web::AVATAR_LIMIT;
 
@@ -150,16 +151,16 @@ pub async fn upload_avatar(
     State(state): State<AuthState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> Result<Json<Value>> {
     validate_username(&user.user_name)
         .map_err(|_| Error::bad_request("This account's name cannot hold an avatar"))?;
     let mut upload = None;
     loop {
-        let field = multipart.next_field().await.map_err(multipart_error)?;
+        let field = multipart.next_field().await?;
         let Some(field) = field else { break };
         if field.name() == Some("file") {
-            upload = Some(field.bytes().await.map_err(multipart_error)?);
+            upload = Some(field.bytes().await?);
             break;
         }
     }
@@ -177,14 +178,6 @@ pub async fn upload_avatar(
     Ok(Json(
         json!({ "success": true, "profileUrl": "/avatar/user" }),
     ))
-}
-
-fn multipart_error(err: axum::extract::multipart::MultipartError) -> Error {
-    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge
-    } else {
-        Error::bad_request(format!("Invalid upload: {}", err.body_text()))
-    }
 }
 
 /// `GET /avatar/user`: the user's avatar, or a generated one.
