@@ -11,12 +11,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use common::Home;
+use common::{sha256_hash, Home};
 use http_body_util::BodyExt;
 use llms_auth::password::HashScheme;
 use llms_auth::providers::github_auth::{GithubAuthProvider, GithubConfig};
 use llms_auth::{AuthState, Config, ProviderRegistry};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// The app on `home`, with `configure` applied to its configuration.
@@ -85,6 +85,16 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     builder.body(Body::empty()).unwrap()
 }
 
+/// `POST /auth/login` with `headers` added.
+fn sign_in(user: &str, password: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
+    let mut builder = Request::post("/auth/login").header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, *value);
+    }
+    let body = json!({ "username": user, "password": password }).to_string();
+    builder.body(Body::from(body)).unwrap()
+}
+
 // ---------------------------------------------------------------------------------------
 // Rejections of Path, Query and Multipart are `responseStatus` JSON.
 
@@ -151,4 +161,51 @@ async fn malformed_github_start_and_callback_queries_are_json_400s() {
         let reply = send(&app, get(path, None)).await;
         assert_eq!(reply.assert_bad_request(), "Invalid query string", "{path}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// A locked account's refusal is recognisable; other 403s are not called locks.
+
+#[tokio::test]
+async fn only_the_refusal_of_a_locked_account_says_locked() {
+    let home = Home::new();
+    home.write_users_json(&json!({
+        "alice": { "password_hash": sha256_hash("pw-alice"), "created": 1742034600.25, "roles": [] },
+        "bob": {
+            "password_hash": sha256_hash("pw-bob"), "created": 1742034600.25, "roles": [],
+            "locked": "On leave until March",
+        },
+    }));
+    let app = app_with(&home, |_| {}).await;
+
+    let locked = send(&app, sign_in("bob", "pw-bob", &[])).await;
+    assert_eq!(locked.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        locked.json(),
+        json!({ "responseStatus": {
+            "errorCode": "Forbidden", "message": "On leave until March", "locked": true,
+        }})
+    );
+
+    // The wrong password for the locked account: no word of the lock.
+    let wrong = send(&app, sign_in("bob", "guess", &[])).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.json()["responseStatus"].get("locked").is_none());
+
+    // A refused cross-site sign-in is a 403 too, but not a lock.
+    let headers = [
+        (header::HOST, "127.0.0.1:8000"),
+        (header::ORIGIN, "http://evil.example"),
+    ];
+    let cross_site = send(&app, sign_in("alice", "pw-alice", &headers)).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let status = &cross_site.json()["responseStatus"];
+    assert_eq!(status["errorCode"], "Forbidden");
+    assert!(status.get("locked").is_none(), "{status}");
+
+    // Nor is a missing Admin role.
+    let alice = home.write_session("alice", "credentials", 0.0);
+    let not_admin = send(&app, get("/admin/users", Some(&alice))).await;
+    assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+    assert!(not_admin.json()["responseStatus"].get("locked").is_none());
 }

@@ -154,7 +154,7 @@ pub async fn submit_sign_in(
         state
             .audit(attempt(AuditEvent::SignInLocked, "locked"))
             .await;
-        return Err(Error::Forbidden(reason.to_owned()));
+        return Err(Error::Locked(reason.to_owned()));
     }
     let upgraded = if needs_upgrade {
         Some(state.hasher().hash(password).await?)
@@ -173,7 +173,7 @@ pub async fn submit_sign_in(
                 return Err(Error::InvalidCredentials);
             }
             if let Some(reason) = user.lock_reason() {
-                return Err(Error::Forbidden(reason.to_owned()));
+                return Err(Error::Locked(reason.to_owned()));
             }
             if let Some(hash) = upgraded {
                 user.password_hash = hash;
