@@ -209,3 +209,71 @@ async fn only_the_refusal_of_a_locked_account_says_locked() {
     assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
     assert!(not_admin.json()["responseStatus"].get("locked").is_none());
 }
+
+// ---------------------------------------------------------------------------------------
+// A store that others can read (written by llms.py) is made private.
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The modes llms.py leaves: 0755 for the folder, 0644 for users.json.
+fn loosen(file: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = file.parent().unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+fn assert_private(file: &std::path::Path) {
+    let folder = file.parent().unwrap();
+    assert_eq!(
+        (mode(folder), mode(file)),
+        (0o700, 0o600),
+        "{}",
+        file.display()
+    );
+}
+
+#[tokio::test]
+async fn the_store_is_made_private_at_start_and_after_every_write() {
+    let home = home_with_users();
+    let file = home.users_file();
+    loosen(&file);
+    let app = app_with(&home, |_| {}).await;
+    assert_private(&file);
+
+    // Opened up again behind the server's back: the next write through the API closes it.
+    loosen(&file);
+    let admin = home.write_session("admin", "credentials", 0.0);
+    let create = Request::post("/admin/users")
+        .header(header::COOKIE, &admin)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({ "userName": "carol", "password": "carol-password-1" }).to_string(),
+        ))
+        .unwrap();
+    let reply = send(&app, create).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_private(&file);
+
+    // And so does a write from the command line.
+    loosen(&file);
+    home.add_user("dave", "dave-password-1");
+    assert_private(&file);
+}
+
+#[tokio::test]
+async fn llms_py_own_store_location_is_made_private_too() {
+    let home = Home::new();
+    let file = home.path().join("user/default/credentials/users.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let users = json!({ "alice": {
+        "password_hash": sha256_hash("pw-alice"), "created": 1742034600.25, "roles": [],
+    }});
+    std::fs::write(&file, users.to_string()).unwrap();
+    loosen(&file);
+    let _app = app_with(&home, |_| {}).await;
+    assert_private(&file);
+}
