@@ -277,3 +277,104 @@ async fn llms_py_own_store_location_is_made_private_too() {
     let _app = app_with(&home, |_| {}).await;
     assert_private(&file);
 }
+
+// ---------------------------------------------------------------------------------------
+// Avatars: a small file claiming a huge picture is refused from its header.
+
+/// CRC-32 (ISO-HDLC), as PNG chunks use it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A well-formed PNG of a few hundred bytes whose header claims `width` x `height` RGBA
+/// pixels; its (stored, uncompressed) image data holds at most 256 bytes of rows, all of
+/// them for a picture that small.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &header);
+    let rows = (1 + 4 * width as usize).saturating_mul(height as usize);
+    let raw = vec![0u8; rows.min(256)];
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
+    zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn avatar_upload(cookie: &str, file: &[u8]) -> Request<Body> {
+    let boundary = "hardening-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/user/avatar")
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once() {
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let app = app_with(&home, |_| {}).await;
+    let bomb = png_claiming(20_000, 20_000);
+    assert!(bomb.len() < 1024, "{} bytes", bomb.len());
+
+    let started = std::time::Instant::now();
+    let reply = send(&app, avatar_upload(&bob, &bomb)).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        reply.assert_bad_request(),
+        "The image could not be read (damaged or too large)"
+    );
+    assert!(!home.path().join("user/bob/avatar.png").exists());
+
+    // The same construction within bounds is a real picture (the test file is sound).
+    let small = png_claiming(4, 4);
+    let reply = send(&app, avatar_upload(&bob, &small)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(home.path().join("user/bob/avatar.png").exists());
+}
