@@ -28,6 +28,11 @@ pub struct Config {
     pub loopback_only: bool,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// `LLMS_ALLOWED_HOSTS`: host names (lowercase, no port) requests may be addressed to,
+    /// beyond `localhost` and IP addresses. While the server listens only on loopback, any
+    /// other name is refused (a defence against DNS rebinding); otherwise, an empty list
+    /// allows every name.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Config {
@@ -42,11 +47,12 @@ impl Config {
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            allowed_hosts: Vec::new(),
         }
     }
 
-    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH` and `LLMS_TRUSTED_PROXIES`;
-    /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
+    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES` and
+    /// `LLMS_ALLOWED_HOSTS`; `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
             Some(home) => PathBuf::from(home),
@@ -69,6 +75,9 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_TRUSTED_PROXIES") {
             config.trusted_proxies = parse_proxies(&value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_ALLOWED_HOSTS") {
+            config.allowed_hosts = parse_allowed_hosts(&value)?;
         }
         Ok(config)
     }
@@ -107,6 +116,20 @@ pub fn parse_proxies(value: &str) -> Result<Vec<IpAddr>> {
         .collect()
 }
 
+/// Parses `LLMS_ALLOWED_HOSTS`: comma- or space-separated host names (a port, if given, is
+/// not compared), normalized to lowercase without a trailing dot.
+pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::web::host_name(s).ok_or_else(|| {
+                Error::Config(format!("LLMS_ALLOWED_HOSTS: '{s}' is not a host name"))
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +140,18 @@ mod tests {
         assert_eq!(list.len(), 3);
         assert!(parse_proxies("10.0.0.0/8").is_err());
         assert!(parse_proxies("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn allowed_hosts_are_normalized_names() {
+        assert_eq!(
+            parse_allowed_hosts("LLMS.Example.com., gw.internal:8443  [::1]").unwrap(),
+            ["llms.example.com", "gw.internal", "[::1]"]
+        );
+        assert!(parse_allowed_hosts("").unwrap().is_empty());
+        for bad in ["http://x.example", "a/b", "x.example:port", "::1"] {
+            assert!(parse_allowed_hosts(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

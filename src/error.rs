@@ -33,6 +33,10 @@ pub enum Error {
     /// the body says `"locked": true` so that a page can tell it from other refusals.
     #[error("{0}")]
     Locked(String),
+    /// The request names a host this server does not answer to (421): a defence against
+    /// DNS rebinding.
+    #[error("{0}")]
+    MisdirectedRequest(String),
     /// The named thing does not exist (404).
     #[error("{0}")]
     NotFound(String),
@@ -106,6 +110,7 @@ impl Error {
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::Locked(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -121,7 +126,7 @@ impl Error {
     pub fn error_code(&self) -> &'static str {
         match self.status() {
             StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => "Forbidden",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
             _ => "Error",
         }

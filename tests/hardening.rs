@@ -378,3 +378,147 @@ async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once() {
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
     assert!(home.path().join("user/bob/avatar.png").exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// DNS rebinding: a loopback server answers only to loopback names, addresses and the list.
+
+/// A request to `path` carrying `Host: host` (and an `Origin` of the same site).
+fn addressed_to(method: &str, path: &str, host: &str) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host)
+        .header(header::ORIGIN, format!("http://{host}"));
+    let body = if method == "POST" {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        Body::from(json!({ "userName": "mallory", "password": "mallory-password-1" }).to_string())
+    } else {
+        Body::empty()
+    };
+    builder.body(body).unwrap()
+}
+
+fn assert_misdirected(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{what}");
+    let status = &reply.json()["responseStatus"];
+    assert_eq!(status["errorCode"], "Forbidden", "{what}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("LLMS_ALLOWED_HOSTS"),
+        "{what}: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run() {
+    // The documented first run: no users, so authentication is off, on 127.0.0.1.
+    let home = Home::new();
+    let app = app_with(&home, |_| {}).await;
+
+    // attacker.example now resolves to 127.0.0.1: its page's requests are "same-origin".
+    let reply = send(
+        &app,
+        addressed_to("POST", "/admin/users", "attacker.example:8000"),
+    )
+    .await;
+    assert_misdirected(&reply, "POST /admin/users");
+    assert!(!home.users_file().exists(), "a user was created");
+    for (method, path) in [
+        ("GET", "/admin/users"),
+        ("GET", "/"),
+        ("GET", "/config"),
+        ("GET", "/login"),
+        ("GET", "/assets/app.js"),
+        ("DELETE", "/admin/users/admin"),
+        ("PUT", "/admin/users"),
+        ("HEAD", "/"),
+        ("OPTIONS", "/config"),
+    ] {
+        let reply = send(&app, addressed_to(method, path, "attacker.example")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::MISDIRECTED_REQUEST,
+            "{method} {path}"
+        );
+    }
+    // The absolute form names the host in the request line itself.
+    let reply = send(
+        &app,
+        Request::get("http://attacker.example/admin/users")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_misdirected(&reply, "absolute form");
+    // Two Host headers, or one that is not a host name, are refused too.
+    for hosts in [
+        &["127.0.0.1", "attacker.example"][..],
+        &["a b"],
+        &["x:port"],
+    ] {
+        let mut builder = Request::get("/config");
+        for host in hosts {
+            builder = builder.header(header::HOST, *host);
+        }
+        let reply = send(&app, builder.body(Body::empty()).unwrap()).await;
+        assert_misdirected(&reply, &format!("{hosts:?}"));
+    }
+
+    // The server's own names still work, and so does a request without any Host.
+    for host in [
+        "127.0.0.1:8000",
+        "localhost:8000",
+        "LOCALHOST",
+        "[::1]:8000",
+        "127.0.0.2",
+    ] {
+        let reply = send(&app, addressed_to("GET", "/admin/users", host)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{host}");
+    }
+    let reply = send(&app, get("/admin/users", None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(&app, addressed_to("POST", "/admin/users", "127.0.0.1:8000")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(home.users_json().get("mallory").is_some());
+}
+
+#[tokio::test]
+async fn llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server() {
+    let home = home_with_users();
+    let listed = |config: &mut Config| {
+        config.allowed_hosts = vec!["llms.example.com".to_owned()];
+    };
+    let loopback = app_with(&home, listed).await;
+    let reply = send(
+        &loopback,
+        addressed_to("GET", "/config", "LLMS.example.com:443"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(&loopback, addressed_to("GET", "/config", "other.example")).await;
+    assert_misdirected(&reply, "unlisted name on loopback");
+
+    // Listening beyond loopback: every name, unless the list says otherwise.
+    let public = app_with(&home, |config| config.loopback_only = false).await;
+    let reply = send(&public, addressed_to("GET", "/config", "other.example")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let public_listed = app_with(&home, |config| {
+        config.loopback_only = false;
+        listed(config);
+    })
+    .await;
+    let reply = send(
+        &public_listed,
+        addressed_to("GET", "/config", "other.example"),
+    )
+    .await;
+    assert_misdirected(&reply, "unlisted name on a public server");
+    let reply = send(
+        &public_listed,
+        addressed_to("GET", "/config", "llms.example.com"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
