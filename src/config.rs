@@ -7,6 +7,10 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::password::HashScheme;
 
+/// How long a client may take to send a request's headers unless
+/// `LLMS_HEADER_TIMEOUT_SECS` says otherwise.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
 pub const DEFAULT_PROVIDER: &str = "credentials";
 
@@ -33,6 +37,9 @@ pub struct Config {
     /// other name is refused (a defence against DNS rebinding); otherwise, an empty list
     /// allows every name.
     pub allowed_hosts: Vec<String>,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// connection is kept (`LLMS_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
 }
 
 impl Config {
@@ -48,11 +55,13 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(2),
             allowed_hosts: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 
-    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES` and
-    /// `LLMS_ALLOWED_HOSTS`; `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
+    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES`,
+    /// `LLMS_ALLOWED_HOSTS` and `LLMS_HEADER_TIMEOUT_SECS`; `auth_flag` (from `--auth`) wins
+    /// over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
             Some(home) => PathBuf::from(home),
@@ -78,6 +87,9 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_ALLOWED_HOSTS") {
             config.allowed_hosts = parse_allowed_hosts(&value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_HEADER_TIMEOUT_SECS") {
+            config.header_timeout = parse_header_timeout(&value)?;
         }
         Ok(config)
     }
@@ -130,6 +142,16 @@ pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Parses `LLMS_HEADER_TIMEOUT_SECS`: a whole number of seconds, at least 1.
+pub fn parse_header_timeout(value: &str) -> Result<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(Error::Config(format!(
+            "LLMS_HEADER_TIMEOUT_SECS: '{value}' is not a positive number of seconds"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +173,14 @@ mod tests {
         assert!(parse_allowed_hosts("").unwrap().is_empty());
         for bad in ["http://x.example", "a/b", "x.example:port", "::1"] {
             assert!(parse_allowed_hosts(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_timeout_is_positive_seconds() {
+        assert_eq!(parse_header_timeout(" 3 ").unwrap(), Duration::from_secs(3));
+        for bad in ["0", "-1", "1.5", "soon", ""] {
+            assert!(parse_header_timeout(bad).is_err(), "{bad}");
         }
     }
 
