@@ -208,7 +208,10 @@ function setupSignIn() {
     const wait = result.response && parseInt(result.response.headers.get("Retry-After"), 10);
     if (result.status === 429 && wait > 0) {
       throttled(wait);
-    } else if (result.status === 403 && result.data && result.data.responseStatus) {
+    } else if (result.status === 403 && result.data && result.data.responseStatus
+               && result.data.responseStatus.locked === true) {
+      // Only a locked account says so; any other 403 (a refused cross-site request, say)
+      // is shown as it is.
       showError(error, "This account is locked: " + result.data.responseStatus.message);
     } else {
       showError(error, errorMessage(result));

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -65,6 +65,7 @@ use crate::session::SessionToken;
 use crate::state::{session_token, AuthState};
 use crate::users::{now_secs, validate_username, ADMIN_ROLE};
 use crate::web::auth::session_cookie;
+use crate::web::extract::Query;
 use crate::web::{safe_next, url_encode};
 
 /// This provider's name.
@@ -898,11 +899,23 @@ async fn start_sign_in(
 }
 
 /// The query GitHub sends the browser back with.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+}
+
+/// The code (worth an access token) and the state (this browser's secret) are never shown.
+impl fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("CallbackQuery")
+            .field("code", &redacted(&self.code))
+            .field("state", &redacted(&self.state))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// Why a sign-in with GitHub did not complete: shown to the visitor as a page.
@@ -1298,6 +1311,21 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn callback_debug_hides_the_code_and_the_state() {
+        let query = CallbackQuery {
+            code: Some("code-0123456789abcdef".into()),
+            state: Some("state-fedcba9876543210".into()),
+            error: None,
+        };
+        let shown = format!("{query:?}");
+        assert!(
+            !shown.contains("code-0123456789abcdef") && !shown.contains("state-fedcba9876543210"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

@@ -7,6 +7,10 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::password::HashScheme;
 
+/// How long a client may take to send a request's headers unless
+/// `LLMS_HEADER_TIMEOUT_SECS` says otherwise.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
 pub const DEFAULT_PROVIDER: &str = "credentials";
 
@@ -28,6 +32,14 @@ pub struct Config {
     pub loopback_only: bool,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// `LLMS_ALLOWED_HOSTS`: host names (lowercase, no port) requests may be addressed to,
+    /// beyond `localhost` and IP addresses. While the server listens only on loopback, any
+    /// other name is refused (a defence against DNS rebinding); otherwise, an empty list
+    /// allows every name.
+    pub allowed_hosts: Vec<String>,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// connection is kept (`LLMS_HEADER_TIMEOUT_SECS`).
+    pub header_timeout: Duration,
 }
 
 impl Config {
@@ -42,11 +54,14 @@ impl Config {
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            allowed_hosts: Vec::new(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 
-    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH` and `LLMS_TRUSTED_PROXIES`;
-    /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
+    /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES`,
+    /// `LLMS_ALLOWED_HOSTS` and `LLMS_HEADER_TIMEOUT_SECS`; `auth_flag` (from `--auth`) wins
+    /// over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
             Some(home) => PathBuf::from(home),
@@ -69,6 +84,12 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_TRUSTED_PROXIES") {
             config.trusted_proxies = parse_proxies(&value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_ALLOWED_HOSTS") {
+            config.allowed_hosts = parse_allowed_hosts(&value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_HEADER_TIMEOUT_SECS") {
+            config.header_timeout = parse_header_timeout(&value)?;
         }
         Ok(config)
     }
@@ -107,6 +128,30 @@ pub fn parse_proxies(value: &str) -> Result<Vec<IpAddr>> {
         .collect()
 }
 
+/// Parses `LLMS_ALLOWED_HOSTS`: comma- or space-separated host names (a port, if given, is
+/// not compared), normalized to lowercase without a trailing dot.
+pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::web::host_name(s).ok_or_else(|| {
+                Error::Config(format!("LLMS_ALLOWED_HOSTS: '{s}' is not a host name"))
+            })
+        })
+        .collect()
+}
+
+/// Parses `LLMS_HEADER_TIMEOUT_SECS`: a whole number of seconds, at least 1.
+pub fn parse_header_timeout(value: &str) -> Result<Duration> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(Error::Config(format!(
+            "LLMS_HEADER_TIMEOUT_SECS: '{value}' is not a positive number of seconds"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +162,26 @@ mod tests {
         assert_eq!(list.len(), 3);
         assert!(parse_proxies("10.0.0.0/8").is_err());
         assert!(parse_proxies("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn allowed_hosts_are_normalized_names() {
+        assert_eq!(
+            parse_allowed_hosts("LLMS.Example.com., gw.internal:8443  [::1]").unwrap(),
+            ["llms.example.com", "gw.internal", "[::1]"]
+        );
+        assert!(parse_allowed_hosts("").unwrap().is_empty());
+        for bad in ["http://x.example", "a/b", "x.example:port", "::1"] {
+            assert!(parse_allowed_hosts(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_timeout_is_positive_seconds() {
+        assert_eq!(parse_header_timeout(" 3 ").unwrap(), Duration::from_secs(3));
+        for bad in ["0", "-1", "1.5", "soon", ""] {
+            assert!(parse_header_timeout(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -29,6 +29,14 @@ pub enum Error {
     /// Signed in, but not allowed (403). The message is shown to the client.
     #[error("{0}")]
     Forbidden(String),
+    /// The right password for a locked account (403); the message is the lock reason, and
+    /// the body says `"locked": true` so that a page can tell it from other refusals.
+    #[error("{0}")]
+    Locked(String),
+    /// The request names a host this server does not answer to (421): a defence against
+    /// DNS rebinding.
+    #[error("{0}")]
+    MisdirectedRequest(String),
     /// The named thing does not exist (404).
     #[error("{0}")]
     NotFound(String),
@@ -100,8 +108,9 @@ impl Error {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Locked(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,7 +126,7 @@ impl Error {
     pub fn error_code(&self) -> &'static str {
         match self.status() {
             StatusCode::UNAUTHORIZED => "Unauthorized",
-            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => "Forbidden",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
             _ => "Error",
         }
@@ -143,7 +152,8 @@ fn seconds(count: u64) -> String {
     }
 }
 
-/// The reference's error body: `{"responseStatus":{"errorCode":..,"message":..}}`.
+/// The reference's error body: `{"responseStatus":{"errorCode":..,"message":..}}`
+/// ([`Error::Locked`] adds `"locked": true` inside `responseStatus`).
 pub fn error_body(error_code: &str, message: &str) -> serde_json::Value {
     json!({ "responseStatus": { "errorCode": error_code, "message": message } })
 }
@@ -154,11 +164,11 @@ impl IntoResponse for Error {
         if status.is_server_error() {
             tracing::error!(error = %format!("{self:#}"), "request failed");
         }
-        let mut response = (
-            status,
-            Json(error_body(self.error_code(), &self.public_message())),
-        )
-            .into_response();
+        let mut body = error_body(self.error_code(), &self.public_message());
+        if let Self::Locked(_) = self {
+            body["responseStatus"]["locked"] = true.into();
+        }
+        let mut response = (status, Json(body)).into_response();
         if let Self::TooManyRequests { retry_after } = self {
             response
                 .headers_mut()

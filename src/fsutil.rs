@@ -16,6 +16,23 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, e))
 }
 
+/// Takes the group's and others' permissions away from an existing file or folder (a
+/// `users.json` written by llms.py is 0644 in a 0755 folder: 0600 and 0700 here). Returns
+/// whether the mode changed; a missing `path` is left alone.
+pub fn make_private(path: &Path) -> Result<bool> {
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode() & 0o7777,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    if mode & 0o077 == 0 {
+        return Ok(false);
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o077))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(true)
+}
+
 /// Writes `bytes` to `path` so that readers see either the old file or the new one, never
 /// a part: a temporary file in the same folder (mode 0600), fsync, rename, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -82,5 +99,36 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn make_private_takes_group_and_other_permissions_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("credentials");
+        let file = folder.join("users.json");
+        fs::create_dir(&folder).unwrap();
+        fs::write(&file, "{}").unwrap();
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+
+        assert!(make_private(&file).unwrap());
+        assert!(make_private(&folder).unwrap());
+        assert_eq!((mode(&folder), mode(&file)), (0o700, 0o600));
+        // Already private, or missing: nothing to do.
+        assert!(!make_private(&file).unwrap());
+        assert!(!make_private(&folder.join("missing")).unwrap());
+        // Owner bits are kept as they are.
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o444)).unwrap();
+        assert!(make_private(&file).unwrap());
+        assert_eq!(mode(&file), 0o400);
     }
 }

@@ -1,14 +1,21 @@
 //! The `llms` host server: the auth router, the host's own home page, logging, the session
-//! sweeper and graceful shutdown.
+//! sweeper, the connection loop (header timeout, connection limit) and graceful shutdown.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
 use maud::Markup;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tower::Service;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -21,6 +28,12 @@ pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How long after start-up the first sweep runs.
 pub const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(300);
+
+/// Most connections served at once; further clients wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// How long shutdown waits for requests in flight before the server exits anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 async fn show_home(State(state): State<AuthState>, user: CurrentUser) -> Result<Markup> {
     let context = page_context(&state, Some(&user)).await?;
@@ -36,6 +49,12 @@ pub fn app(state: AuthState) -> Router {
 }
 
 /// Starts the server on `listener` and runs until Ctrl-C or SIGTERM.
+///
+/// Every connection must send a request's headers within the configured header timeout
+/// ([`Config::header_timeout`]), and an idle keep-alive connection is closed after as long,
+/// so slow or silent clients cannot hold connections; at most [`MAX_CONNECTIONS`] are served
+/// at once. Handlers see the peer as `ConnectInfo<SocketAddr>`. On shutdown the listener
+/// closes, idle connections close at once, and requests in flight get [`SHUTDOWN_GRACE`].
 pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let addr = listener
         .local_addr()
@@ -47,13 +66,92 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     spawn_sweeper(state.clone());
     tracing::info!(%addr, provider = state.provider().name(), "listening");
     println!("Listening on http://{addr}");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+
+    // axum::serve gives hyper no timer, so no header timeout ever applies. `http1_only`
+    // matters too: otherwise the builder first sniffs for the HTTP/2 preface, and that read
+    // has no timeout at all, so a client that connects and sends nothing is kept forever.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config().header_timeout)
+        .keep_alive(true);
+    let mut make_service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(());
+    let mut shutdown = pin!(shutdown_signal());
+    loop {
+        let (stream, peer, slot) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &slots) => accepted?,
+        };
+        let Ok(service) = make_service.call(peer).await;
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut connection = pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stop_rx.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection closed with an error");
+            }
+        });
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(());
+    // Every open connection holds a slot: all slots free means all connections closed.
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
+    }
+    Ok(())
+}
+
+/// Waits for a free connection slot, then for a client. Per-connection failures (a client
+/// that reset before being accepted) are skipped; others (out of file descriptors) are
+/// logged and retried after a pause.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("connection slots closed: {e}")))?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, peer, slot));
+            }
+            Err(e) if is_connection_error(&e) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("server error: {e}")))
 }
 
 fn spawn_sweeper(state: AuthState) {

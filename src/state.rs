@@ -17,6 +17,7 @@ use crate::provider::{AuthProvider, ProviderRegistry};
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken, COOKIE_NAME};
 use crate::throttle::Throttle;
 use crate::users::{UserStore, Users};
+use crate::web::account::{AvatarDecoder, AVATAR_DECODERS};
 
 /// Shared state of the auth extension. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ struct Inner {
     provider: Arc<dyn AuthProvider>,
     throttle: Throttle,
     audit: AuditLog,
+    avatar_decoder: AvatarDecoder,
     /// Set once the user store has held a user during this run.
     users_seen: AtomicBool,
     /// Set once the "store became empty" warning was logged.
@@ -70,10 +72,14 @@ impl AuthState {
                 provider,
                 throttle: Throttle::new(),
                 audit,
+                avatar_decoder: AvatarDecoder::new(AVATAR_DECODERS),
                 users_seen: AtomicBool::new(false),
                 emptied_warned: AtomicBool::new(false),
             }),
         };
+        // A store written by llms.py is readable by every local user: not any more.
+        let store = state.clone();
+        tokio::task::spawn_blocking(move || store.inner.users.make_private()).await?;
         // Fail now, not on the first request, when the store is broken; and remember
         // whether it holds users from the start.
         let users = state.users().await?;
@@ -104,6 +110,11 @@ impl AuthState {
     /// The sign-in throttle.
     pub fn throttle(&self) -> &Throttle {
         &self.inner.throttle
+    }
+
+    /// Where uploaded avatars are decoded, a few at a time.
+    pub fn avatar_decoder(&self) -> &AvatarDecoder {
+        &self.inner.avatar_decoder
     }
 
     /// The audit log.

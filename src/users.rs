@@ -9,7 +9,7 @@ use std::fmt;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsutil::{write_atomic, FileLock};
+use crate::fsutil::{make_private, write_atomic, FileLock};
 
 /// The only role with a meaning.
 pub const ADMIN_ROLE: &str = "Admin";
@@ -189,6 +189,8 @@ pub struct UserStore {
     lock_path: PathBuf,
     cache: Mutex<Option<Cached>>,
     generation: AtomicU64,
+    /// Set once a failure to make the store private was logged.
+    permissions_warned: AtomicBool,
 }
 
 impl UserStore {
@@ -208,6 +210,7 @@ impl UserStore {
             lock_path,
             cache: Mutex::new(None),
             generation: AtomicU64::new(0),
+            permissions_warned: AtomicBool::new(false),
         }
     }
 
@@ -351,8 +354,30 @@ impl UserStore {
         let value = change(&mut users)?;
         if users != before {
             write_atomic(&self.path, &serialize_users(&users)?)?;
+            self.make_private();
         }
         Ok(value)
+    }
+
+    /// Makes the store's folder 0700 and the file 0600 when they are open to others (files
+    /// written by llms.py are 0644 in a 0755 folder). Called when the server starts and
+    /// after every write; a failure (a folder owned by someone else, say) is logged once,
+    /// never fatal. Blocking.
+    pub fn make_private(&self) {
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        for path in [folder, self.path.as_path()] {
+            match make_private(path) {
+                Ok(true) => {
+                    tracing::info!(path = %path.display(), "permissions tightened: no access for group and others")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    if !self.permissions_warned.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "cannot make the user store private; other local users may read the password hashes");
+                    }
+                }
+            }
+        }
     }
 }
 

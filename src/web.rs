@@ -1,10 +1,11 @@
 //! The HTTP surface: the auth router, the deny-by-default guard, and the request defences
-//! (cross-site refusal, JSON content type, body limits, response headers).
+//! (host check, cross-site refusal, JSON content type, body limits, response headers).
 
 pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod extract;
 pub mod json;
 pub mod pages;
 
@@ -14,7 +15,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::config::Config;
 use crate::error::Error;
 use crate::extract::{identity, AuthRejection};
 use crate::provider::Identity;
@@ -121,6 +124,83 @@ fn is_cross_site(request: &axum::http::request::Parts, behind_trusted_proxy: boo
     !(named(header::HOST) || forwarded)
 }
 
+/// The lowercase host name of an authority (`Host` header value or URI authority) without
+/// its port and trailing dot: `Example.COM.:8080` is `example.com`, `[::1]:80` is `[::1]`.
+/// `None` when it is not a well-formed host with an optional numeric port.
+pub fn host_name(authority: &str) -> Option<String> {
+    let (name, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, port) = rest.split_once(']')?;
+            (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?), port)
+        }
+        None => {
+            let (name, port) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
+            (name.to_owned(), port)
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+    let name_ok = name.starts_with('[')
+        || (!name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
+    (port_ok && name_ok).then_some(name)
+}
+
+/// Whether a request addressed to `authority` may be served.
+///
+/// A page on `attacker.example` whose DNS name is re-pointed at 127.0.0.1 ("DNS rebinding")
+/// reaches a loopback server as a same-origin page: its `Origin` and `Host` both say
+/// `attacker.example`, so the cross-site check passes. While the server listens only on
+/// loopback, it therefore answers only to `localhost`, to IP addresses, and to the names
+/// in `LLMS_ALLOWED_HOSTS`. An IP address is safe: a browser sends one only when the page's
+/// own URL names that address, so the page is this server's. When the server listens
+/// beyond loopback, every name is served unless `LLMS_ALLOWED_HOSTS` lists some.
+fn host_allowed(config: &Config, authority: &str) -> bool {
+    if !config.loopback_only && config.allowed_hosts.is_empty() {
+        return true;
+    }
+    let Some(name) = host_name(authority) else {
+        return false;
+    };
+    name == "localhost"
+        || name.starts_with('[')
+        || name.parse::<Ipv4Addr>().is_ok()
+        || config.allowed_hosts.contains(&name)
+}
+
+/// Refuses a request addressed to a host this server does not answer to ([`host_allowed`]).
+///
+/// Both the request target's authority (HTTP/1.1 absolute form, HTTP/2 `:authority`) and
+/// the `Host` header are checked when present. A request with neither is served: browsers
+/// always send `Host` (scripts cannot remove it), so such a request is not from a web page,
+/// and a program that talks to the socket directly could name any host anyway. The
+/// in-process tests, whose requests carry no `Host`, rely on this.
+fn check_host(config: &Config, request: &axum::http::request::Parts) -> Result<(), Error> {
+    let headers: Vec<&HeaderValue> = request.headers.get_all(header::HOST).iter().collect();
+    let authority = request.uri.authority().map(|a| a.as_str());
+    let allowed = match headers.as_slice() {
+        [] => true,
+        // Not text: no host this server answers to.
+        [value] => value.to_str().is_ok_and(|host| host_allowed(config, host)),
+        // Two `Host` headers are ambiguous: refused whenever names are checked at all.
+        _ => host_allowed(config, ""),
+    } && authority.is_none_or(|host| host_allowed(config, host));
+    if allowed {
+        return Ok(());
+    }
+    tracing::debug!(?headers, ?authority, "request for an unknown host refused");
+    Err(Error::MisdirectedRequest(
+        "This server does not answer to that host name; list it in LLMS_ALLOWED_HOSTS to allow it"
+            .into(),
+    ))
+}
+
 async fn guard(State(state): State<AuthState>, request: Request, next: Next) -> Response {
     let is_asset = request.uri().path().starts_with("/assets/");
     let mut response = check_and_run(state, request, next).await;
@@ -146,6 +226,9 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let (mut parts, body) = request.into_parts();
+    if let Err(refused) = check_host(state.config(), &parts) {
+        return refused.into_response();
+    }
     if !safe_method && is_cross_site(&parts, state.is_from_trusted_proxy(&parts)) {
         return Error::Forbidden("Cross-site request refused".into()).into_response();
     }
@@ -238,6 +321,54 @@ mod tests {
             "/login?next=/admin%3Fa%3D1%26b%3D2"
         );
         assert_eq!(sign_in_url("//evil"), "/login");
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(
+            host_name("Example.COM.:8080").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(host_name("localhost").as_deref(), Some("localhost"));
+        assert_eq!(host_name("127.0.0.1:8000").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host_name("[::1]:8000").as_deref(), Some("[::1]"));
+        assert_eq!(host_name("[0:0::1]").as_deref(), Some("[::1]"));
+        for bad in [
+            "", ":80", "a b", "::1", "[::1", "[nope]", "x:", "x:123456", "x:8o", "a/b", "a@b",
+            "\\0",
+        ] {
+            assert_eq!(host_name(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn loopback_servers_answer_to_loopback_names_addresses_and_the_list() {
+        let mut config = Config::new("/tmp/h");
+        config.allowed_hosts = vec!["llms.example.com".into()];
+        for ok in [
+            "localhost:8000",
+            "127.0.0.1",
+            "127.0.0.2:1",
+            "[::1]:8000",
+            "192.0.2.7",
+            "LLMS.example.com:443",
+        ] {
+            assert!(host_allowed(&config, ok), "{ok}");
+        }
+        for refused in [
+            "attacker.example",
+            "attacker.example:8000",
+            "localhost.attacker.example",
+            "1.2.3.4.nip.io",
+            "llms.example.com.evil",
+            "a b",
+        ] {
+            assert!(!host_allowed(&config, refused), "{refused}");
+        }
+        config.loopback_only = false;
+        assert!(!host_allowed(&config, "attacker.example"));
+        config.allowed_hosts.clear();
+        assert!(host_allowed(&config, "attacker.example"));
     }
 
     #[test]

@@ -149,6 +149,32 @@ async fn sign_in_user_menu_forbidden_page_and_sign_out() {
                 .await
                 .expect("GET /admin as bob");
             assert_eq!(response.status(), 403);
+
+            // A locked account hears its reason after the right password...
+            page.sign_out().await;
+            let locked = home.run(&["--lockuser", "bob", "--reason", "On leave"], "");
+            assert!(locked.status.success(), "{locked:?}");
+            page.fill("#username", "bob").await;
+            page.fill("#password", "bob-pw").await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_text(
+                "[data-testid=sign-in-error]",
+                "This account is locked: On leave",
+            )
+            .await;
+            // ...but any other 403 (a refused cross-site request, say) is not called a lock.
+            page.eval(
+                r#"window.fetch = async () => new Response(
+                     JSON.stringify({ responseStatus: { errorCode: "Forbidden", message: "Cross-site request refused" } }),
+                     { status: 403, headers: { "Content-Type": "application/json" } });"#,
+                vec![],
+            )
+            .await;
+            page.click("[data-testid=sign-in-submit]").await;
+            let shown = page
+                .wait_text("[data-testid=sign-in-error]", "Cross-site request refused")
+                .await;
+            assert!(!shown.contains("locked"), "{shown}");
         },
     )
     .await;

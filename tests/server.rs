@@ -559,3 +559,98 @@ async fn sigterm_stops_the_server_even_with_an_idle_connection_open() {
     assert!(server.terminate().success());
     drop(client);
 }
+
+/// Reads from `stream` until the server closes it (or resets it), for at most `limit`.
+/// Returns what was read and how long it took; panics if the connection is still open.
+fn read_until_closed(
+    stream: &mut std::net::TcpStream,
+    limit: std::time::Duration,
+) -> (Vec<u8>, std::time::Duration) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the connection was still open after {:?} ({e}); received {:?}",
+                started.elapsed(),
+                String::from_utf8_lossy(&received)
+            ),
+        }
+        assert!(started.elapsed() < limit, "the connection stayed open");
+    }
+    (received, started.elapsed())
+}
+
+#[tokio::test]
+async fn slow_silent_and_idle_connections_are_closed_after_the_header_timeout() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::time::Duration;
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(
+        &home,
+        &[],
+        &[
+            ("LLMS_PASSWORD_HASH", "sha256"),
+            ("LLMS_HEADER_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    // A slowloris: half a request's headers, then nothing.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    // A client that connects and says nothing at all.
+    let silent = TcpStream::connect(&addr).unwrap();
+    // A keep-alive client that made one request and then went idle.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.write_all(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+
+    // Meanwhile, ordinary requests are served.
+    let response = http().get(server.url("/config")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Each is closed by the server once the timeout has passed, not before.
+    let limit = Duration::from_secs(6);
+    let readers = [slow, silent, idle]
+        .map(|mut stream| std::thread::spawn(move || read_until_closed(&mut stream, limit)));
+    let [slow, silent, idle] = readers.map(|reader| reader.join().expect("reader thread"));
+    for (what, (received, took)) in [("slow", slow), ("silent", silent)] {
+        let text = String::from_utf8_lossy(&received);
+        assert!(!text.contains("200 OK"), "{what}: {text}");
+        assert!(
+            took >= Duration::from_millis(700),
+            "{what} closed after {took:?}"
+        );
+    }
+    let text = String::from_utf8_lossy(&idle.0);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "idle: {text}");
+}
+
+#[tokio::test]
+async fn the_real_server_refuses_a_request_for_an_unknown_host() {
+    use std::io::Write;
+    let home = Home::new();
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(
+            b"GET /admin/users HTTP/1.1\r\nHost: attacker.example:8000\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let (received, _) = read_until_closed(&mut stream, std::time::Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 421"), "{text}");
+    // The server's own address is served (authentication is off: no users).
+    let response = http().get(server.url("/admin/users")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}

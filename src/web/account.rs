@@ -1,14 +1,16 @@
 //! Self-service for every signed-in user: password change and avatar.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
-use axum::extract::{Multipart, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use image::{ImageFormat, ImageReader, Limits};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
@@ -19,6 +21,7 @@ use crate::provider::CurrentUser;
 use crate::state::AuthState;
 use crate::throttle::Throttled;
 use crate::users::{now_secs, validate_username};
+use crate::web::extract::Multipart;
 use crate::web::json::JsonBody;
 use crate::web::AVATAR_LIMIT;
 
@@ -28,12 +31,32 @@ pub const AVATAR_FILE: &str = "avatar.png";
 /// Longest side of a stored avatar.
 pub const AVATAR_SIZE: u32 = 256;
 
+/// Largest width and height of an uploaded image that is decoded at all.
+pub const AVATAR_MAX_SIDE: u32 = 2048;
+
+/// Most memory one decode may allocate.
+pub const AVATAR_MAX_ALLOC: u64 = 32 * 1024 * 1024;
+
+/// How many avatars are decoded at once (each may take [`AVATAR_MAX_ALLOC`]).
+pub const AVATAR_DECODERS: usize = 2;
+
 /// The `POST /account/change-password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordForm {
     current_password: Option<String>,
     new_password: Option<String>,
+}
+
+/// Shows which fields were sent, never their values.
+impl std::fmt::Debug for ChangePasswordForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ChangePasswordForm")
+            .field("current_password", &redacted(&self.current_password))
+            .field("new_password", &redacted(&self.new_password))
+            .finish()
+    }
 }
 
 /// `POST /account/change-password`: checks the current password, sets the new one, keeps
@@ -122,10 +145,11 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    // A small file can claim a huge picture: decoding is bounded to 4096 x 4096 pixels.
-    limits.max_image_width = Some(4096);
-    limits.max_image_height = Some(4096);
-    limits.max_alloc = Some(80 * 1024 * 1024);
+    // A small file can claim a huge picture: it is refused from its header, before any
+    // pixel is allocated.
+    limits.max_image_width = Some(AVATAR_MAX_SIDE);
+    limits.max_image_height = Some(AVATAR_MAX_SIDE);
+    limits.max_alloc = Some(AVATAR_MAX_ALLOC);
     reader.limits(limits);
     let image = reader
         .decode()
@@ -146,31 +170,66 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(png)
 }
 
+/// Runs avatar decoding on the blocking pool, at most a few at a time, so that a burst of
+/// uploads cannot take [`AVATAR_MAX_ALLOC`] each at once. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AvatarDecoder {
+    slots: Arc<Semaphore>,
+}
+
+impl AvatarDecoder {
+    /// A decoder that runs at most `slots` jobs at once.
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+        }
+    }
+
+    /// Runs `job` on the blocking pool once a slot is free. The slot is held by the job
+    /// itself: an upload whose client went away keeps it until its decoding has ended.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("avatar decoder closed: {e}")))?;
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            job()
+        })
+        .await?)
+    }
+}
+
 /// `POST /user/avatar`: stores a new avatar from the multipart field `file`.
 pub async fn upload_avatar(
     State(state): State<AuthState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> Result<Json<Value>> {
     validate_username(&user.user_name)
         .map_err(|_| Error::bad_request("This account's name cannot hold an avatar"))?;
     let mut upload = None;
     loop {
-        let field = multipart.next_field().await.map_err(multipart_error)?;
+        let field = multipart.next_field().await?;
         let Some(field) = field else { break };
         if field.name() == Some("file") {
-            upload = Some(field.bytes().await.map_err(multipart_error)?);
+            upload = Some(field.bytes().await?);
             break;
         }
     }
     let bytes = upload.ok_or_else(|| Error::bad_request("No file was uploaded (field 'file')"))?;
     let path = state.config().user_dir(&user.user_name).join(AVATAR_FILE);
-    tokio::task::spawn_blocking(move || {
-        let png = reencode_avatar(&bytes)?;
-        write_atomic(&path, &png)
-    })
-    .await??;
+    let png = state
+        .avatar_decoder()
+        .run(move || reencode_avatar(&bytes))
+        .await??;
+    tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await??;
     tracing::info!(user = %user.user_name, "avatar changed");
     let record =
         AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name).ip(&ip);
@@ -178,14 +237,6 @@ pub async fn upload_avatar(
     Ok(Json(
         json!({ "success": true, "profileUrl": "/avatar/user" }),
     ))
-}
-
-fn multipart_error(err: axum::extract::multipart::MultipartError) -> Error {
-    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge
-    } else {
-        Error::bad_request(format!("Invalid upload: {}", err.body_text()))
-    }
 }
 
 /// `GET /avatar/user`: the user's avatar, or a generated one.
@@ -221,10 +272,92 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_the_passwords() {
+        let form: ChangePasswordForm = serde_json::from_str(
+            r#"{"currentPassword":"old-secret-1","newPassword":"new-secret-2"}"#,
+        )
+        .unwrap();
+        let shown = format!("{form:?}");
+        assert!(
+            !shown.contains("old-secret-1") && !shown.contains("new-secret-2"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
     fn large_images_are_scaled_into_bounds() {
         let out = reencode_avatar(&png(1024, 512)).unwrap();
         let decoded = image::load_from_memory(&out).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (256, 128));
+    }
+
+    #[test]
+    fn images_larger_than_the_bound_are_not_decoded() {
+        assert!(reencode_avatar(&png(AVATAR_MAX_SIDE, 8)).is_ok());
+        for (width, height) in [(AVATAR_MAX_SIDE + 1, 1), (1, AVATAR_MAX_SIDE + 1)] {
+            assert!(
+                matches!(
+                    reencode_avatar(&png(width, height)),
+                    Err(Error::BadRequest(_))
+                ),
+                "{width}x{height}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_the_given_number_of_decodes_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let decoder = AvatarDecoder::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..6)
+            .map(|_| {
+                let (decoder, running, peak) = (decoder.clone(), running.clone(), peak.clone());
+                tokio::spawn(async move {
+                    decoder
+                        .run(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(40));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_upload_keeps_its_slot_until_its_decode_ends() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let decoder = AvatarDecoder::new(1);
+        let first_done = Arc::new(AtomicBool::new(false));
+        let done = first_done.clone();
+        let first = tokio::spawn({
+            let decoder = decoder.clone();
+            async move {
+                decoder
+                    .run(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(150));
+                        done.store(true, Ordering::SeqCst);
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        // The client goes away: the request's future is dropped mid-decode.
+        first.abort();
+        let saw_first_done = decoder
+            .run(move || first_done.load(Ordering::SeqCst))
+            .await
+            .unwrap();
+        assert!(saw_first_done, "a second decode started beside the first");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! User management for admins: `/admin/users`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -12,6 +12,7 @@ use crate::provider::{AccountChange, AccountChanged, LockChange};
 use crate::session::SessionKey;
 use crate::state::AuthState;
 use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
+use crate::web::extract::Path;
 use crate::web::json::JsonBody;
 
 /// `GET /admin/users`: every account, without password hashes: the user store's

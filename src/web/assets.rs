@@ -1,10 +1,11 @@
 //! Static assets (CSS, JavaScript, icons), embedded in the binary.
 
-use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+
+use crate::web::extract::Path;
 
 /// One embedded file.
 struct Asset {

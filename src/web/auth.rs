@@ -45,10 +45,20 @@ pub async fn show_session_user(State(state): State<AuthState>, user: CurrentUser
 }
 
 /// The `POST /auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SignInForm {
     username: Option<String>,
     password: Option<String>,
+}
+
+/// Shows the username, never the password.
+impl std::fmt::Debug for SignInForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInForm")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The session cookie for `token`.
@@ -156,7 +166,7 @@ pub async fn submit_sign_in(
         state
             .audit(attempt(AuditEvent::SignInLocked, "locked"))
             .await;
-        return Err(Error::Forbidden(reason.to_owned()));
+        return Err(Error::Locked(reason.to_owned()));
     }
     let upgraded = if needs_upgrade {
         Some(state.hasher().hash(password).await?)
@@ -175,7 +185,7 @@ pub async fn submit_sign_in(
                 return Err(Error::InvalidCredentials);
             }
             if let Some(reason) = user.lock_reason() {
-                return Err(Error::Forbidden(reason.to_owned()));
+                return Err(Error::Locked(reason.to_owned()));
             }
             if let Some(hash) = upgraded {
                 user.password_hash = hash;
@@ -213,4 +223,21 @@ pub async fn submit_sign_out(State(state): State<AuthState>, parts: Parts) -> Re
         .headers_mut()
         .insert(header::SET_COOKIE, cleared_cookie(state.is_https(&parts)));
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let form: SignInForm =
+            serde_json::from_str(r#"{"username":"alice","password":"hunter2-secret"}"#).unwrap();
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

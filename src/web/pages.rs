@@ -1,6 +1,6 @@
 //! The HTML pages of the extension: Sign In, Manage Users, My Account.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use crate::extract::AdminUser;
 use crate::provider::CurrentUser;
 use crate::state::AuthState;
 use crate::views;
+use crate::web::extract::Query;
 use crate::web::safe_next;
 
 /// The `?next=` of the sign-in page.

@@ -43,6 +43,8 @@ impl Home {
             .env_remove("LLMS_AUTH")
             .env_remove("LLMS_PASSWORD_HASH")
             .env_remove("LLMS_TRUSTED_PROXIES")
+            .env_remove("LLMS_ALLOWED_HOSTS")
+            .env_remove("LLMS_HEADER_TIMEOUT_SECS")
             .env("LLMS_LOG", "warn");
         cmd
     }
@@ -225,6 +227,8 @@ impl Home {
             .env_remove("LLMS_AUTH")
             .env_remove("LLMS_PASSWORD_HASH")
             .env_remove("LLMS_TRUSTED_PROXIES")
+            .env_remove("LLMS_ALLOWED_HOSTS")
+            .env_remove("LLMS_HEADER_TIMEOUT_SECS")
             .env("LLMS_LOG", "warn")
             .envs(envs.iter().copied());
         rexpect::session::spawn_command(cmd, Some(PTY_TIMEOUT_MS)).expect("spawn llms on a pty")

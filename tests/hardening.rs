@@ -1,0 +1,524 @@
+//! Review findings, in process: rejections in the `responseStatus` shape, the lock signal of
+//! the sign-in refusal, the `Host` check against DNS rebinding, the avatar decoder's bounds,
+//! and the permissions of an existing store.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::{sha256_hash, Home};
+use http_body_util::BodyExt;
+use llms_auth::password::HashScheme;
+use llms_auth::providers::github_auth::{GithubAuthProvider, GithubConfig};
+use llms_auth::{AuthState, Config, ProviderRegistry};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The app on `home`, with `configure` applied to its configuration.
+async fn app_with(home: &Home, configure: impl FnOnce(&mut Config)) -> Router {
+    let mut config = Config::new(home.path());
+    config.hash_scheme = HashScheme::Sha256;
+    configure(&mut config);
+    let state = AuthState::new(config, &ProviderRegistry::builtin())
+        .await
+        .expect("state");
+    with_peer(llms_auth::server::app(state))
+}
+
+fn with_peer(app: Router) -> Router {
+    app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50123))))
+}
+
+/// A home with `admin` (Admin, password `pw-admin`) and `bob` (`pw-bob`).
+fn home_with_users() -> Home {
+    let home = Home::new();
+    home.write_users(&[("admin", "pw-admin", &["Admin"]), ("bob", "pw-bob", &[])]);
+    home
+}
+
+/// A response, read to the end.
+struct Reply {
+    status: StatusCode,
+    body: Bytes,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {:?} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts a 400 in the `responseStatus` shape and returns its message.
+    fn assert_bad_request(&self) -> String {
+        assert_eq!(self.status, StatusCode::BAD_REQUEST);
+        let body = self.json();
+        assert_eq!(body["responseStatus"]["errorCode"], "Error", "{body}");
+        body["responseStatus"]["message"]
+            .as_str()
+            .expect("a message")
+            .to_owned()
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply { status, body }
+}
+
+fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::get(path);
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::COOKIE, cookie);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+/// `POST /auth/login` with `headers` added.
+fn sign_in(user: &str, password: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
+    let mut builder = Request::post("/auth/login").header(header::CONTENT_TYPE, "application/json");
+    for (name, value) in headers {
+        builder = builder.header(name, *value);
+    }
+    let body = json!({ "username": user, "password": password }).to_string();
+    builder.body(Body::from(body)).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Rejections of Path, Query and Multipart are `responseStatus` JSON.
+
+#[tokio::test]
+async fn a_repeated_next_on_the_sign_in_page_is_a_json_400() {
+    let home = home_with_users();
+    let app = app_with(&home, |_| {}).await;
+    let reply = send(&app, get("/login?next=/a&next=/b", None)).await;
+    assert_eq!(reply.assert_bad_request(), "Invalid query string");
+}
+
+#[tokio::test]
+async fn an_undecodable_user_name_in_the_path_is_a_json_400() {
+    let home = home_with_users();
+    let admin = home.write_session("admin", "credentials", 0.0);
+    let app = app_with(&home, |_| {}).await;
+    let request = Request::delete("/admin/users/%FF")
+        .header(header::COOKIE, &admin)
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&app, request).await;
+    assert_eq!(reply.assert_bad_request(), "Invalid path");
+    assert!(home.users_json().get("bob").is_some());
+
+    let reply = send(&app, get("/assets/%FF", None)).await;
+    assert_eq!(reply.assert_bad_request(), "Invalid path");
+}
+
+#[tokio::test]
+async fn an_avatar_upload_that_is_not_multipart_is_a_json_400() {
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let app = app_with(&home, |_| {}).await;
+    for content_type in [None, Some("text/plain"), Some("multipart/form-data")] {
+        let mut builder = Request::post("/user/avatar").header(header::COOKIE, &bob);
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        let reply = send(&app, builder.body(Body::from("not an upload")).unwrap()).await;
+        assert_eq!(
+            reply.assert_bad_request(),
+            "Invalid upload: expected a multipart/form-data body",
+            "{content_type:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_github_start_and_callback_queries_are_json_400s() {
+    let home = Home::new();
+    let mut config = Config::new(home.path());
+    config.auth = "github_auth".to_owned();
+    let mut registry = ProviderRegistry::builtin();
+    registry.register(Arc::new(GithubAuthProvider::new(GithubConfig::new(
+        "client-id",
+        "client-secret",
+    ))));
+    let state = AuthState::new(config, &registry).await.expect("state");
+    let app = with_peer(llms_auth::server::app(state));
+    for path in [
+        "/auth/github?next=/a&next=/b",
+        "/auth/github/callback?code=a&code=b&state=s",
+    ] {
+        let reply = send(&app, get(path, None)).await;
+        assert_eq!(reply.assert_bad_request(), "Invalid query string", "{path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A locked account's refusal is recognisable; other 403s are not called locks.
+
+#[tokio::test]
+async fn only_the_refusal_of_a_locked_account_says_locked() {
+    let home = Home::new();
+    home.write_users_json(&json!({
+        "alice": { "password_hash": sha256_hash("pw-alice"), "created": 1742034600.25, "roles": [] },
+        "bob": {
+            "password_hash": sha256_hash("pw-bob"), "created": 1742034600.25, "roles": [],
+            "locked": "On leave until March",
+        },
+    }));
+    let app = app_with(&home, |_| {}).await;
+
+    let locked = send(&app, sign_in("bob", "pw-bob", &[])).await;
+    assert_eq!(locked.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        locked.json(),
+        json!({ "responseStatus": {
+            "errorCode": "Forbidden", "message": "On leave until March", "locked": true,
+        }})
+    );
+
+    // The wrong password for the locked account: no word of the lock.
+    let wrong = send(&app, sign_in("bob", "guess", &[])).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.json()["responseStatus"].get("locked").is_none());
+
+    // A refused cross-site sign-in is a 403 too, but not a lock.
+    let headers = [
+        (header::HOST, "127.0.0.1:8000"),
+        (header::ORIGIN, "http://evil.example"),
+    ];
+    let cross_site = send(&app, sign_in("alice", "pw-alice", &headers)).await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    let status = &cross_site.json()["responseStatus"];
+    assert_eq!(status["errorCode"], "Forbidden");
+    assert!(status.get("locked").is_none(), "{status}");
+
+    // Nor is a missing Admin role.
+    let alice = home.write_session("alice", "credentials", 0.0);
+    let not_admin = send(&app, get("/admin/users", Some(&alice))).await;
+    assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+    assert!(not_admin.json()["responseStatus"].get("locked").is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// A store that others can read (written by llms.py) is made private.
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The modes llms.py leaves: 0755 for the folder, 0644 for users.json.
+fn loosen(file: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = file.parent().unwrap();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+fn assert_private(file: &std::path::Path) {
+    let folder = file.parent().unwrap();
+    assert_eq!(
+        (mode(folder), mode(file)),
+        (0o700, 0o600),
+        "{}",
+        file.display()
+    );
+}
+
+#[tokio::test]
+async fn the_store_is_made_private_at_start_and_after_every_write() {
+    let home = home_with_users();
+    let file = home.users_file();
+    loosen(&file);
+    let app = app_with(&home, |_| {}).await;
+    assert_private(&file);
+
+    // Opened up again behind the server's back: the next write through the API closes it.
+    loosen(&file);
+    let admin = home.write_session("admin", "credentials", 0.0);
+    let create = Request::post("/admin/users")
+        .header(header::COOKIE, &admin)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({ "userName": "carol", "password": "carol-password-1" }).to_string(),
+        ))
+        .unwrap();
+    let reply = send(&app, create).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert_private(&file);
+
+    // And so does a write from the command line.
+    loosen(&file);
+    home.add_user("dave", "dave-password-1");
+    assert_private(&file);
+}
+
+#[tokio::test]
+async fn llms_py_own_store_location_is_made_private_too() {
+    let home = Home::new();
+    let file = home.path().join("user/default/credentials/users.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let users = json!({ "alice": {
+        "password_hash": sha256_hash("pw-alice"), "created": 1742034600.25, "roles": [],
+    }});
+    std::fs::write(&file, users.to_string()).unwrap();
+    loosen(&file);
+    let _app = app_with(&home, |_| {}).await;
+    assert_private(&file);
+}
+
+// ---------------------------------------------------------------------------------------
+// Avatars: a small file claiming a huge picture is refused from its header.
+
+/// CRC-32 (ISO-HDLC), as PNG chunks use it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A well-formed PNG of a few hundred bytes whose header claims `width` x `height` RGBA
+/// pixels; its (stored, uncompressed) image data holds at most 256 bytes of rows, all of
+/// them for a picture that small.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &header);
+    let rows = (1 + 4 * width as usize).saturating_mul(height as usize);
+    let raw = vec![0u8; rows.min(256)];
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    zlib.extend_from_slice(&(raw.len() as u16).to_le_bytes());
+    zlib.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    chunk(&mut out, b"IDAT", &zlib);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+fn avatar_upload(cookie: &str, file: &[u8]) -> Request<Body> {
+    let boundary = "hardening-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/user/avatar")
+        .header(header::COOKIE, cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once() {
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let app = app_with(&home, |_| {}).await;
+    let bomb = png_claiming(20_000, 20_000);
+    assert!(bomb.len() < 1024, "{} bytes", bomb.len());
+
+    let started = std::time::Instant::now();
+    let reply = send(&app, avatar_upload(&bob, &bomb)).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        reply.assert_bad_request(),
+        "The image could not be read (damaged or too large)"
+    );
+    assert!(!home.path().join("user/bob/avatar.png").exists());
+
+    // The same construction within bounds is a real picture (the test file is sound).
+    let small = png_claiming(4, 4);
+    let reply = send(&app, avatar_upload(&bob, &small)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(home.path().join("user/bob/avatar.png").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// DNS rebinding: a loopback server answers only to loopback names, addresses and the list.
+
+/// A request to `path` carrying `Host: host` (and an `Origin` of the same site).
+fn addressed_to(method: &str, path: &str, host: &str) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host)
+        .header(header::ORIGIN, format!("http://{host}"));
+    let body = if method == "POST" {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        Body::from(json!({ "userName": "mallory", "password": "mallory-password-1" }).to_string())
+    } else {
+        Body::empty()
+    };
+    builder.body(body).unwrap()
+}
+
+fn assert_misdirected(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{what}");
+    let status = &reply.json()["responseStatus"];
+    assert_eq!(status["errorCode"], "Forbidden", "{what}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("LLMS_ALLOWED_HOSTS"),
+        "{what}: {status}"
+    );
+}
+
+#[tokio::test]
+async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run() {
+    // The documented first run: no users, so authentication is off, on 127.0.0.1.
+    let home = Home::new();
+    let app = app_with(&home, |_| {}).await;
+
+    // attacker.example now resolves to 127.0.0.1: its page's requests are "same-origin".
+    let reply = send(
+        &app,
+        addressed_to("POST", "/admin/users", "attacker.example:8000"),
+    )
+    .await;
+    assert_misdirected(&reply, "POST /admin/users");
+    assert!(!home.users_file().exists(), "a user was created");
+    for (method, path) in [
+        ("GET", "/admin/users"),
+        ("GET", "/"),
+        ("GET", "/config"),
+        ("GET", "/login"),
+        ("GET", "/assets/app.js"),
+        ("DELETE", "/admin/users/admin"),
+        ("PUT", "/admin/users"),
+        ("HEAD", "/"),
+        ("OPTIONS", "/config"),
+    ] {
+        let reply = send(&app, addressed_to(method, path, "attacker.example")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::MISDIRECTED_REQUEST,
+            "{method} {path}"
+        );
+    }
+    // The absolute form names the host in the request line itself.
+    let reply = send(
+        &app,
+        Request::get("http://attacker.example/admin/users")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_misdirected(&reply, "absolute form");
+    // Two Host headers, or one that is not a host name, are refused too.
+    for hosts in [
+        &["127.0.0.1", "attacker.example"][..],
+        &["a b"],
+        &["x:port"],
+    ] {
+        let mut builder = Request::get("/config");
+        for host in hosts {
+            builder = builder.header(header::HOST, *host);
+        }
+        let reply = send(&app, builder.body(Body::empty()).unwrap()).await;
+        assert_misdirected(&reply, &format!("{hosts:?}"));
+    }
+
+    // The server's own names still work, and so does a request without any Host.
+    for host in [
+        "127.0.0.1:8000",
+        "localhost:8000",
+        "LOCALHOST",
+        "[::1]:8000",
+        "127.0.0.2",
+    ] {
+        let reply = send(&app, addressed_to("GET", "/admin/users", host)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{host}");
+    }
+    let reply = send(&app, get("/admin/users", None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(&app, addressed_to("POST", "/admin/users", "127.0.0.1:8000")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    assert!(home.users_json().get("mallory").is_some());
+}
+
+#[tokio::test]
+async fn llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server() {
+    let home = home_with_users();
+    let listed = |config: &mut Config| {
+        config.allowed_hosts = vec!["llms.example.com".to_owned()];
+    };
+    let loopback = app_with(&home, listed).await;
+    let reply = send(
+        &loopback,
+        addressed_to("GET", "/config", "LLMS.example.com:443"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(&loopback, addressed_to("GET", "/config", "other.example")).await;
+    assert_misdirected(&reply, "unlisted name on loopback");
+
+    // Listening beyond loopback: every name, unless the list says otherwise.
+    let public = app_with(&home, |config| config.loopback_only = false).await;
+    let reply = send(&public, addressed_to("GET", "/config", "other.example")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let public_listed = app_with(&home, |config| {
+        config.loopback_only = false;
+        listed(config);
+    })
+    .await;
+    let reply = send(
+        &public_listed,
+        addressed_to("GET", "/config", "other.example"),
+    )
+    .await;
+    assert_misdirected(&reply, "unlisted name on a public server");
+    let reply = send(
+        &public_listed,
+        addressed_to("GET", "/config", "llms.example.com"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
