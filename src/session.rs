@@ -123,8 +123,6 @@ struct Entry {
     record: Arc<SessionRecord>,
     /// The user-store generation at which the file was last known to exist.
     verified_generation: AtomicU64,
-    /// `f64` bits of the last-seen time held in memory.
-    last_seen: AtomicU64,
     /// `f64` bits of the last-seen time last written to disk.
     last_seen_on_disk: AtomicU64,
 }
@@ -217,7 +215,6 @@ impl SessionStore {
         let entry = Arc::new(Entry {
             record: Arc::new(record),
             verified_generation: AtomicU64::new(generation),
-            last_seen: AtomicU64::new(last_seen),
             last_seen_on_disk: AtomicU64::new(last_seen),
         });
         self.write_entries().insert(key, entry.clone());
@@ -273,7 +270,6 @@ impl SessionStore {
             tokio::task::spawn_blocking(move || store.remove(&key)).await??;
             return Ok(None);
         }
-        entry.last_seen.store(now.to_bits(), Ordering::Relaxed);
         let on_disk = f64::from_bits(entry.last_seen_on_disk.load(Ordering::Relaxed));
         if now - on_disk > LAST_SEEN_PERSIST_INTERVAL {
             entry

@@ -153,7 +153,11 @@ impl AuthState {
     pub fn password_auth_required(&self, users: &Users) -> bool {
         let inner = &self.inner;
         if !users.is_empty() {
-            inner.users_seen.store(true, Ordering::Relaxed);
+            // Read before writing: a store on every request would bounce the cache line
+            // between the cores.
+            if !inner.users_seen.load(Ordering::Relaxed) {
+                inner.users_seen.store(true, Ordering::Relaxed);
+            }
             return true;
         }
         let seen = inner.users_seen.load(Ordering::Relaxed);
