@@ -41,15 +41,7 @@ async fn sessions_survive_a_restart() {
     server.stop();
 
     let server = Server::start_with(&home, &[], FAST_HASH);
-    let me: Value = http()
-        .get(server.url("/auth"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = common::get_json(&server, "/auth", Some(&cookie)).await;
     assert_eq!(me["userName"], "alice");
 }
 
@@ -155,14 +147,7 @@ async fn the_first_user_added_with_the_cli_turns_authentication_on() {
             .unwrap()
     };
     assert_eq!(config().await["requiresAuth"], false);
-    let me: Value = http()
-        .get(server.url("/auth"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = common::get_json(&server, "/auth", None).await;
     assert_eq!(me["userName"], "default");
 
     home.add_user("admin", "pw-admin");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{http, sign_in, Home, Server};
+use common::{get_json, sign_in, Home, Server};
 
 #[tokio::test]
 async fn sign_in_over_real_http() {
@@ -10,15 +10,7 @@ async fn sign_in_over_real_http() {
     home.add_user("admin", "pw-admin");
     let mut server = Server::start(&home, &[]);
     let cookie = sign_in(&server, "admin", "pw-admin").await;
-    let me: serde_json::Value = http()
-        .get(server.url("/auth"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = get_json(&server, "/auth", Some(&cookie)).await;
     assert_eq!(me["userName"], "admin");
     assert_eq!(me["roles"][0], "Admin");
     server.stop();

@@ -190,6 +190,21 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or_default().to_owned())
 }
 
+/// `GET path` with an optional `llms-token=...` cookie, as JSON.
+pub async fn get_json(server: &Server, path: &str, cookie: Option<&str>) -> serde_json::Value {
+    let mut request = http().get(server.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("a JSON answer")
+}
+
 /// Signs in over HTTP and returns the `llms-token=...` cookie pair.
 pub async fn sign_in(server: &Server, user: &str, password: &str) -> String {
     let response = http()
