@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use common::{http, Home};
+use common::{http, Home, Server};
 use serde_json::Value;
 
 /// `target/debug/examples/NAME`, next to this test's own `target/debug/deps/`.
@@ -26,49 +24,6 @@ fn example_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// A running example, killed when dropped.
-struct Running {
-    base: String,
-    child: Child,
-}
-
-impl Running {
-    /// Starts `cmd` and waits (bounded) for its `Listening on http://ADDR` line.
-    fn start(mut cmd: Command) -> Self {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("spawn example");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if let Some(url) = line.strip_prefix("Listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(base) => Self { base, child },
-            Err(_) => {
-                let _ = child.kill();
-                panic!("example did not start: {:?}", child.wait());
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The example binary with `home` as its LLMS_HOME and a clean environment.
@@ -103,7 +58,7 @@ async fn proxy_header_provider_is_selected_like_a_built_in_one() {
         "127.0.0.1",
     ])
     .env("LLMS_TRUSTED_PROXIES", "127.0.0.1");
-    let server = Running::start(cmd);
+    let server = Server::launch(cmd);
 
     let config: Value = get(&server.url("/config"), &[]).await.json().await.unwrap();
     assert_eq!(config["authProvider"], "proxy_header");
@@ -153,7 +108,7 @@ async fn proxy_header_is_ignored_from_untrusted_peers() {
     // 127.0.0.1 is not a trusted proxy here.
     cmd.args(["--auth", "proxy_header", "--serve", "0"])
         .env("LLMS_TRUSTED_PROXIES", "10.9.8.7");
-    let server = Running::start(cmd);
+    let server = Server::launch(cmd);
     let me = get(&server.url("/auth"), &[("x-forwarded-user", "alice")]).await;
     assert_eq!(me.status(), 401);
     let page = http()
@@ -201,7 +156,7 @@ async fn host_app_mounts_the_auth_router_and_guards_its_own_routes() {
     home.add_user("alice", "pw-alice");
     let mut cmd = example("host_app", &home);
     cmd.arg("0");
-    let server = Running::start(cmd);
+    let server = Server::launch(cmd);
 
     // Public on purpose (merged outside the guard).
     let health = get(&server.url("/healthz"), &[]).await;

@@ -1368,7 +1368,7 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     .env("LLMS_GITHUB_API_URL", fake.api_url())
     .env("LLMS_LOG", "debug")
     .stderr(std::fs::File::create(&log_path).unwrap());
-    let server = LoggedServer::start(cmd);
+    let server = common::Server::launch(cmd);
     let client = common::http();
     // The Sign In page links to the start of the flow.
     let page = client
@@ -1452,51 +1452,6 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
         .find(|v| v.starts_with(&format!("{name}=")))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
-}
-
-/// A real `llms` whose standard error goes where its command says; killed when dropped.
-struct LoggedServer {
-    base: String,
-    child: std::process::Child,
-}
-
-impl LoggedServer {
-    fn start(mut cmd: std::process::Command) -> Self {
-        use std::io::BufRead;
-        cmd.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(|l| l.ok())
-            {
-                if let Some(url) = line.strip_prefix("Listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(base) => Self { base, child },
-            Err(_) => {
-                let _ = child.kill();
-                panic!("llms did not start: {:?}", child.wait());
-            }
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]
