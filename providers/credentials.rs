@@ -44,15 +44,9 @@ impl AuthProvider for CredentialsProvider {
         // Authority is live: the account must still exist and be unlocked, and its roles
         // are read from the store, never from the session.
         match users.get(&found.record.username) {
-            Some(user) if user.lock_reason().is_none() && found.record.provider == NAME => {
-                Ok(Identity::User(CurrentUser {
-                    user_name: found.record.username.clone(),
-                    roles: user.roles.clone(),
-                    provider: NAME.to_owned(),
-                    session: Some(found.key),
-                    is_default: false,
-                }))
-            }
+            Some(user) if user.lock_reason().is_none() && found.record.provider == NAME => Ok(
+                Identity::User(CurrentUser::from_session(&found, user.roles.clone())),
+            ),
             _ => {
                 auth.end_session(found.key).await?;
                 Ok(Identity::Anonymous)

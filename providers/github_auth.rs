@@ -650,13 +650,10 @@ impl AuthProvider for GithubAuthProvider {
         let name = &found.record.username;
         match users.get(name) {
             Some(user) if user.lock_reason().is_none() && settings.allows(name, user.id) => {
-                Ok(Identity::User(CurrentUser {
-                    roles: self.inner.roles(name, user),
-                    user_name: found.record.username.clone(),
-                    provider: NAME.to_owned(),
-                    session: Some(found.key),
-                    is_default: false,
-                }))
+                Ok(Identity::User(CurrentUser::from_session(
+                    &found,
+                    self.inner.roles(name, user),
+                )))
             }
             _ => {
                 auth.end_session(found.key).await?;

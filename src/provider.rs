@@ -43,6 +43,17 @@ impl CurrentUser {
         }
     }
 
+    /// The user a live session vouches for, with roles read live from the provider's store.
+    pub fn from_session(found: &crate::session::FoundSession, roles: Vec<String>) -> Self {
+        Self {
+            user_name: found.record.username.clone(),
+            roles,
+            provider: found.record.provider.clone(),
+            session: Some(found.key),
+            is_default: false,
+        }
+    }
+
     /// Whether the user holds the Admin role.
     pub fn is_admin(&self) -> bool {
         self.roles.iter().any(|r| r == ADMIN_ROLE)
