@@ -43,9 +43,9 @@ impl AuthProvider for CredentialsProvider {
         };
         // Authority is live: the account must still exist and be unlocked, and its roles
         // are read from the store, never from the session.
-        match users.get(&found.record.username) {
-            Some(user) if user.lock_reason().is_none() && found.record.provider == NAME => Ok(
-                Identity::User(CurrentUser::from_session(&found, user.roles.clone())),
+        match users.get(&found.username) {
+            Some(user) if user.lock_reason().is_none() && found.provider == NAME => Ok(
+                Identity::User(CurrentUser::from_session(found, user.roles.clone())),
             ),
             _ => {
                 auth.end_session(found.key).await?;

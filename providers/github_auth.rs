@@ -62,7 +62,7 @@ use crate::provider::{
     AccountChange, AccountChanged, AuthProvider, CurrentUser, Identity, LockChange, ProviderAccount,
 };
 use crate::session::SessionToken;
-use crate::state::{session_token, AuthState};
+use crate::state::{session_key, AuthState};
 use crate::users::{now_secs, validate_username, ADMIN_ROLE};
 use crate::web::auth::session_cookie;
 use crate::web::extract::Query;
@@ -639,7 +639,7 @@ impl AuthProvider for GithubAuthProvider {
         let Some(found) = auth.find_session(request).await? else {
             return Ok(Identity::Anonymous);
         };
-        if found.record.provider != NAME {
+        if found.provider != NAME {
             auth.end_session(found.key).await?;
             return Ok(Identity::Anonymous);
         }
@@ -647,13 +647,11 @@ impl AuthProvider for GithubAuthProvider {
         // still pass `restrict_to`; roles are computed now, never copied into the session.
         let settings = self.inner.settings()?;
         let users = self.inner.users().await?;
-        let name = &found.record.username;
+        let name = &found.username;
         match users.get(name) {
             Some(user) if user.lock_reason().is_none() && settings.allows(name, user.id) => {
-                Ok(Identity::User(CurrentUser::from_session(
-                    &found,
-                    self.inner.roles(name, user),
-                )))
+                let roles = self.inner.roles(name, user);
+                Ok(Identity::User(CurrentUser::from_session(found, roles)))
             }
             _ => {
                 auth.end_session(found.key).await?;
@@ -1115,8 +1113,8 @@ async fn complete(
         }
     };
     // A sign-in always replaces the browser's previous session.
-    if let Some(previous) = session_token(&parts.headers) {
-        auth.end_session(previous.key()).await?;
+    if let Some(previous) = session_key(&parts.headers) {
+        auth.end_session(previous).await?;
     }
     tracing::info!(user = %profile.login, %ip, provider = NAME, "signed in");
     auth.audit(audit(AuditEvent::SignIn, "ok")).await;

@@ -44,11 +44,11 @@ impl CurrentUser {
     }
 
     /// The user a live session vouches for, with roles read live from the provider's store.
-    pub fn from_session(found: &crate::session::FoundSession, roles: Vec<String>) -> Self {
+    pub fn from_session(found: crate::session::FoundSession, roles: Vec<String>) -> Self {
         Self {
-            user_name: found.record.username.clone(),
+            user_name: found.username,
             roles,
-            provider: found.record.provider.clone(),
+            provider: found.provider,
             session: Some(found.key),
             is_default: false,
         }

@@ -20,6 +20,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use smol_str::SmolStr;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir, write_atomic, FileLock};
@@ -54,11 +55,13 @@ impl SessionToken {
 
     /// Accepts exactly 43 characters of `[A-Za-z0-9_-]`; anything else is no token.
     pub fn parse(value: &str) -> Option<Self> {
-        let ok = value.len() == TOKEN_LEN
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(value.to_owned()))
+        is_token_shaped(value).then(|| Self(value.to_owned()))
+    }
+
+    /// The key of the token `value`, if it is one: [`SessionToken::parse`] followed by
+    /// [`SessionToken::key`], without keeping a copy of the token.
+    pub fn key_of(value: &str) -> Option<SessionKey> {
+        is_token_shaped(value).then(|| SessionKey::of(value))
     }
 
     /// The token text, for the `Set-Cookie` header only.
@@ -68,13 +71,55 @@ impl SessionToken {
 
     /// The key the session is stored under.
     pub fn key(&self) -> SessionKey {
-        SessionKey(Sha256::digest(self.0.as_bytes()).into())
+        SessionKey::of(&self.0)
     }
 }
 
+fn is_token_shaped(value: &str) -> bool {
+    value.len() == TOKEN_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// SHA-256 of a token: names the session file and keys the cache.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey([u8; 32]);
+
+/// The cache is keyed by SHA-256 digests, which are uniformly distributed already, so the
+/// first eight bytes serve as the hash. Hash flooding needs no keyed hash here: only keys
+/// of sessions the server created (from 32 random bytes) are ever inserted, and a lookup of
+/// a key an attacker chose costs one probe like any other.
+impl std::hash::Hash for SessionKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+/// The hasher of [`SessionKey`]s: passes their first eight bytes through.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `SessionKey`; fold anything else in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type EntryMap = HashMap<SessionKey, Entry, std::hash::BuildHasherDefault<KeyHasher>>;
 
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,6 +128,10 @@ impl fmt::Debug for SessionKey {
 }
 
 impl SessionKey {
+    fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
     /// Lowercase hex, the file's name without extension.
     pub fn hex(&self) -> String {
         hex::encode(self.0)
@@ -118,13 +167,68 @@ pub struct SessionRecord {
     pub user_agent: String,
 }
 
+/// A session in the cache. What every request reads (the user, the provider, the sign-in
+/// time) lives in the map's own slot, so that a lookup among many sessions touches one
+/// place in memory; the whole record sits behind a pointer for the rare rewrite.
 #[derive(Debug)]
 struct Entry {
-    record: Arc<SessionRecord>,
+    username: SmolStr,
+    provider: SmolStr,
+    created: f64,
     /// The user-store generation at which the file was last known to exist.
     verified_generation: AtomicU64,
     /// `f64` bits of the last-seen time last written to disk.
     last_seen_on_disk: AtomicU64,
+    record: Arc<SessionRecord>,
+}
+
+impl Entry {
+    fn new(record: SessionRecord, generation: u64) -> Self {
+        Self {
+            username: SmolStr::new(&record.username),
+            provider: SmolStr::new(&record.provider),
+            created: record.created,
+            verified_generation: AtomicU64::new(generation),
+            last_seen_on_disk: AtomicU64::new(record.last_seen.to_bits()),
+            record: Arc::new(record),
+        }
+    }
+
+    /// What a lookup at `now` needs from the entry, taken while the map is locked.
+    fn hit(&self, key: SessionKey, now: f64, generation: u64) -> Hit {
+        let on_disk = f64::from_bits(self.last_seen_on_disk.load(Ordering::Relaxed));
+        // Claim the rewrite, so that one request of many does it.
+        let rewrite = (now - on_disk > LAST_SEEN_PERSIST_INTERVAL
+            && self
+                .last_seen_on_disk
+                .compare_exchange(
+                    on_disk.to_bits(),
+                    now.to_bits(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok())
+        .then(|| self.record.clone());
+        Hit {
+            found: FoundSession {
+                key,
+                username: self.username.to_string(),
+                provider: self.provider.to_string(),
+            },
+            created: self.created,
+            verified: self.verified_generation.load(Ordering::Acquire) >= generation,
+            rewrite,
+        }
+    }
+}
+
+/// A cache hit, copied out of the map.
+struct Hit {
+    found: FoundSession,
+    created: f64,
+    verified: bool,
+    /// The record to rewrite with a new last-seen time, when it is due.
+    rewrite: Option<Arc<SessionRecord>>,
 }
 
 /// A live session found for a token.
@@ -132,9 +236,10 @@ struct Entry {
 pub struct FoundSession {
     /// The session's key.
     pub key: SessionKey,
-    /// What its file holds (shared with the cache; its last-seen time is the one on
-    /// disk).
-    pub record: Arc<SessionRecord>,
+    /// The signed-in user.
+    pub username: String,
+    /// The provider that signed the user in.
+    pub provider: String,
 }
 
 /// Sessions in memory and on disk.
@@ -142,7 +247,7 @@ pub struct FoundSession {
 pub struct SessionStore {
     dir: PathBuf,
     max_age: Duration,
-    entries: RwLock<HashMap<SessionKey, Arc<Entry>>>,
+    entries: RwLock<EntryMap>,
     /// The user store's lock file: every process ends sessions while holding it, so the
     /// last-seen rewrite takes it too and can never bring back a file just removed.
     store_lock: Option<PathBuf>,
@@ -156,7 +261,7 @@ impl SessionStore {
         Self {
             dir,
             max_age,
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(EntryMap::default()),
             store_lock: None,
             mutations: Mutex::new(()),
         }
@@ -181,9 +286,11 @@ impl SessionStore {
         self.dir.join(format!("{}.json", key.hex()))
     }
 
-    fn is_expired(&self, record: &SessionRecord, now: f64) -> bool {
-        !(record.created.is_finite() && now - record.created < self.max_age.as_secs_f64())
-            || record.created > now + 300.0
+    /// Whether a session created at `created` (Unix seconds) is over at `now`; a time
+    /// more than five minutes ahead is taken as forged.
+    fn is_expired(&self, created: f64, now: f64) -> bool {
+        !(created.is_finite() && now - created < self.max_age.as_secs_f64())
+            || created > now + 300.0
     }
 
     /// Starts a session for `username` and writes its file. Blocking.
@@ -206,26 +313,23 @@ impl SessionStore {
         };
         let key = token.key();
         write_atomic(&self.path_of(&key), &to_json(&record)?)?;
-        self.insert(key, record, 0);
+        self.insert(key, record, 0, now);
         Ok(token)
     }
 
-    fn insert(&self, key: SessionKey, record: SessionRecord, generation: u64) -> Arc<Entry> {
-        let last_seen = record.last_seen.to_bits();
-        let entry = Arc::new(Entry {
-            record: Arc::new(record),
-            verified_generation: AtomicU64::new(generation),
-            last_seen_on_disk: AtomicU64::new(last_seen),
-        });
-        self.write_entries().insert(key, entry.clone());
-        entry
+    /// Caches `record` under `key` and returns what a lookup at `now` sees of it.
+    fn insert(&self, key: SessionKey, record: SessionRecord, generation: u64, now: f64) -> Hit {
+        let entry = Entry::new(record, generation);
+        let hit = entry.hit(key, now, generation);
+        self.write_entries().insert(key, entry);
+        hit
     }
 
-    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SessionKey, Arc<Entry>>> {
+    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, EntryMap> {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<SessionKey, Arc<Entry>>> {
+    fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, EntryMap> {
         self.entries.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -235,55 +339,51 @@ impl SessionStore {
     /// a store change, on the blocking pool.
     pub async fn find(
         self: &Arc<Self>,
-        token: &SessionToken,
+        key: SessionKey,
         generation: u64,
     ) -> Result<Option<FoundSession>> {
-        let key = token.key();
         let now = now_secs();
-        let cached = self.read_entries().get(&key).cloned();
-        let entry = match cached {
-            Some(entry) => {
-                if entry.verified_generation.load(Ordering::Acquire) < generation {
-                    let path = self.path_of(&key);
-                    let exists = tokio::task::spawn_blocking(move || path.exists()).await?;
-                    if !exists {
-                        self.write_entries().remove(&key);
-                        return Ok(None);
-                    }
+        let cached = self
+            .read_entries()
+            .get(&key)
+            .map(|entry| entry.hit(key, now, generation));
+        let hit = match cached {
+            Some(hit) if hit.verified => hit,
+            Some(hit) => {
+                let path = self.path_of(&key);
+                let exists = tokio::task::spawn_blocking(move || path.exists()).await?;
+                if !exists {
+                    self.write_entries().remove(&key);
+                    return Ok(None);
+                }
+                if let Some(entry) = self.read_entries().get(&key) {
                     entry
                         .verified_generation
                         .fetch_max(generation, Ordering::AcqRel);
                 }
-                entry
+                hit
             }
             None => {
                 let store = self.clone();
                 let loaded = tokio::task::spawn_blocking(move || store.read_file(&key)).await??;
                 match loaded {
-                    Some(record) => self.insert(key, record, generation),
+                    Some(record) => self.insert(key, record, generation, now),
                     None => return Ok(None),
                 }
             }
         };
-        if self.is_expired(&entry.record, now) {
+        if self.is_expired(hit.created, now) {
             let store = self.clone();
             tokio::task::spawn_blocking(move || store.remove(&key)).await??;
             return Ok(None);
         }
-        let on_disk = f64::from_bits(entry.last_seen_on_disk.load(Ordering::Relaxed));
-        if now - on_disk > LAST_SEEN_PERSIST_INTERVAL {
-            entry
-                .last_seen_on_disk
-                .store(now.to_bits(), Ordering::Relaxed);
+        if let Some(record) = hit.rewrite {
             let store = self.clone();
-            let mut record = SessionRecord::clone(&entry.record);
+            let mut record = SessionRecord::clone(&record);
             record.last_seen = now;
             tokio::task::spawn_blocking(move || store.persist_last_seen(&key, &record));
         }
-        Ok(Some(FoundSession {
-            key,
-            record: entry.record.clone(),
-        }))
+        Ok(Some(hit.found))
     }
 
     /// Reads a session file: `None` when missing, unreadable as a session, or expired (an
@@ -296,7 +396,7 @@ impl SessionStore {
             Err(e) => return Err(Error::io(&path, e)),
         };
         match serde_json::from_slice::<SessionRecord>(&bytes) {
-            Ok(record) if !self.is_expired(&record, now_secs()) => Ok(Some(record)),
+            Ok(record) if !self.is_expired(record.created, now_secs()) => Ok(Some(record)),
             Ok(_) => {
                 let _ = fs::remove_file(&path);
                 Ok(None)
@@ -349,7 +449,7 @@ impl SessionStore {
     pub fn remove_user(&self, username: &str, keep: Option<SessionKey>) -> Result<usize> {
         let _mutations = self.mutations();
         self.write_entries()
-            .retain(|key, entry| entry.record.username != username || Some(*key) == keep);
+            .retain(|key, entry| entry.username != username || Some(*key) == keep);
         let mut removed = 0;
         self.for_each_file(|key, path, record| {
             if Some(key) != keep && record.is_some_and(|r| r.username == username) {
@@ -366,10 +466,10 @@ impl SessionStore {
     pub fn sweep(&self) -> Result<usize> {
         let now = now_secs();
         self.write_entries()
-            .retain(|_, entry| !self.is_expired(&entry.record, now));
+            .retain(|_, entry| !self.is_expired(entry.created, now));
         let mut removed = 0;
         self.for_each_file(|key, path, record| {
-            let dead = record.is_none_or(|r| self.is_expired(&r, now));
+            let dead = record.is_none_or(|r| self.is_expired(r.created, now));
             if dead {
                 let _mutations = self.mutations();
                 self.write_entries().remove(&key);
@@ -479,13 +579,57 @@ mod tests {
             dir.path().join("sessions"),
             Duration::from_secs(30 * 86400),
         ));
-        let found = fresh.find(&token, 0).await.unwrap().unwrap();
-        assert_eq!(found.record.username, "alice");
+        let found = fresh.find(token.key(), 0).await.unwrap().unwrap();
+        assert_eq!(found.username, "alice");
         assert!(fresh
-            .find(&SessionToken::generate(), 0)
+            .find(SessionToken::generate().key(), 0)
             .await
             .unwrap()
             .is_none());
+    }
+
+    /// Reads the last-seen time from the session's file.
+    fn last_seen_on_disk(store: &SessionStore, key: &SessionKey) -> f64 {
+        let bytes = fs::read(store.path_of(key)).unwrap();
+        serde_json::from_slice::<SessionRecord>(&bytes)
+            .unwrap()
+            .last_seen
+    }
+
+    #[tokio::test]
+    async fn a_stale_last_seen_time_is_rewritten_once() {
+        let (_dir, store) = store();
+        store.ensure_dir().unwrap();
+        let token = SessionToken::generate();
+        let key = token.key();
+        let hour_ago = now_secs() - 3600.0;
+        let record = SessionRecord {
+            username: "erin".into(),
+            provider: "credentials".into(),
+            created: hour_ago,
+            last_seen: hour_ago,
+            client_ip: String::new(),
+            user_agent: String::new(),
+        };
+        write_atomic(&store.path_of(&key), &to_json(&record).unwrap()).unwrap();
+        let before = now_secs();
+        assert_eq!(store.find(key, 0).await.unwrap().unwrap().username, "erin");
+        // The rewrite runs on the blocking pool; wait for it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while last_seen_on_disk(&store, &key) < before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "last-seen never rewritten"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let rewritten = last_seen_on_disk(&store, &key);
+        // Within the interval, further requests leave the file alone.
+        for _ in 0..20 {
+            store.find(key, 0).await.unwrap().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(last_seen_on_disk(&store, &key), rewritten);
     }
 
     #[tokio::test]
@@ -501,7 +645,7 @@ mod tests {
             user_agent: String::new(),
         };
         write_atomic(&store.path_of(&token.key()), &to_json(&record).unwrap()).unwrap();
-        assert!(store.find(&token, 0).await.unwrap().is_none());
+        assert!(store.find(token.key(), 0).await.unwrap().is_none());
         assert!(!store.path_of(&token.key()).exists());
     }
 
@@ -509,13 +653,13 @@ mod tests {
     async fn external_deletion_is_seen_after_a_generation_change() {
         let (_dir, store) = store();
         let token = store.create("bob", "credentials", "", "").unwrap();
-        assert!(store.find(&token, 1).await.unwrap().is_some());
+        assert!(store.find(token.key(), 1).await.unwrap().is_some());
         fs::remove_file(store.path_of(&token.key())).unwrap();
         assert!(
-            store.find(&token, 1).await.unwrap().is_some(),
+            store.find(token.key(), 1).await.unwrap().is_some(),
             "cached until the store changes"
         );
-        assert!(store.find(&token, 2).await.unwrap().is_none());
+        assert!(store.find(token.key(), 2).await.unwrap().is_none());
     }
 
     #[tokio::test]
@@ -525,9 +669,9 @@ mod tests {
         let b = store.create("carol", "credentials", "", "").unwrap();
         let other = store.create("dave", "credentials", "", "").unwrap();
         assert_eq!(store.remove_user("carol", Some(a.key())).unwrap(), 1);
-        assert!(store.find(&a, 0).await.unwrap().is_some());
-        assert!(store.find(&b, 0).await.unwrap().is_none());
-        assert!(store.find(&other, 0).await.unwrap().is_some());
+        assert!(store.find(a.key(), 0).await.unwrap().is_some());
+        assert!(store.find(b.key(), 0).await.unwrap().is_none());
+        assert!(store.find(other.key(), 0).await.unwrap().is_some());
     }
 
     #[test]
@@ -564,7 +708,7 @@ mod tests {
         fs::write(store.path_of(&dead.key()), b"not json").unwrap();
         fs::write(store.dir().join("README"), b"not a session").unwrap();
         assert_eq!(store.sweep().unwrap(), 1);
-        assert!(store.find(&live, 0).await.unwrap().is_some());
+        assert!(store.find(live.key(), 0).await.unwrap().is_some());
         assert!(store.dir().join("README").exists());
     }
 }

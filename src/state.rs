@@ -185,11 +185,11 @@ impl AuthState {
 
     /// The live session carried by the request's cookie, if any.
     pub async fn find_session(&self, request: &Parts) -> Result<Option<FoundSession>> {
-        let Some(token) = session_token(&request.headers) else {
+        let Some(key) = session_key(&request.headers) else {
             return Ok(None);
         };
         let generation = self.inner.users.generation();
-        self.inner.sessions.find(&token, generation).await
+        self.inner.sessions.find(key, generation).await
     }
 
     /// Ends one session (memory and disk).
@@ -331,16 +331,30 @@ fn parse_forwarded_ip(entry: &[u8]) -> Option<IpAddr> {
     Some(canonical_ip(ip))
 }
 
-/// The well-formed session token in the request's cookie, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<SessionToken> {
+/// The key of the session token in the request's cookies, if any: the value of the first
+/// `llms-token` cookie, when it is a well-formed token.
+///
+/// Cookies are split on `;` and trimmed the way the `cookie` crate does (a test holds the
+/// two together); this scan runs on every request and allocates nothing.
+pub fn session_key(headers: &HeaderMap) -> Option<SessionKey> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(|c| c.ok())
-        .find(|c| c.name() == COOKIE_NAME)
-        .and_then(|c| SessionToken::parse(c.value()))
+        .flat_map(|line| line.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            (name.trim() == COOKIE_NAME).then_some(value)
+        })
+        .and_then(|value| SessionToken::key_of(unquote(value.trim())))
+}
+
+/// A cookie value without the double quotes that may surround it.
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 #[cfg(test)]
@@ -444,5 +458,81 @@ mod tests {
             client(&[b"203.0.113.7, banana, 10.0.0.8"], "10.0.0.9", &both),
             via("10.0.0.8")
         );
+    }
+
+    fn cookie_headers(lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(header::COOKIE, line.parse().unwrap());
+        }
+        headers
+    }
+
+    /// What the `cookie` crate makes of the same headers: the reference for `session_key`.
+    fn key_by_cookie_crate(headers: &HeaderMap) -> Option<SessionKey> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(|c| c.ok())
+            .find(|c| c.name() == COOKIE_NAME)
+            .and_then(|c| SessionToken::key_of(c.value()))
+    }
+
+    #[test]
+    fn session_key_reads_the_first_llms_token_cookie() {
+        let token = SessionToken::generate();
+        let t = token.expose();
+        let key = Some(token.key());
+        for lines in [
+            vec![format!("llms-token={t}")],
+            vec![format!("a=1; llms-token={t}; b=2")],
+            vec![format!("  llms-token = {t} ;")],
+            vec![format!("llms-token=\"{t}\"")],
+            vec!["a=1".to_owned(), format!("llms-token={t}")],
+            vec![format!("llms-token={t}"), "llms-token=other".to_owned()],
+        ] {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(session_key(&cookie_headers(&lines)), key, "{lines:?}");
+        }
+        for lines in [
+            vec![String::new()],
+            vec![format!("xllms-token={t}")],
+            vec![format!("llms-token={t}x")],
+            vec![format!("llms-token=../{}", &t[3..])],
+            // The first llms-token cookie counts, even when it is no token.
+            vec![format!("llms-token=bad; llms-token={t}")],
+        ] {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(session_key(&cookie_headers(&lines)), None, "{lines:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the Cookie headers hold, the hand-written scan finds the same session
+        /// as the `cookie` crate.
+        #[test]
+        fn session_key_agrees_with_the_cookie_crate(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("[ ;=,\"a-z-]{0,12}").unwrap(),
+                    proptest::strategy::Just("llms-token".to_owned()),
+                    proptest::strategy::Just(
+                        "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg".to_owned()
+                    ),
+                ],
+                0..12,
+            ),
+            split in 0usize..3,
+        ) {
+            let text = parts.concat();
+            let lines: Vec<&str> = match split {
+                0 => vec![text.as_str()],
+                _ => text.splitn(split + 1, ',').collect(),
+            };
+            let headers = cookie_headers(&lines);
+            proptest::prop_assert_eq!(session_key(&headers), key_by_cookie_crate(&headers));
+        }
     }
 }

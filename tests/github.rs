@@ -986,7 +986,7 @@ impl Setup {
         // The newest generation there can be: the disk is checked, not only the cache.
         self.state
             .sessions()
-            .find(&token, u64::MAX)
+            .find(token.key(), u64::MAX)
             .await
             .unwrap()
             .is_some()

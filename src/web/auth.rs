@@ -209,14 +209,14 @@ pub async fn submit_sign_in(
 
 /// `POST /auth/logout`: ends the session, if any, and clears the cookie.
 pub async fn submit_sign_out(State(state): State<AuthState>, parts: Parts) -> Result<Response> {
-    if let Some(token) = crate::state::session_token(&parts.headers) {
+    if let Some(key) = crate::state::session_key(&parts.headers) {
         if let Some(found) = state.find_session(&parts).await? {
-            let name = found.record.username.clone();
+            let name = found.username;
             let record =
                 AuditRecord::new(AuditEvent::SignOut, &name, &name).ip(&state.client_ip(&parts));
             state.audit(record).await;
         }
-        state.end_session(token.key()).await?;
+        state.end_session(key).await?;
     }
     let mut response = Json(json!({ "success": true })).into_response();
     response
