@@ -6,44 +6,61 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{header, HeaderMap};
 use criterion::{criterion_group, criterion_main, Criterion};
 use llms_auth::password::{hash_password, verify_password, HashScheme};
-use llms_auth::session::{SessionStore, SessionToken};
+use llms_auth::session::{SessionKey, SessionStore, SessionToken};
+use llms_auth::state::session_key;
 use llms_auth::throttle::Throttle;
 use llms_auth::users::{parse_users, serialize_users, User, UserStore, Users};
 
+#[path = "../examples/support/stores.rs"]
+#[allow(dead_code)]
+mod stores;
+
 fn request_path(c: &mut Criterion) {
-    let token = SessionToken::generate();
-    let cookie = token.expose().to_owned();
-    c.bench_function("token: parse and hash", |b| {
-        b.iter(|| SessionToken::parse(black_box(&cookie)).map(|t| t.key()))
+    let mut headers = HeaderMap::new();
+    let cookie = format!(
+        "theme=dark; llms-token={}",
+        SessionToken::generate().expose()
+    );
+    headers.insert(header::COOKIE, cookie.parse().unwrap());
+    c.bench_function("cookie: find and hash the session token", |b| {
+        b.iter(|| session_key(black_box(&headers)))
     });
 
-    let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let sessions = Arc::new(SessionStore::new(
-        dir.path().join("sessions"),
-        Duration::from_secs(30 * 86400),
-    ));
-    let live = sessions
-        .create("bench", "credentials", "127.0.0.1", "bench")
-        .unwrap();
-    for i in 0..10_000 {
-        sessions
-            .create(&format!("user{i}"), "credentials", "", "")
-            .unwrap();
+    // The same lookup with 10 and with 100,000 sessions in the cache, the token drawn at
+    // random each time: constant time, but a large cache no longer fits the CPU's caches.
+    for count in [10, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        stores::generate(dir.path(), 1, count).unwrap();
+        let sessions = Arc::new(SessionStore::new(
+            dir.path().join("credentials/sessions"),
+            Duration::from_secs(30 * 86400),
+        ));
+        let keys: Vec<SessionKey> = (0..count)
+            .map(|i| SessionToken::parse(&stores::token(i)).unwrap().key())
+            .collect();
+        for key in &keys {
+            runtime.block_on(sessions.find(*key, 0)).unwrap().unwrap();
+        }
+        let mut next = 0usize;
+        c.bench_function(&format!("sessions: cached lookup among {count}"), |b| {
+            b.iter(|| {
+                // A cheap pseudo-random walk over all the keys.
+                next = (next + 7919) % count;
+                runtime
+                    .block_on(sessions.find(black_box(keys[next]), 0))
+                    .unwrap()
+            })
+        });
     }
-    c.bench_function("sessions: cached lookup among 10,000", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(sessions.find(black_box(&live), 0))
-                .unwrap()
-        })
-    });
 
+    let dir = tempfile::tempdir().unwrap();
     let store = UserStore::at(dir.path().join("users.json"));
     store
         .update(|users| {
