@@ -4,7 +4,9 @@
 //! ```sh
 //! apt-get install wrk                       # the load generator (Debian)
 //! cargo build --release                     # the server under test
-//! cargo run --release --example loadtest    # about 3 minutes; add --quick for a short run
+//! cargo run --release --example loadtest    # about 5 minutes; add --quick for a short run
+//! cargo run --release --example loadtest -- --no-pin          # server and wrk share the CPUs
+//! cargo run --release --example loadtest -- --binary OTHER    # measure another build
 //! cargo run --release --example loadtest -- generate DIR --users 10000 --sessions 100000
 //! ```
 //!
@@ -143,7 +145,9 @@ impl Drop for Server {
 }
 
 /// Writes a wrk Lua script that sends each request with one of `tokens`, either at random
-/// or in order (to touch every session once).
+/// or in order (to touch every session once). Every request is built once, when wrk
+/// starts, so that sending one costs wrk the same whether there are 10 tokens or 100,000
+/// (building them per request made wrk, not the server, the limit with 100,000).
 fn wrk_script(
     dir: &Path,
     name: &str,
@@ -151,26 +155,32 @@ fn wrk_script(
     in_order: Option<usize>,
 ) -> Result<PathBuf> {
     let path = dir.join(format!("{name}.lua"));
-    let mut file = std::fs::File::create(&path)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
     writeln!(file, "local tokens = {{")?;
     for t in tokens {
         writeln!(file, "  \"{t}\",")?;
     }
     writeln!(file, "}}")?;
+    writeln!(file, "local requests, count = {{}}, #tokens")?;
     writeln!(file, "local n = {}", in_order.unwrap_or(0))?;
-    writeln!(file, "math.randomseed(42)")?;
-    writeln!(file, "request = function()")?;
-    if in_order.is_some() {
-        writeln!(file, "  n = n + 1")?;
-        writeln!(file, "  local t = tokens[((n - 1) % #tokens) + 1]")?;
-    } else {
-        writeln!(file, "  local t = tokens[math.random(#tokens)]")?;
-    }
+    writeln!(file, "function init(args)")?;
+    writeln!(file, "  for i = 1, count do")?;
     writeln!(
         file,
-        "  return wrk.format(\"GET\", \"/auth\", {{[\"Cookie\"] = \"llms-token=\" .. t}})"
+        "    requests[i] = wrk.format(\"GET\", \"/auth\", {{[\"Cookie\"] = \"llms-token=\" .. tokens[i]}})"
     )?;
+    writeln!(file, "  end")?;
+    writeln!(file, "  math.randomseed(42)")?;
     writeln!(file, "end")?;
+    writeln!(file, "function request()")?;
+    if in_order.is_some() {
+        writeln!(file, "  n = n + 1")?;
+        writeln!(file, "  return requests[((n - 1) % count) + 1]")?;
+    } else {
+        writeln!(file, "  return requests[math.random(count)]")?;
+    }
+    writeln!(file, "end")?;
+    file.flush()?;
     Ok(path)
 }
 
@@ -680,7 +690,11 @@ fn main() -> Result<()> {
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk is not installed: apt-get install wrk".into());
     }
-    let binary = release_binary()?;
+    // `--binary PATH` measures another build (an older commit, say) with the same harness.
+    let binary = match args.iter().position(|a| a == "--binary") {
+        Some(i) => PathBuf::from(args.get(i + 1).ok_or("--binary needs a path")?),
+        None => release_binary()?,
+    };
     let work = tempfile::tempdir()?;
     let mut figures = Figures { rows: Vec::new() };
     println!(
