@@ -1,6 +1,6 @@
 //! Review findings, in process: rejections in the `responseStatus` shape, the lock signal of
 //! the sign-in refusal, the `Host` check against DNS rebinding, the avatar decoder's bounds,
-//! and the permissions of an existing store.
+//! and the permissions of an existing store and session folder.
 
 mod common;
 
@@ -276,6 +276,32 @@ async fn llms_py_own_store_location_is_made_private_too() {
     loosen(&file);
     let _app = app_with(&home, |_| {}).await;
     assert_private(&file);
+}
+
+#[tokio::test]
+async fn a_session_folder_open_to_others_is_made_private_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let folder = home.sessions_dir();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = app_with(&home, |_| {}).await;
+    assert_eq!(mode(&folder), 0o700);
+    // The sessions in it are untouched and still live.
+    let reply = send(&app, get("/auth", Some(&bob))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn a_session_folder_that_cannot_be_made_private_does_not_stop_the_start() {
+    let home = home_with_users();
+    // A symbolic link to itself: its mode can be neither read nor changed.
+    let folder = home.sessions_dir();
+    std::os::unix::fs::symlink("sessions", &folder).unwrap();
+    let app = app_with(&home, |_| {}).await;
+    let reply = send(&app, get("/config", None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(std::fs::symlink_metadata(&folder).unwrap().is_symlink());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -500,6 +500,29 @@ async fn the_log_never_holds_a_token_or_a_password() {
 }
 
 #[tokio::test]
+async fn a_session_folder_open_to_others_is_made_private_when_the_server_starts() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    users(&home);
+    let folder = home.sessions_dir();
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("server.log");
+    let mut server = Server::start_logged(&home, &[], &[("LLMS_LOG", "info")], &log);
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let shown = folder.display().to_string();
+    assert!(
+        text.lines()
+            .any(|line| line.contains("permissions tightened") && line.ends_with(&shown)),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_auth_flag_wins_over_llms_auth() {
     let home = Home::new();
     users(&home);
