@@ -642,6 +642,8 @@ fn bad_settings_in_the_environment_are_errors() {
     for (name, value, expected) in [
         ("LLMS_PASSWORD_HASH", "md5", "LLMS_PASSWORD_HASH"),
         ("LLMS_TRUSTED_PROXIES", "10.0.0.0/8", "LLMS_TRUSTED_PROXIES"),
+        ("LLMS_HEADER_TIMEOUT_SECS", "0", "LLMS_HEADER_TIMEOUT_SECS"),
+        ("LLMS_BODY_TIMEOUT_SECS", "soon", "LLMS_BODY_TIMEOUT_SECS"),
     ] {
         let mut cmd = home.llms();
         cmd.args(["--adduser", "alice", "--password-stdin"])
