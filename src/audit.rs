@@ -40,6 +40,8 @@ pub enum AuditEvent {
     UserUnlocked,
     /// A password was set (by its owner, an admin or the CLI).
     PasswordChanged,
+    /// A signed-in user's password change was refused: the current password was wrong.
+    PasswordChangeFailed,
     /// An account's roles changed.
     RolesChanged,
     /// An avatar was uploaded.
@@ -60,6 +62,7 @@ impl AuditEvent {
             Self::UserLocked => "user_locked",
             Self::UserUnlocked => "user_unlocked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordChangeFailed => "password_change_failed",
             Self::RolesChanged => "roles_changed",
             Self::AvatarChanged => "avatar_changed",
         }

@@ -11,6 +11,10 @@ use crate::password::HashScheme;
 /// `LLMS_HEADER_TIMEOUT_SECS` says otherwise.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a client may take to send a request's body unless `LLMS_BODY_TIMEOUT_SECS`
+/// says otherwise (enough for a 2 MiB avatar at about 600 kbit/s).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
 pub const DEFAULT_PROVIDER: &str = "credentials";
 
@@ -40,6 +44,10 @@ pub struct Config {
     /// How long a client may take to send a request's headers, and how long an idle
     /// connection is kept (`LLMS_HEADER_TIMEOUT_SECS`).
     pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, counted from when the request
+    /// reached the auth router (`LLMS_BODY_TIMEOUT_SECS`). A slower body is answered with
+    /// 408 and the connection is closed.
+    pub body_timeout: Duration,
 }
 
 impl Config {
@@ -56,12 +64,13 @@ impl Config {
                 .unwrap_or(2),
             allowed_hosts: Vec::new(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 
     /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES`,
-    /// `LLMS_ALLOWED_HOSTS` and `LLMS_HEADER_TIMEOUT_SECS`; `auth_flag` (from `--auth`) wins
-    /// over `LLMS_AUTH`.
+    /// `LLMS_ALLOWED_HOSTS`, `LLMS_HEADER_TIMEOUT_SECS` and `LLMS_BODY_TIMEOUT_SECS`;
+    /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
             Some(home) => PathBuf::from(home),
@@ -89,7 +98,10 @@ impl Config {
             config.allowed_hosts = parse_allowed_hosts(&value)?;
         }
         if let Ok(value) = std::env::var("LLMS_HEADER_TIMEOUT_SECS") {
-            config.header_timeout = parse_header_timeout(&value)?;
+            config.header_timeout = parse_seconds("LLMS_HEADER_TIMEOUT_SECS", &value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_BODY_TIMEOUT_SECS") {
+            config.body_timeout = parse_seconds("LLMS_BODY_TIMEOUT_SECS", &value)?;
         }
         Ok(config)
     }
@@ -142,12 +154,13 @@ pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Parses `LLMS_HEADER_TIMEOUT_SECS`: a whole number of seconds, at least 1.
-pub fn parse_header_timeout(value: &str) -> Result<Duration> {
+/// Parses a timeout setting such as `LLMS_HEADER_TIMEOUT_SECS` (named by `variable` in
+/// the error): a whole number of seconds, at least 1.
+pub fn parse_seconds(variable: &str, value: &str) -> Result<Duration> {
     match value.trim().parse::<u64>() {
         Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
         _ => Err(Error::Config(format!(
-            "LLMS_HEADER_TIMEOUT_SECS: '{value}' is not a positive number of seconds"
+            "{variable}: '{value}' is not a positive number of seconds"
         ))),
     }
 }
@@ -177,10 +190,12 @@ mod tests {
     }
 
     #[test]
-    fn header_timeout_is_positive_seconds() {
-        assert_eq!(parse_header_timeout(" 3 ").unwrap(), Duration::from_secs(3));
+    fn timeouts_are_positive_seconds() {
+        let parse = |value| parse_seconds("LLMS_BODY_TIMEOUT_SECS", value);
+        assert_eq!(parse(" 3 ").unwrap(), Duration::from_secs(3));
         for bad in ["0", "-1", "1.5", "soon", ""] {
-            assert!(parse_header_timeout(bad).is_err(), "{bad}");
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("LLMS_BODY_TIMEOUT_SECS: "), "{bad}: {err}");
         }
     }
 

@@ -46,6 +46,10 @@ pub enum Error {
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
     },
+    /// The request body did not arrive within
+    /// [`Config::body_timeout`](crate::Config::body_timeout) (408); the connection is closed.
+    #[error("The request body took too long to arrive")]
+    RequestTimeout,
     /// The body is larger than the route accepts (413).
     #[error("Request body is too large")]
     PayloadTooLarge,
@@ -112,6 +116,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UnknownProvider { .. }
@@ -169,10 +174,20 @@ impl IntoResponse for Error {
             body["responseStatus"]["locked"] = true.into();
         }
         let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        match self {
+            Self::TooManyRequests { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            // The rest of the body may still be on its way: the connection cannot be
+            // reused, so the client is told, and the server closes it.
+            Self::RequestTimeout => {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
         }
         response
     }

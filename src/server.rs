@@ -52,8 +52,9 @@ pub fn app(state: AuthState) -> Router {
 ///
 /// Every connection must send a request's headers within the configured header timeout
 /// ([`Config::header_timeout`]), and an idle keep-alive connection is closed after as long,
-/// so slow or silent clients cannot hold connections; at most [`MAX_CONNECTIONS`] are served
-/// at once. Handlers see the peer as `ConnectInfo<SocketAddr>`. On shutdown the listener
+/// so slow or silent clients cannot hold connections; a request's body must then arrive
+/// within [`Config::body_timeout`] (enforced by the auth router, see
+/// [`crate::web::deadline`]). At most [`MAX_CONNECTIONS`] connections are served at once. Handlers see the peer as `ConnectInfo<SocketAddr>`. On shutdown the listener
 /// closes, idle connections close at once, and requests in flight get [`SHUTDOWN_GRACE`].
 pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let addr = listener

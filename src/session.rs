@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use smol_str::SmolStr;
 
 use crate::error::{Error, Result};
-use crate::fsutil::{create_private_dir, write_atomic, FileLock};
+use crate::fsutil::{create_private_dir, make_private, write_atomic, FileLock};
 use crate::users::now_secs;
 
 /// The cookie that carries the session token.
@@ -515,6 +515,21 @@ impl SessionStore {
     /// Creates the session folder (0700).
     pub fn ensure_dir(&self) -> Result<()> {
         create_private_dir(&self.dir)
+    }
+
+    /// Makes an existing session folder 0700 when it is open to others (llms.py leaves
+    /// it 0755), as [`crate::users::UserStore::make_private`] does for the user store.
+    /// Called when the server starts; a failure is logged, never fatal. Blocking.
+    pub fn make_private(&self) {
+        match make_private(&self.dir) {
+            Ok(true) => {
+                tracing::info!(path = %self.dir.display(), "permissions tightened: no access for group and others")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot make the session folder private; other local users may see who has sessions")
+            }
+        }
     }
 }
 

@@ -77,9 +77,14 @@ impl AuthState {
                 emptied_warned: AtomicBool::new(false),
             }),
         };
-        // A store written by llms.py is readable by every local user: not any more.
+        // A store (or session folder) written by llms.py is readable by every local user:
+        // not any more.
         let store = state.clone();
-        tokio::task::spawn_blocking(move || store.inner.users.make_private()).await?;
+        tokio::task::spawn_blocking(move || {
+            store.inner.users.make_private();
+            store.inner.sessions.make_private();
+        })
+        .await?;
         // Fail now, not on the first request, when the store is broken; and remember
         // whether it holds users from the start.
         let users = state.users().await?;

@@ -24,8 +24,14 @@ use crate::fsutil::{make_private, write_atomic, FileLock};
 /// The only role with a meaning.
 pub const ADMIN_ROLE: &str = "Admin";
 
-/// The longest username accepted.
+/// The longest username accepted for a new account.
 pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// The longest username the sign-in form accepts, in bytes: more than
+/// [`MAX_USERNAME_CHARS`], because an account written by hand or by llms.py may have a
+/// longer name, and it can still sign in. Longer names are refused before any lookup or
+/// hashing.
+pub const MAX_SIGN_IN_NAME_BYTES: usize = 256;
 
 /// One account, as stored in users.json. Unknown fields are kept in `extra`.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -102,8 +108,9 @@ pub fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Checks a username: 1 to 64 characters from letters, digits and `. _ @ -`, not starting
-/// with `.` or `-`.
+/// Checks the name of a new account: 1 to 64 characters from letters, digits and
+/// `. _ @ -`, not starting with `.` or `-`. (Accounts already in the store are found by
+/// their name as it is.)
 pub fn validate_username(name: &str) -> Result<()> {
     let count = name.chars().count();
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-');

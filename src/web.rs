@@ -1,10 +1,12 @@
 //! The HTTP surface: the auth router, the deny-by-default guard, and the request defences
-//! (host check, cross-site refusal, JSON content type, body limits, response headers).
+//! (host check, cross-site refusal, JSON content type, body limits and deadline, response
+//! headers).
 
 pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod deadline;
 pub mod extract;
 pub mod json;
 pub mod pages;
@@ -16,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use tower::util::MapRequestLayer;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -42,12 +45,17 @@ const PUBLIC_PATHS: &[&str] = &[
 /// The auth extension's routes (API, pages, assets and the selected provider's own
 /// routes), ready to merge into a host app. Wrap the whole app with [`protect`] so that
 /// every route is denied by default.
+///
+/// Request bodies are bounded in size ([`JSON_BODY_LIMIT`], [`AVATAR_LIMIT`]) and in time:
+/// a body still arriving [`Config::body_timeout`] after the request reached these routes
+/// is refused with 408 ([`deadline`]).
 pub fn router<S>(state: AuthState) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     let avatar_upload =
         post(account::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_LIMIT + 64 * 1024));
+    let body_timeout = state.config().body_timeout;
     Router::new()
         .route("/config", get(auth::show_config))
         .route("/auth", get(auth::show_session_user))
@@ -69,6 +77,9 @@ where
         .nest("/assets", assets::router())
         .merge(state.provider().routes())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(MapRequestLayer::new(move |request| {
+            deadline::with_deadline(request, body_timeout)
+        }))
         .with_state(state)
 }
 

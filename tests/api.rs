@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use common::Home;
+use common::{token_of, Home};
 use http_body_util::BodyExt;
 use llms_auth::password::HashScheme;
 use llms_auth::{AuthState, Config, ProviderRegistry};
@@ -830,6 +830,61 @@ async fn change_password_checks_the_current_one() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_is_audited_without_secrets() {
+    let app = TestApp::with_users().await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let reply = app
+        .json(
+            Method::POST,
+            "/account/change-password",
+            Some(&alice),
+            json!({ "currentPassword": "guess-7f3a", "newPassword": "next-9c1e" }),
+        )
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Current password is incorrect",
+    );
+
+    let log = std::fs::read_to_string(app.home.path().join("credentials/audit.log")).unwrap();
+    let events: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let failed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "password_change_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    let event = failed[0];
+    assert_eq!(event["actor"], "alice");
+    assert_eq!(event["target"], "alice");
+    assert_eq!(event["ip"], "127.0.0.1");
+    assert_eq!(event["result"], "wrong current password");
+    assert!(event["time"].as_f64().is_some(), "{event}");
+    let hash = app.users_json()["alice"]["password_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for secret in [
+        "guess-7f3a",
+        "next-9c1e",
+        "pw-alice",
+        &hash,
+        token_of(&alice),
+    ] {
+        assert!(!log.contains(secret), "{secret} in the audit log:\n{log}");
+    }
+    // Nothing else was recorded as changed.
+    assert!(
+        !events.iter().any(|e| e["event"] == "password_changed"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

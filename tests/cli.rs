@@ -444,6 +444,56 @@ fn invalid_usernames_are_refused_with_a_clear_message() {
 }
 
 #[test]
+fn existing_accounts_with_names_new_ones_may_not_have_are_managed_by_name() {
+    // users.json written by hand or by llms.py: names over 64 characters, or with a space.
+    let home = Home::new();
+    let long = format!("{}@example.org", "l".repeat(100));
+    home.write_users(&[(&long, "pw-long", &[]), ("Jane Doe", "pw-jane", &[])]);
+    for name in [long.as_str(), "Jane Doe"] {
+        let out = run(&home, &["--listusers"]);
+        assert!(
+            stdout(&out).contains(&format!("  {name}  ")),
+            "{}",
+            stdout(&out)
+        );
+
+        let session = home.write_session(name, "credentials", 60.0);
+        let out = run(&home, &["--lockuser", name, "--reason", "On leave"]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("User '{name}' locked: On leave\n"));
+        assert_eq!(home.users_json()[name]["locked"], "On leave");
+        assert!(!home.session_file(common::token_of(&session)).exists());
+
+        let out = run(&home, &["--unlockuser", name]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("User '{name}' unlocked.\n"));
+
+        let before = home.users_json()[name]["password_hash"].clone();
+        let out = home.run(&["--adduser", name, "--password-stdin"], "new-pw-1\n");
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            format!("User '{name}' already exists. Updating password.\nUser '{name}' added.\n")
+        );
+        assert_ne!(home.users_json()[name]["password_hash"], before);
+
+        let out = run(&home, &["--removeuser", name]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("User '{name}' removed.\n"));
+        assert!(home.users_json().get(name).is_none());
+    }
+    // A new account still keeps to the rules.
+    let out = home.run(&["--adduser", &long, "--password-stdin"], "pw\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Invalid username"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(home.users_json(), json!({}));
+}
+
+#[test]
 fn help_lists_every_flag_on_its_own_line() {
     let home = Home::new();
     let out = run(&home, &["--help"]);
@@ -592,6 +642,8 @@ fn bad_settings_in_the_environment_are_errors() {
     for (name, value, expected) in [
         ("LLMS_PASSWORD_HASH", "md5", "LLMS_PASSWORD_HASH"),
         ("LLMS_TRUSTED_PROXIES", "10.0.0.0/8", "LLMS_TRUSTED_PROXIES"),
+        ("LLMS_HEADER_TIMEOUT_SECS", "0", "LLMS_HEADER_TIMEOUT_SECS"),
+        ("LLMS_BODY_TIMEOUT_SECS", "soon", "LLMS_BODY_TIMEOUT_SECS"),
     ] {
         let mut cmd = home.llms();
         cmd.args(["--adduser", "alice", "--password-stdin"])

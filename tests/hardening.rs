@@ -1,15 +1,19 @@
 //! Review findings, in process: rejections in the `responseStatus` shape, the lock signal of
 //! the sign-in refusal, the `Host` check against DNS rebinding, the avatar decoder's bounds,
-//! and the permissions of an existing store.
+//! the permissions of an existing store and session folder, and the deadline for request
+//! bodies.
 
 mod common;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
 use common::{sha256_hash, Home};
 use http_body_util::BodyExt;
@@ -44,6 +48,7 @@ fn home_with_users() -> Home {
 /// A response, read to the end.
 struct Reply {
     status: StatusCode,
+    headers: HeaderMap,
     body: Bytes,
 }
 
@@ -73,8 +78,13 @@ impl Reply {
 async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
+    let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply { status, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
@@ -276,6 +286,32 @@ async fn llms_py_own_store_location_is_made_private_too() {
     loosen(&file);
     let _app = app_with(&home, |_| {}).await;
     assert_private(&file);
+}
+
+#[tokio::test]
+async fn a_session_folder_open_to_others_is_made_private_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let folder = home.sessions_dir();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = app_with(&home, |_| {}).await;
+    assert_eq!(mode(&folder), 0o700);
+    // The sessions in it are untouched and still live.
+    let reply = send(&app, get("/auth", Some(&bob))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn a_session_folder_that_cannot_be_made_private_does_not_stop_the_start() {
+    let home = home_with_users();
+    // A symbolic link to itself: its mode can be neither read nor changed.
+    let folder = home.sessions_dir();
+    std::os::unix::fs::symlink("sessions", &folder).unwrap();
+    let app = app_with(&home, |_| {}).await;
+    let reply = send(&app, get("/config", None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(std::fs::symlink_metadata(&folder).unwrap().is_symlink());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -521,4 +557,95 @@ async fn llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK);
+}
+
+// ---------------------------------------------------------------------------------------
+// A request body must arrive in time (over real TCP: tests/server.rs).
+
+/// A request body that sends `prefix` and then nothing more, as a stalled client's would.
+struct Stalled(Option<Bytes>);
+
+impl Stalled {
+    fn after(prefix: &'static [u8]) -> Body {
+        Body::new(Self(Some(Bytes::from_static(prefix))))
+    }
+}
+
+impl HttpBody for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match self.0.take() {
+            Some(prefix) => Poll::Ready(Some(Ok(http_body::Frame::data(prefix)))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_refused_with_408() {
+    let home = home_with_users();
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let timeout = Duration::from_millis(300);
+    let app = app_with(&home, |config| config.body_timeout = timeout).await;
+    let json_post = |path: &str, prefix: &'static [u8]| {
+        Request::post(path)
+            .header(header::COOKIE, &bob)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Stalled::after(prefix))
+            .unwrap()
+    };
+    let upload = Request::post("/user/avatar")
+        .header(header::COOKIE, &bob)
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b")
+        .body(Stalled::after(
+            b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG",
+        ))
+        .unwrap();
+    for (what, request) in [
+        (
+            "sign-in",
+            json_post("/auth/login", br#"{"username":"bob","#),
+        ),
+        (
+            "password change",
+            json_post("/account/change-password", br#"{"currentPass"#),
+        ),
+        ("avatar", upload),
+    ] {
+        let started = Instant::now();
+        // Without the deadline the handler would wait for the rest of the body forever.
+        let reply = tokio::time::timeout(Duration::from_secs(5), send(&app, request))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: still waiting for the body after 5 s"));
+        let took = started.elapsed();
+        assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "{what}");
+        assert_eq!(
+            reply.json(),
+            json!({ "responseStatus": {
+                "errorCode": "Error", "message": "The request body took too long to arrive",
+            }}),
+            "{what}"
+        );
+        assert_eq!(reply.headers[header::CONNECTION], "close", "{what}");
+        assert!(
+            took >= timeout && took < Duration::from_secs(5),
+            "{what}: {took:?}"
+        );
+    }
+    assert!(!home.path().join("user/bob/avatar.png").exists());
+    assert_eq!(
+        home.users_json()["bob"]["password_hash"],
+        sha256_hash("pw-bob")
+    );
+
+    // Bodies that arrive in time are served as ever under the same deadline.
+    let reply = send(&app, sign_in("bob", "pw-bob", &[])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let reply = send(&app, avatar_upload(&bob, &png_claiming(4, 4))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
 }

@@ -500,6 +500,29 @@ async fn the_log_never_holds_a_token_or_a_password() {
 }
 
 #[tokio::test]
+async fn a_session_folder_open_to_others_is_made_private_when_the_server_starts() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    users(&home);
+    let folder = home.sessions_dir();
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("server.log");
+    let mut server = Server::start_logged(&home, &[], &[("LLMS_LOG", "info")], &log);
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let shown = folder.display().to_string();
+    assert!(
+        text.lines()
+            .any(|line| line.contains("permissions tightened") && line.ends_with(&shown)),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_auth_flag_wins_over_llms_auth() {
     let home = Home::new();
     users(&home);
@@ -618,6 +641,87 @@ async fn slow_silent_and_idle_connections_are_closed_after_the_header_timeout() 
     }
     let text = String::from_utf8_lossy(&idle.0);
     assert!(text.starts_with("HTTP/1.1 200 OK"), "idle: {text}");
+}
+
+/// Sends `head` (a request line and headers announcing a long body) to `addr`, then body
+/// bytes one every 100 ms until the server closes the connection, for at most `limit`.
+/// Returns what the server sent, how long that took, and how many body bytes were sent.
+fn trickle_body(
+    addr: &str,
+    head: &str,
+    limit: std::time::Duration,
+) -> (String, std::time::Duration, usize) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (mut stream, done, sent) = (stream.try_clone().unwrap(), done.clone(), sent.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) && stream.write_all(b"a").is_ok() {
+                sent.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let (received, took) = read_until_closed(&mut stream, limit);
+    done.store(true, Ordering::SeqCst);
+    writer.join().expect("writer thread");
+    let text = String::from_utf8_lossy(&received).into_owned();
+    (text, took, sent.load(Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_cut_off_with_408_at_the_body_timeout() {
+    use std::time::Duration;
+    let home = Home::new();
+    users(&home);
+    let bob = home.write_session("bob", "credentials", 0.0);
+    let server = Server::start_with(
+        &home,
+        &[],
+        &[
+            ("LLMS_PASSWORD_HASH", "sha256"),
+            ("LLMS_BODY_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let sign_in = "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+        Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n";
+    let upload = format!(
+        "POST /user/avatar HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {bob}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n"
+    );
+    let readers = [sign_in.to_owned(), upload].map(|head| {
+        let addr = addr.clone();
+        std::thread::spawn(move || trickle_body(&addr, &head, Duration::from_secs(8)))
+    });
+    // Meanwhile, ordinary requests are served.
+    let response = http().get(server.url("/config")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    for (what, reader) in ["sign-in", "avatar"].into_iter().zip(readers) {
+        let (text, took, sent) = reader.join().expect("trickle thread");
+        assert!(text.starts_with("HTTP/1.1 408"), "{what}: {text}");
+        assert!(text.contains("connection: close"), "{what}: {text}");
+        assert!(
+            text.contains(
+                r#"{"responseStatus":{"errorCode":"Error","message":"The request body took too long to arrive"}}"#
+            ),
+            "{what}: {text}"
+        );
+        // Cut off at the deadline although a byte arrived every 100 ms, and closed then.
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+            "{what}: closed after {took:?}"
+        );
+        assert!(sent >= 5, "{what}: only {sent} bytes were sent");
+    }
+    assert!(!home.path().join("user/bob/avatar.png").exists());
 }
 
 #[tokio::test]

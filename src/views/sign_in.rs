@@ -4,6 +4,7 @@ use maud::{html, Markup};
 
 use super::icons::Icon;
 use super::layout::{layout, PageContext};
+use crate::users::MAX_SIGN_IN_NAME_BYTES;
 
 /// The sign-in form (when the provider uses one) and the provider's own section.
 ///
@@ -32,7 +33,7 @@ pub fn sign_in_page(
                         div.field {
                             label for="username" { "Username" }
                             input #username name="username" type="text" autocomplete="username"
-                                autocapitalize="none" spellcheck="false" maxlength="64" required autofocus;
+                                autocapitalize="none" spellcheck="false" maxlength=(MAX_SIGN_IN_NAME_BYTES) required autofocus;
                         }
                         div.field {
                             label for="password" { "Password" }

@@ -187,6 +187,14 @@ fn sign_in_page_escapes_next() {
 }
 
 #[test]
+fn the_sign_in_form_takes_names_longer_than_new_accounts_may_have() {
+    // Existing accounts (written by hand or by llms.py) may have names over 64 characters.
+    let html = sign_in_page(&PageContext::default(), "/", true, None).into_string();
+    assert!(html.contains(r#"id="username""#), "{html}");
+    assert!(html.contains(r#"maxlength="256""#), "{html}");
+}
+
+#[test]
 fn the_forbidden_page_keeps_the_header() {
     let html = forbidden_page(Some(&user("bob", &[]))).into_string();
     assert!(html.contains("data-testid=\"forbidden\""));

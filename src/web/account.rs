@@ -97,6 +97,15 @@ pub async fn change_password(
     let verified = state.hasher().verify(current, Some(stored.clone())).await?;
     if !verified.is_match() {
         attempt.failed(now_secs());
+        // Someone holding this session guessed at the account's password.
+        let record = AuditRecord::new(
+            AuditEvent::PasswordChangeFailed,
+            &user.user_name,
+            &user.user_name,
+        )
+        .ip(&ip)
+        .result("wrong current password");
+        state.audit(record).await;
         return Err(Error::bad_request("Current password is incorrect"));
     }
     attempt.succeeded();

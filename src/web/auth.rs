@@ -16,7 +16,7 @@ use crate::provider::CurrentUser;
 use crate::session::{SessionToken, COOKIE_NAME};
 use crate::state::AuthState;
 use crate::throttle::Throttled;
-use crate::users::{now_secs, MAX_USERNAME_CHARS};
+use crate::users::{now_secs, MAX_SIGN_IN_NAME_BYTES};
 
 /// `GET /config`: whether signing in is required and which provider is active.
 pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> {
@@ -106,6 +106,13 @@ pub async fn submit_sign_in(
     if username.is_empty() || password.is_empty() {
         return Err(Error::bad_request("Username and password are required"));
     }
+    // Both bounds hold before any lookup or hashing. Names are not held to the rules for
+    // new accounts: an account in the store signs in with its name as it is.
+    if username.len() > MAX_SIGN_IN_NAME_BYTES {
+        return Err(Error::bad_request(format!(
+            "Username is too long (at most {MAX_SIGN_IN_NAME_BYTES} bytes)."
+        )));
+    }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(Error::bad_request(format!(
             "Password is too long (at most {MAX_PASSWORD_BYTES} bytes)."
@@ -113,14 +120,7 @@ pub async fn submit_sign_in(
     }
     let client_ip = state.client_ip(&parts);
     let users = state.users().await?;
-    // A name longer than any account's is refused like an unknown one (same answer, same
-    // dummy hash, a failure for the address), without looking it up.
-    let too_long = username.chars().count() > MAX_USERNAME_CHARS;
-    let stored = if too_long {
-        None
-    } else {
-        users.get(username).map(|u| u.password_hash.clone())
-    };
+    let stored = users.get(username).map(|u| u.password_hash.clone());
     // Attempts at unknown names are audited without the name: it may be a mistyped password.
     let audit_target = if stored.is_some() {
         username
@@ -153,8 +153,6 @@ pub async fn submit_sign_in(
         attempt_guard.failed(now_secs());
         let why = if stored.is_some() {
             "wrong password"
-        } else if too_long {
-            "username too long"
         } else {
             "unknown user"
         };

@@ -1,6 +1,7 @@
 //! axum's `Path`, `Query` and `Multipart` extractors with their rejections turned into
-//! [`Error`]: a malformed path segment, query string or upload is answered in the
-//! `responseStatus` shape like every other error, never with axum's plain-text body.
+//! [`Error`]: a malformed path segment, query string or upload (or an upload that does not
+//! arrive in time) is answered in the `responseStatus` shape like every other error, never
+//! with axum's plain-text body.
 //! (The JSON body extractor is [`JsonBody`](crate::web::json::JsonBody).)
 //!
 //! Handlers import these instead of axum's, and destructure them the same way.
@@ -13,6 +14,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::web::deadline::timed_out;
 
 /// Like `axum::extract::Path`; a segment that does not decode is a 400.
 #[derive(Debug, Clone)]
@@ -106,7 +108,9 @@ impl From<MultipartRejection> for Error {
 
 impl From<MultipartError> for Error {
     fn from(err: MultipartError) -> Self {
-        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if timed_out(&err) {
+            Error::RequestTimeout
+        } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::PayloadTooLarge
         } else {
             Error::bad_request(format!("Invalid upload: {}", err.body_text()))

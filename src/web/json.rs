@@ -6,9 +6,11 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::web::deadline::timed_out;
 
 /// Like `axum::Json`, but a missing `Content-Type: application/json` is 415, an oversized
-/// body 413 and anything unparsable 400, all as `responseStatus` JSON.
+/// body 413, a body that does not arrive in time 408 and anything unparsable 400, all as
+/// `responseStatus` JSON.
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
@@ -28,6 +30,9 @@ where
 }
 
 fn map_rejection(rejection: &JsonRejection) -> Error {
+    if timed_out(rejection) {
+        return Error::RequestTimeout;
+    }
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {

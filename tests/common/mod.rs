@@ -45,6 +45,7 @@ impl Home {
             .env_remove("LLMS_TRUSTED_PROXIES")
             .env_remove("LLMS_ALLOWED_HOSTS")
             .env_remove("LLMS_HEADER_TIMEOUT_SECS")
+            .env_remove("LLMS_BODY_TIMEOUT_SECS")
             .env("LLMS_LOG", "warn");
         cmd
     }
@@ -244,6 +245,7 @@ impl Home {
             .env_remove("LLMS_TRUSTED_PROXIES")
             .env_remove("LLMS_ALLOWED_HOSTS")
             .env_remove("LLMS_HEADER_TIMEOUT_SECS")
+            .env_remove("LLMS_BODY_TIMEOUT_SECS")
             .env("LLMS_LOG", "warn")
             .envs(envs.iter().copied());
         rexpect::session::spawn_command(cmd, Some(PTY_TIMEOUT_MS)).expect("spawn llms on a pty")
