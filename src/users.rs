@@ -141,6 +141,19 @@ pub fn default_roles(username: &str) -> Vec<String> {
 /// it.)
 const PATH_RECHECK: Duration = Duration::from_secs(1);
 
+/// How long one look at the file vouches for it: requests within this window of the last
+/// `fstat` reuse its answer, so a busy server checks the file about once a millisecond
+/// rather than on every request. Changes are still seen on the very next request, because
+/// every writer in this crate (the CLI, the API, another server on the same home) waits
+/// [`COMMIT_WAIT`] after writing before it returns; edits by other programs (an editor,
+/// llms.py) are seen within this window.
+pub const FRESHNESS_WINDOW: Duration = Duration::from_millis(1);
+
+/// How long [`UserStore::update`] waits after writing: longer than [`FRESHNESS_WINDOW`], so
+/// that no look at the file taken before the write can still vouch for it once the writer
+/// has returned (a commit wait).
+pub const COMMIT_WAIT: Duration = Duration::from_millis(2);
+
 /// What identifies one version of the file on disk. `nlinks` drops when the file is
 /// replaced (renamed over) or deleted, which is how an open handle notices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,13 +193,15 @@ impl FileSignature {
 }
 
 /// A parsed version of the store: the signature it was read at (None: no file), the open
-/// handle it was read from, and when its path was last checked.
+/// handle it was read from, when its path was last checked, and when the file was last
+/// seen unchanged. Both instants are taken before the look they record.
 #[derive(Debug, Clone)]
 struct Cached {
     signature: Option<FileSignature>,
     users: Arc<Users>,
     handle: Option<Arc<fs::File>>,
     path_checked: Instant,
+    checked: Instant,
 }
 
 /// The users.json file: locked, atomic, never overwritten when it does not parse.
@@ -266,6 +281,7 @@ impl UserStore {
     /// The current users, re-read only when the file changed since the last call.
     /// Blocking (a `stat`, and a read when changed).
     pub fn snapshot(&self) -> Result<Arc<Users>> {
+        let started = Instant::now();
         let signature = match fs::metadata(&self.path) {
             Ok(meta) => Some(FileSignature::of(&meta)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -274,7 +290,8 @@ impl UserStore {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(cached) = cache.as_mut().filter(|c| c.signature == signature) {
-                cached.path_checked = Instant::now();
+                cached.path_checked = started;
+                cached.checked = started;
                 return Ok(cached.users.clone());
             }
         }
@@ -287,7 +304,8 @@ impl UserStore {
             signature,
             users: users.clone(),
             handle: handle.map(Arc::new),
-            path_checked: Instant::now(),
+            path_checked: started,
+            checked: started,
         });
         Ok(users)
     }
@@ -325,15 +343,20 @@ impl UserStore {
 
     /// The cached users when the file has not changed since they were read; `None` when
     /// it changed, its path is due for a check, or nothing is cached yet (then call
-    /// [`UserStore::snapshot`]). Costs one `fstat` of the handle the users were read from:
-    /// a replaced or deleted file has lost its link, an edited one its size or times.
+    /// [`UserStore::snapshot`]). Costs at most one `fstat` of the handle the users were read
+    /// from (a replaced or deleted file has lost its link, an edited one its size or
+    /// times), and nothing when the last look is younger than [`FRESHNESS_WINDOW`].
     pub fn cached_if_current(&self) -> Option<Arc<Users>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let cached = cache.as_ref()?;
-        if cached.path_checked.elapsed() >= PATH_RECHECK {
+        let now = Instant::now();
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = cache.as_mut()?;
+        if now.saturating_duration_since(cached.path_checked) >= PATH_RECHECK {
             return None;
         }
-        let now = match &cached.handle {
+        if now.saturating_duration_since(cached.checked) < FRESHNESS_WINDOW {
+            return Some(cached.users.clone());
+        }
+        let current = match &cached.handle {
             Some(handle) => Some(FileSignature::of_stat(
                 &rustix::fs::fstat(handle.as_ref()).ok()?,
             )),
@@ -343,7 +366,11 @@ impl UserStore {
                 _ => return None,
             },
         };
-        (now == cached.signature).then(|| cached.users.clone())
+        if current != cached.signature {
+            return None;
+        }
+        cached.checked = now;
+        Some(cached.users.clone())
     }
 
     fn cached(&self) -> Option<Cached> {
@@ -351,10 +378,11 @@ impl UserStore {
     }
 
     /// Read-modify-write under the store's advisory lock. `change` sees the current users;
-    /// when it returns `Ok` and changed something, the file is written atomically. When it
-    /// returns `Err`, nothing is written. Blocking.
+    /// when it returns `Ok` and changed something, the file is written atomically, and the
+    /// call returns [`COMMIT_WAIT`] later, when every reader's next look will see the
+    /// change. When it returns `Err`, nothing is written. Blocking.
     pub fn update<T>(&self, change: impl FnOnce(&mut Users) -> Result<T>) -> Result<T> {
-        let _lock = FileLock::acquire(&self.lock_path)?;
+        let lock = FileLock::acquire(&self.lock_path)?;
         self.remove_orphaned_temp_files();
         let before = self.load()?;
         let mut users = before.clone();
@@ -362,6 +390,10 @@ impl UserStore {
         if users != before {
             write_atomic(&self.path, &serialize_users(&users)?)?;
             self.make_private();
+            // This process's own readers need not wait for their window to pass.
+            *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            drop(lock);
+            std::thread::sleep(COMMIT_WAIT);
         }
         Ok(value)
     }
@@ -612,10 +644,13 @@ mod tests {
             .unwrap()
             .write_all(text.as_bytes())
             .unwrap();
+        // Other programs' edits are seen once the last look is older than the window.
+        std::thread::sleep(FRESHNESS_WINDOW);
         assert!(store.cached_if_current().is_none(), "in-place edit seen");
         store.snapshot().unwrap();
         // A second name for the file (a backup's hard link), then a replacement.
         fs::hard_link(store.path(), store.path().with_extension("bak")).unwrap();
+        std::thread::sleep(FRESHNESS_WINDOW);
         assert!(
             store.cached_if_current().is_none(),
             "link count change seen"
@@ -629,9 +664,64 @@ mod tests {
         assert_eq!(store.snapshot().unwrap().len(), 3);
         // Deleted.
         fs::remove_file(store.path()).unwrap();
+        std::thread::sleep(FRESHNESS_WINDOW);
         assert!(store.cached_if_current().is_none(), "deletion seen");
         assert!(store.snapshot().unwrap().is_empty());
         assert!(store.cached_if_current().is_some(), "still absent: cached");
+    }
+
+    /// The commit wait: whatever another writer changes is seen by the first look after
+    /// its `update` returned, even when this reader looked just before the write.
+    #[test]
+    fn a_change_is_seen_by_the_first_look_after_the_writer_returns() {
+        let (_dir, store) = store();
+        let writer = UserStore::at(store.path().to_owned());
+        for i in 0..30 {
+            let name = format!("user{i}");
+            store.snapshot().unwrap();
+            assert!(store.cached_if_current().is_some(), "just looked: cached");
+            writer
+                .update(|users| {
+                    users.insert(name.clone(), User::new("x:y".into(), vec![]));
+                    Ok(())
+                })
+                .unwrap();
+            match store.cached_if_current() {
+                Some(users) => assert!(users.contains_key(&name), "round {i}: stale users"),
+                None => assert!(store.snapshot().unwrap().contains_key(&name)),
+            }
+        }
+    }
+
+    /// Within the window, a look is reused without touching the file; the server's own
+    /// writes are seen at once.
+    #[test]
+    fn a_recent_look_vouches_for_the_file_and_own_writes_are_seen_at_once() {
+        let (_dir, store) = store();
+        store
+            .update(|users| {
+                users.insert("a".into(), User::new("x:y".into(), vec![]));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.snapshot().unwrap().len(), 1);
+        // Deleted behind the store's back, and looked at again at once: still vouched for
+        // by the look just taken (an editor's change is seen within the window).
+        fs::remove_file(store.path()).unwrap();
+        let within = store.cached_if_current();
+        std::thread::sleep(FRESHNESS_WINDOW);
+        assert!(store.cached_if_current().is_none(), "deletion seen");
+        if let Some(users) = within {
+            assert_eq!(users.len(), 1);
+        }
+        store
+            .update(|users| {
+                users.insert("b".into(), User::new("x:y".into(), vec![]));
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.cached_if_current().is_none(), "own write: reread");
+        assert_eq!(store.snapshot().unwrap().len(), 1);
     }
 
     #[test]
