@@ -186,7 +186,6 @@ fn wrk_script(
 
 /// What one wrk run measured.
 struct WrkRun {
-    rps: f64,
     requests: u64,
 }
 
@@ -216,17 +215,12 @@ fn wrk(
     if text.contains("Non-2xx") || text.contains("Socket errors") {
         return Err(format!("wrk saw errors:\n{text}").into());
     }
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .ok_or_else(|| format!("no Requests/sec in wrk output:\n{text}"))?;
     let requests = text
         .lines()
         .find(|l| l.contains(" requests in "))
         .and_then(|l| l.split_whitespace().next())
         .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?;
     Ok(WrkRun {
-        rps: rps.trim().parse()?,
         requests: requests.parse()?,
     })
 }
@@ -284,70 +278,319 @@ fn release_binary() -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// What the server did during one timed wrk run.
-struct Segment {
-    rps: f64,
-    /// Server CPU time per request, in microseconds.
-    cpu_us: f64,
-    /// Server CPU time over wall time (1.0 = one core busy all the time).
-    cpu_busy: f64,
-}
-
-/// One server of the throughput comparison and the cookies wrk sends it.
-struct Scenario {
+/// One server of the throughput comparison and the requests wrk sends it.
+struct Target {
     name: &'static str,
     server: Server,
     script: PathBuf,
-    segments: Vec<Segment>,
+    /// Open file descriptors of the server with no client connected.
+    idle_fds: usize,
 }
 
-impl Scenario {
-    fn measure(&mut self, pinning: Pinning, seconds: u64) -> Result<&Segment> {
-        let url = self.server.url("/auth");
-        let cpu_before = self.server.cpu_seconds()?;
-        let run = wrk(pinning, &url, &self.script, seconds, 32)?;
-        let cpu = self.server.cpu_seconds()? - cpu_before;
-        self.segments.push(Segment {
-            rps: run.rps,
-            cpu_us: cpu / run.requests.max(1) as f64 * 1e6,
-            cpu_busy: cpu / seconds as f64,
-        });
-        Ok(self.segments.last().expect("just pushed"))
-    }
-
-    fn median_of(&self, figure: impl Fn(&Segment) -> f64) -> f64 {
-        median(self.segments.iter().map(figure).collect())
+impl Target {
+    /// Open file descriptors of the server: its connections, among others.
+    fn open_fds(&self) -> Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.server.child.id()))?.count())
     }
 }
 
-/// The ratio of `a` to `b` in every round (the two ran seconds apart), as percentages.
-fn round_ratios(a: &Scenario, b: &Scenario) -> Vec<f64> {
-    a.segments
-        .iter()
-        .zip(&b.segments)
-        .map(|(a, b)| a.rps / b.rps * 100.0)
-        .collect()
+/// How long each wrk runs before the other takes its turn.
+const SLICE: Duration = Duration::from_millis(100);
+
+/// What one duel measured of one of its two servers.
+struct Side {
+    requests: u64,
+    /// Time its wrk was allowed to run.
+    active: Duration,
+    /// Server CPU time over the whole duel.
+    cpu: f64,
 }
 
-/// "92.1% (rounds 88.0-95.3%, 7 of 9 at or above 90%)" and whether the median meets `target`.
-fn ratio_figure(ratios: &[f64], target: f64) -> (String, bool) {
-    let mid = median(ratios.to_vec());
-    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let meeting = ratios.iter().filter(|r| **r >= target).count();
-    (
-        format!(
-            "{mid:.1}% (rounds {low:.1}-{high:.1}%, {meeting} of {} at or above {target:.0}%)",
-            ratios.len()
-        ),
-        mid >= target,
-    )
+impl Side {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.active.as_secs_f64()
+    }
+
+    fn cpu_us(&self) -> f64 {
+        self.cpu / self.requests.max(1) as f64 * 1e6
+    }
+
+    /// Server CPU time over the time its wrk ran (1.0: one core, all the time).
+    fn busy(&self) -> f64 {
+        self.cpu / self.active.as_secs_f64()
+    }
+}
+
+/// A running wrk process (on the client CPU) that can be paused and resumed.
+struct WrkProcess {
+    child: Child,
+    pid: rustix::process::Pid,
+}
+
+impl WrkProcess {
+    fn spawn(pinning: Pinning, target: &Target) -> Result<Self> {
+        let child = pinning
+            .client()
+            .args(["-t1", "-c32", "-d600s", "--timeout", "5s", "-s"])
+            .arg(&target.script)
+            .arg(target.server.url("/auth"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let pid =
+            rustix::process::Pid::from_raw(i32::try_from(child.id())?).ok_or("wrk has no pid")?;
+        Ok(Self { child, pid })
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) -> Result<()> {
+        Ok(rustix::process::kill_process(self.pid, signal)?)
+    }
+
+    /// Stops the run and reads the request count wrk prints. wrk prints when its main
+    /// thread takes a SIGINT; should a worker thread take it instead (it then stops, but
+    /// nothing is printed), the next one reaches the main thread.
+    fn finish(mut self) -> Result<u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.signal(rustix::process::Signal::INT)?;
+            let asked = Instant::now();
+            while asked.elapsed() < Duration::from_millis(300) {
+                if self.child.try_wait()?.is_some() {
+                    return self.count();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if Instant::now() > deadline {
+                return Err("wrk did not stop within 10 s of SIGINT".into());
+            }
+        }
+    }
+
+    fn count(&mut self) -> Result<u64> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            self.child.stdout.as_mut().ok_or("no wrk output")?,
+            &mut text,
+        )?;
+        if text.contains("Non-2xx") || text.contains("Socket errors") {
+            return Err(format!("wrk saw errors:\n{text}").into());
+        }
+        Ok(text
+            .lines()
+            .find(|l| l.contains(" requests in "))
+            .and_then(|l| l.split_whitespace().next())
+            .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?
+            .parse()?)
+    }
+}
+
+impl Drop for WrkProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drives `a` and `b` for `seconds` with one wrk each, taking turns every [`SLICE`]: one
+/// wrk is stopped (SIGSTOP) while the other runs, so each server in turn has the client
+/// CPU and its own CPU to itself, and whatever the machine does over seconds (another
+/// guest, a frequency change) falls on both alike. `a_first` picks who starts.
+fn duel(
+    pinning: Pinning,
+    a: &Target,
+    b: &Target,
+    seconds: u64,
+    a_first: bool,
+) -> Result<[Side; 2]> {
+    use rustix::process::Signal;
+    let targets = [a, b];
+    let fds = [a.idle_fds, b.idle_fds];
+    let clients = [
+        WrkProcess::spawn(pinning, a)?,
+        WrkProcess::spawn(pinning, b)?,
+    ];
+    // Both build their requests (the same 100,000 of them) side by side; each is paused as
+    // soon as it has connected, and the turns start once both have.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ready = [false; 2];
+    while ready != [true; 2] {
+        for i in 0..2 {
+            if !ready[i] && targets[i].open_fds()? >= fds[i] + 32 {
+                clients[i].signal(Signal::STOP)?;
+                ready[i] = true;
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("wrk did not connect within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let cpu = [a.server.cpu_seconds()?, b.server.cpu_seconds()?];
+    let mut turn = usize::from(!a_first);
+    clients[turn].signal(Signal::CONT)?;
+    let mut active = [Duration::ZERO; 2];
+    let end = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let started = Instant::now();
+        std::thread::sleep(SLICE);
+        clients[turn].signal(Signal::STOP)?;
+        active[turn] += started.elapsed();
+        if Instant::now() >= end {
+            break;
+        }
+        turn = 1 - turn;
+        clients[turn].signal(Signal::CONT)?;
+    }
+    let cpu = [
+        a.server.cpu_seconds()? - cpu[0],
+        b.server.cpu_seconds()? - cpu[1],
+    ];
+    // Each in turn resumes and is told to stop, alone: the moment that takes is the same
+    // for both, whereas one left running while the other stops would gain requests.
+    let mut requests = [0; 2];
+    for (i, client) in clients.into_iter().enumerate() {
+        client.signal(Signal::CONT)?;
+        requests[i] = client.finish()?;
+    }
+    Ok([0, 1].map(|i| Side {
+        requests: requests[i],
+        active: active[i],
+        cpu: cpu[i],
+    }))
+}
+
+/// Every duel of `b` against `a`: the ratio of their throughputs, as percentages, and the
+/// sides.
+struct Comparison {
+    ratios: Vec<f64>,
+    sides: Vec<[Side; 2]>,
+}
+
+/// A server to start for a duel: its home, its provider, the requests it gets, and
+/// whether all 100,000 sessions are to be put in use first.
+struct Spec<'a> {
+    name: &'static str,
+    home: &'a Path,
+    auth: &'static str,
+    script: &'a Path,
+    /// The tokens of all the home's sessions, when they are to be put in use first.
+    walk: Option<&'a [String]>,
+}
+
+impl Spec<'_> {
+    fn start(&self, binary: &Path, pinning: Pinning, work: &Path) -> Result<Target> {
+        let server = Server::start_pinned(binary, self.home, self.auth, pinning)?;
+        let mut target = Target {
+            name: self.name,
+            idle_fds: 0,
+            server,
+            script: self.script.to_owned(),
+        };
+        target.idle_fds = target.open_fds()?;
+        if let Some(tokens) = self.walk {
+            target.walk(pinning, work, tokens)?;
+        }
+        // Warm-up, not counted.
+        wrk(pinning, &target.server.url("/auth"), &target.script, 1, 32)?;
+        // The duel sees wrk connect by the server's open descriptors: wait until the
+        // warm-up's connections are closed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while target.open_fds()? > target.idle_fds {
+            if Instant::now() > deadline {
+                return Err("the warm-up's connections were not closed within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(target)
+    }
+}
+
+impl Target {
+    /// Uses every one of the sessions of `tokens` once (each loaded from its file into the
+    /// cache): the steady state of a server with that many live sessions. The script
+    /// sends the tokens in order: one wrk thread's connections share its counter.
+    fn walk(&self, pinning: Pinning, work: &Path, tokens: &[String]) -> Result<()> {
+        let started = Instant::now();
+        let mut sent = 0;
+        while sent < tokens.len() {
+            if started.elapsed() > Duration::from_secs(180) {
+                return Err("could not use every session within 3 minutes".into());
+            }
+            let script = wrk_script(work, "walk", tokens, Some(sent))?;
+            sent +=
+                usize::try_from(wrk(pinning, &self.server.url("/auth"), &script, 4, 32)?.requests)?;
+        }
+        Ok(())
+    }
+}
+
+/// Duels between fresh servers for `a` and `b`: every duel starts new processes, because
+/// two identical servers can differ by several per cent for as long as they run (where
+/// the kernel happened to put their memory), and that must not be taken for a difference
+/// between `a` and `b`.
+fn compare(
+    binary: &Path,
+    pinning: Pinning,
+    work: &Path,
+    a: &Spec,
+    b: &Spec,
+    duels: usize,
+    seconds: u64,
+) -> Result<Comparison> {
+    let mut comparison = Comparison {
+        ratios: Vec::new(),
+        sides: Vec::new(),
+    };
+    for i in 0..duels {
+        let (a, b) = (
+            a.start(binary, pinning, work)?,
+            b.start(binary, pinning, work)?,
+        );
+        let sides = duel(pinning, &a, &b, seconds, i % 2 == 0)?;
+        let ratio = sides[1].rps() / sides[0].rps() * 100.0;
+        println!(
+            "  {} vs {}: {:.0} vs {:.0} req/s = {ratio:.1}% (server CPU {:.1} vs {:.1} µs/request, \
+             {:.0}% vs {:.0}% busy in its turns)",
+            b.name,
+            a.name,
+            sides[1].rps(),
+            sides[0].rps(),
+            sides[1].cpu_us(),
+            sides[0].cpu_us(),
+            sides[1].busy() * 100.0,
+            sides[0].busy() * 100.0,
+        );
+        comparison.ratios.push(ratio);
+        comparison.sides.push(sides);
+    }
+    Ok(comparison)
+}
+
+impl Comparison {
+    /// "93.2% (duels 92.5-94.0%; 61,234 vs 65,700 req/s)" and whether the median meets
+    /// `target`.
+    fn figure(&self, target: f64) -> (String, bool) {
+        let mid = median(self.ratios.clone());
+        let low = self.ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = self
+            .ratios
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let rps = |i: usize| median(self.sides.iter().map(|s| s[i].rps()).collect());
+        (
+            format!(
+                "{mid:.1}% (duels {low:.1}-{high:.1}%; {:.0} vs {:.0} req/s)",
+                rps(1),
+                rps(0)
+            ),
+            mid >= target,
+        )
+    }
 }
 
 /// The two throughput ratios, and the memory of a server whose 100,000 sessions are all in
-/// use. All four servers run at once (each idle but for its own turn); every round gives
-/// each one the same wrk run, in an order that rotates from round to round, so that slow
-/// drifts of the machine fall on every scenario alike.
+/// use.
 fn throughput(
     binary: &Path,
     homes: &Homes,
@@ -356,124 +599,84 @@ fn throughput(
     figures: &mut Figures,
     quick: bool,
 ) -> Result<()> {
-    let (rounds, seconds) = if quick { (3, 2) } else { (9, 4) };
-    let small_tokens: Vec<String> = (0..10).map(token).collect();
+    let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
     let all_tokens: Vec<String> = (0..100_000).map(token).collect();
-    let small_script = wrk_script(work, "small", &small_tokens, None)?;
+    // Every script holds 100,000 requests, so that wrk does the same work per request
+    // whatever the server: the ten small sessions are each repeated 10,000 times.
+    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
+    let ten_script = wrk_script(work, "ten", &ten_tokens, None)?;
     let all_script = wrk_script(work, "all", &all_tokens, None)?;
-    let start = |name, home: &Path, auth, script: &PathBuf| -> Result<Scenario> {
-        Ok(Scenario {
-            name,
-            server: Server::start_pinned(binary, home, auth, pinning)?,
-            script: script.clone(),
-            segments: Vec::new(),
-        })
-    };
     // `--auth none` gets the same requests, cookie and all; it just ignores the cookie.
-    let mut scenarios = [
-        start("--auth none", &homes.none, "none", &small_script)?,
-        start(
-            "1 user, 10 sessions",
-            &homes.small,
-            "credentials",
-            &small_script,
-        )?,
-        start(
-            "10,000 users, 10 sessions",
-            &homes.many_users,
-            "credentials",
-            &small_script,
-        )?,
-        start(
-            "10,000 users, 100,000 sessions",
-            &homes.large,
-            "credentials",
-            &all_script,
-        )?,
-    ];
+    let none = Spec {
+        name: "--auth none",
+        home: &homes.none,
+        auth: "none",
+        script: &ten_script,
+        walk: None,
+    };
+    let small = Spec {
+        name: "1 user, 10 sessions",
+        home: &homes.small,
+        auth: "credentials",
+        ..none
+    };
+    let many_users = Spec {
+        name: "10,000 users, 10 sessions",
+        home: &homes.many_users,
+        ..small
+    };
+    let large = Spec {
+        name: "10,000 users, 100,000 sessions",
+        home: &homes.large,
+        script: &all_script,
+        walk: Some(&all_tokens),
+        ..small
+    };
+    // Two identical `--auth none` servers: how far apart the harness puts two servers that
+    // do not differ, the noise floor of every other ratio.
+    let control = Spec {
+        name: "--auth none (control)",
+        ..none
+    };
 
-    // Every one of the 100,000 sessions is used once (loaded from its file into the
-    // cache): the steady state of a server with that many live sessions, and the memory
-    // figure. One wrk thread's 32 connections share the script's counter, so the tokens go
-    // out in order.
-    let large = &scenarios[3].server;
-    let url = large.url("/auth");
-    let (started, mut sent) = (Instant::now(), 0u64);
-    while sent < 100_000 {
-        if started.elapsed() > Duration::from_secs(180) {
-            return Err("could not use every session within 3 minutes".into());
-        }
-        let every = wrk_script(work, "every", &all_tokens, Some(sent as usize))?;
-        sent += wrk(pinning, &url, &every, 10, 32)?.requests;
-    }
-    for scenario in &mut scenarios {
-        // Warm-up, not counted.
-        wrk(
-            pinning,
-            &scenario.server.url("/auth"),
-            &scenario.script,
-            2,
-            32,
-        )?;
-    }
-    for round in 0..rounds {
-        for i in 0..scenarios.len() {
-            let scenario = &mut scenarios[(i + round) % 4];
-            let name = scenario.name;
-            let segment = scenario.measure(pinning, seconds)?;
-            println!(
-                "  round {round}: {name:32} {:>8.0} req/s, server CPU {:.1} µs/request, {:.0}% busy",
-                segment.rps,
-                segment.cpu_us,
-                segment.cpu_busy * 100.0
-            );
-        }
-    }
-    println!("\n  medians over {rounds} rounds of {seconds} s:");
-    for scenario in &scenarios {
-        println!(
-            "  {:32} {:>8.0} req/s, server CPU {:.1} µs/request, {:.0}% busy",
-            scenario.name,
-            scenario.median_of(|s| s.rps),
-            scenario.median_of(|s| s.cpu_us),
-            scenario.median_of(|s| s.cpu_busy) * 100.0
-        );
-    }
+    // The large home first: its sessions were last seen when it was generated, and they
+    // are all due for a last-seen rewrite five minutes later.
+    let scale = compare(binary, pinning, work, &small, &large, duels, seconds)?;
+    let sessions_alone = compare(binary, pinning, work, &many_users, &large, duels, seconds)?;
+    let server = large.start(binary, pinning, work)?;
+    let loaded_mib = server.server.rss_kib()? as f64 / 1024.0;
+    drop(server);
     if homes.large_generated.elapsed() > Duration::from_secs(300) {
         println!(
-            "  note: the rounds ended more than five minutes after the 100,000 sessions were \
-             last seen, so some of them rewrote a session file's last-seen time"
+            "  note: the duels ended more than five minutes after the 100,000 sessions were \
+             last seen, so some requests rewrote a session file's last-seen time"
         );
     }
-    let [none, small, many_users, large] = &scenarios;
-    let rps = |s: &Scenario| s.median_of(|s| s.rps);
-    let (figure, met) = ratio_figure(&round_ratios(small, none), 90.0);
+    let control_run = compare(binary, pinning, work, &none, &control, duels, seconds)?;
+    let auth = compare(binary, pinning, work, &none, &small, duels, seconds)?;
+    println!(
+        "  control (two identical --auth none servers): {}",
+        control_run.figure(100.0).0
+    );
+    let (figure, met) = auth.figure(90.0);
     figures.add(
         "Auth overhead (GET /auth, credentials vs --auth none)",
-        format!(
-            "{figure}; medians {:.0} vs {:.0} req/s",
-            rps(small),
-            rps(none)
-        ),
+        figure,
         ">= 90%",
         met,
     );
-    let (figure, met) = ratio_figure(&round_ratios(large, small), 95.0);
+    let (figure, met) = scale.figure(95.0);
     figures.add(
         "Session scale (10,000 users and 100,000 sessions vs 1 user and 10 sessions)",
-        format!(
-            "{figure}; medians {:.0} vs {:.0} req/s",
-            rps(large),
-            rps(small)
-        ),
+        figure,
         ">= 95%",
         met,
     );
     // The same, with the users held equal: what the number of sessions alone costs.
-    let (figure, _) = ratio_figure(&round_ratios(large, many_users), 95.0);
-    println!("  sessions alone (100,000 vs 10, both with 10,000 users): {figure}");
-
-    let loaded_mib = scenarios[3].server.rss_kib()? as f64 / 1024.0;
+    println!(
+        "  sessions alone (100,000 vs 10, both with 10,000 users): {}",
+        sessions_alone.figure(95.0).0
+    );
     figures.add(
         "Resident memory, 100,000 sessions in use",
         format!("{loaded_mib:.1} MiB"),
