@@ -487,6 +487,16 @@ mod tests {
         (dir, store)
     }
 
+    /// Adds `name` (hash `x:y`) through `store`'s read-modify-write.
+    fn write(store: &UserStore, name: &str) {
+        store
+            .update(|users| {
+                users.insert(name.into(), User::new("x:y".into(), vec![]));
+                Ok(())
+            })
+            .unwrap()
+    }
+
     #[test]
     fn username_rules() {
         for ok in [
@@ -550,12 +560,7 @@ mod tests {
     #[test]
     fn written_file_is_private() {
         let (_dir, store) = store();
-        store
-            .update(|users| {
-                users.insert("a".into(), User::new("x:y".into(), vec![]));
-                Ok(())
-            })
-            .unwrap();
+        write(&store, "a");
         let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let dir_mode = fs::metadata(store.path().parent().unwrap())
@@ -603,12 +608,7 @@ mod tests {
         let (_dir, store) = store();
         assert!(store.snapshot().unwrap().is_empty());
         let other = UserStore::at(store.path().to_owned());
-        other
-            .update(|users| {
-                users.insert("a".into(), User::new("x:y".into(), vec![]));
-                Ok(())
-            })
-            .unwrap();
+        write(&other, "a");
         assert!(store.changed_since_snapshot());
         assert_eq!(store.snapshot().unwrap().len(), 1);
         assert!(!store.changed_since_snapshot());
@@ -617,14 +617,6 @@ mod tests {
     #[test]
     fn the_open_handle_notices_replacement_edits_and_deletion() {
         let (_dir, store) = store();
-        let write = |store: &UserStore, name: &str| {
-            store
-                .update(|users| {
-                    users.insert(name.into(), User::new("x:y".into(), vec![]));
-                    Ok(())
-                })
-                .unwrap()
-        };
         write(&store, "a");
         assert_eq!(store.snapshot().unwrap().len(), 1);
         assert!(
@@ -680,12 +672,7 @@ mod tests {
             let name = format!("user{i}");
             store.snapshot().unwrap();
             assert!(store.cached_if_current().is_some(), "just looked: cached");
-            writer
-                .update(|users| {
-                    users.insert(name.clone(), User::new("x:y".into(), vec![]));
-                    Ok(())
-                })
-                .unwrap();
+            write(&writer, &name);
             match store.cached_if_current() {
                 Some(users) => assert!(users.contains_key(&name), "round {i}: stale users"),
                 None => assert!(store.snapshot().unwrap().contains_key(&name)),
@@ -698,12 +685,7 @@ mod tests {
     #[test]
     fn a_recent_look_vouches_for_the_file_and_own_writes_are_seen_at_once() {
         let (_dir, store) = store();
-        store
-            .update(|users| {
-                users.insert("a".into(), User::new("x:y".into(), vec![]));
-                Ok(())
-            })
-            .unwrap();
+        write(&store, "a");
         assert_eq!(store.snapshot().unwrap().len(), 1);
         // Deleted behind the store's back, and looked at again at once: still vouched for
         // by the look just taken (an editor's change is seen within the window).
@@ -714,12 +696,7 @@ mod tests {
         if let Some(users) = within {
             assert_eq!(users.len(), 1);
         }
-        store
-            .update(|users| {
-                users.insert("b".into(), User::new("x:y".into(), vec![]));
-                Ok(())
-            })
-            .unwrap();
+        write(&store, "b");
         assert!(store.cached_if_current().is_none(), "own write: reread");
         assert_eq!(store.snapshot().unwrap().len(), 1);
     }
