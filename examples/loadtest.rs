@@ -184,20 +184,9 @@ fn wrk_script(
     Ok(path)
 }
 
-/// What one wrk run measured.
-struct WrkRun {
-    requests: u64,
-}
-
 /// Runs wrk (on the client CPU) for `seconds` with `connections` connections, each request
 /// built by `script`.
-fn wrk(
-    pinning: Pinning,
-    url: &str,
-    script: &Path,
-    seconds: u64,
-    connections: u32,
-) -> Result<WrkRun> {
+fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u32) -> Result<u64> {
     let out = pinning
         .client()
         .args([
@@ -211,18 +200,20 @@ fn wrk(
         .arg(script)
         .arg(url)
         .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    requests_in(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The number of requests wrk's summary reports; an error when any failed.
+fn requests_in(text: &str) -> Result<u64> {
     if text.contains("Non-2xx") || text.contains("Socket errors") {
         return Err(format!("wrk saw errors:\n{text}").into());
     }
-    let requests = text
+    Ok(text
         .lines()
         .find(|l| l.contains(" requests in "))
         .and_then(|l| l.split_whitespace().next())
-        .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?;
-    Ok(WrkRun {
-        requests: requests.parse()?,
-    })
+        .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?
+        .parse()?)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -372,15 +363,7 @@ impl WrkProcess {
             self.child.stdout.as_mut().ok_or("no wrk output")?,
             &mut text,
         )?;
-        if text.contains("Non-2xx") || text.contains("Socket errors") {
-            return Err(format!("wrk saw errors:\n{text}").into());
-        }
-        Ok(text
-            .lines()
-            .find(|l| l.contains(" requests in "))
-            .and_then(|l| l.split_whitespace().next())
-            .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?
-            .parse()?)
+        requests_in(&text)
     }
 }
 
@@ -517,8 +500,7 @@ impl Target {
                 return Err("could not use every session within 3 minutes".into());
             }
             let script = wrk_script(work, "walk", tokens, Some(sent))?;
-            sent +=
-                usize::try_from(wrk(pinning, &self.server.url("/auth"), &script, 4, 32)?.requests)?;
+            sent += usize::try_from(wrk(pinning, &self.server.url("/auth"), &script, 4, 32)?)?;
         }
         Ok(())
     }
