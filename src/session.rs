@@ -6,11 +6,9 @@
 //! cache is re-checked against the disk whenever the user store changes (the CLI deletes the
 //! files of the sessions it ends, then rewrites users.json).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,12 +17,16 @@ use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use smol_str::SmolStr;
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir, make_private, write_atomic, FileLock};
 use crate::users::now_secs;
+
+mod cache;
+
+use cache::{Hit, SessionCache};
 
 /// The cookie that carries the session token.
 pub const COOKIE_NAME: &str = "llms-token";
@@ -86,41 +88,6 @@ fn is_token_shaped(value: &str) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey([u8; 32]);
 
-/// The cache is keyed by SHA-256 digests, which are uniformly distributed already, so the
-/// first eight bytes serve as the hash. Hash flooding needs no keyed hash here: only keys
-/// of sessions the server created (from 32 random bytes) are ever inserted, and a lookup of
-/// a key an attacker chose costs one probe like any other.
-impl std::hash::Hash for SessionKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&self.0[..8]);
-        state.write_u64(u64::from_le_bytes(first));
-    }
-}
-
-/// The hasher of [`SessionKey`]s: passes their first eight bytes through.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used by `SessionKey`; fold anything else in anyway.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type EntryMap = HashMap<SessionKey, Entry, std::hash::BuildHasherDefault<KeyHasher>>;
-
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionKey({}..)", &self.hex()[..8])
@@ -167,70 +134,6 @@ pub struct SessionRecord {
     pub user_agent: String,
 }
 
-/// A session in the cache. What every request reads (the user, the provider, the sign-in
-/// time) lives in the map's own slot, so that a lookup among many sessions touches one
-/// place in memory; the whole record sits behind a pointer for the rare rewrite.
-#[derive(Debug)]
-struct Entry {
-    username: SmolStr,
-    provider: SmolStr,
-    created: f64,
-    /// The user-store generation at which the file was last known to exist.
-    verified_generation: AtomicU64,
-    /// `f64` bits of the last-seen time last written to disk.
-    last_seen_on_disk: AtomicU64,
-    record: Arc<SessionRecord>,
-}
-
-impl Entry {
-    fn new(record: SessionRecord, generation: u64) -> Self {
-        Self {
-            username: SmolStr::new(&record.username),
-            provider: SmolStr::new(&record.provider),
-            created: record.created,
-            verified_generation: AtomicU64::new(generation),
-            last_seen_on_disk: AtomicU64::new(record.last_seen.to_bits()),
-            record: Arc::new(record),
-        }
-    }
-
-    /// What a lookup at `now` needs from the entry, taken while the map is locked.
-    fn hit(&self, key: SessionKey, now: f64, generation: u64) -> Hit {
-        let on_disk = f64::from_bits(self.last_seen_on_disk.load(Ordering::Relaxed));
-        // Claim the rewrite, so that one request of many does it.
-        let rewrite = (now - on_disk > LAST_SEEN_PERSIST_INTERVAL
-            && self
-                .last_seen_on_disk
-                .compare_exchange(
-                    on_disk.to_bits(),
-                    now.to_bits(),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok())
-        .then(|| self.record.clone());
-        Hit {
-            found: FoundSession {
-                key,
-                username: self.username.to_string(),
-                provider: self.provider.to_string(),
-            },
-            created: self.created,
-            verified: self.verified_generation.load(Ordering::Acquire) >= generation,
-            rewrite,
-        }
-    }
-}
-
-/// A cache hit, copied out of the map.
-struct Hit {
-    found: FoundSession,
-    created: f64,
-    verified: bool,
-    /// The record to rewrite with a new last-seen time, when it is due.
-    rewrite: Option<Arc<SessionRecord>>,
-}
-
 /// A live session found for a token.
 #[derive(Debug, Clone)]
 pub struct FoundSession {
@@ -247,7 +150,7 @@ pub struct FoundSession {
 pub struct SessionStore {
     dir: PathBuf,
     max_age: Duration,
-    entries: RwLock<EntryMap>,
+    cache: RwLock<SessionCache>,
     /// The user store's lock file: every process ends sessions while holding it, so the
     /// last-seen rewrite takes it too and can never bring back a file just removed.
     store_lock: Option<PathBuf>,
@@ -261,7 +164,7 @@ impl SessionStore {
         Self {
             dir,
             max_age,
-            entries: RwLock::new(EntryMap::default()),
+            cache: RwLock::new(SessionCache::default()),
             store_lock: None,
             mutations: Mutex::new(()),
         }
@@ -313,24 +216,16 @@ impl SessionStore {
         };
         let key = token.key();
         write_atomic(&self.path_of(&key), &to_json(&record)?)?;
-        self.insert(key, record, 0, now);
+        self.write_cache().insert(key, &record, 0, now);
         Ok(token)
     }
 
-    /// Caches `record` under `key` and returns what a lookup at `now` sees of it.
-    fn insert(&self, key: SessionKey, record: SessionRecord, generation: u64, now: f64) -> Hit {
-        let entry = Entry::new(record, generation);
-        let hit = entry.hit(key, now, generation);
-        self.write_entries().insert(key, entry);
-        hit
+    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, SessionCache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_entries(&self) -> std::sync::RwLockReadGuard<'_, EntryMap> {
-        self.entries.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write_entries(&self) -> std::sync::RwLockWriteGuard<'_, EntryMap> {
-        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, SessionCache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The live session of `token`, or `None`. `generation` is the user store's reload
@@ -343,31 +238,24 @@ impl SessionStore {
         generation: u64,
     ) -> Result<Option<FoundSession>> {
         let now = now_secs();
-        let cached = self
-            .read_entries()
-            .get(&key)
-            .map(|entry| entry.hit(key, now, generation));
-        let hit = match cached {
+        let cached = self.read_cache().get(&key, now, generation);
+        let hit: Hit = match cached {
             Some(hit) if hit.verified => hit,
             Some(hit) => {
                 let path = self.path_of(&key);
                 let exists = tokio::task::spawn_blocking(move || path.exists()).await?;
                 if !exists {
-                    self.write_entries().remove(&key);
+                    self.write_cache().remove(&key);
                     return Ok(None);
                 }
-                if let Some(entry) = self.read_entries().get(&key) {
-                    entry
-                        .verified_generation
-                        .fetch_max(generation, Ordering::AcqRel);
-                }
+                self.read_cache().mark_verified(&key, generation);
                 hit
             }
             None => {
                 let store = self.clone();
                 let loaded = tokio::task::spawn_blocking(move || store.read_file(&key)).await??;
                 match loaded {
-                    Some(record) => self.insert(key, record, generation, now),
+                    Some(record) => self.write_cache().insert(key, &record, generation, now),
                     None => return Ok(None),
                 }
             }
@@ -377,11 +265,9 @@ impl SessionStore {
             tokio::task::spawn_blocking(move || store.remove(&key)).await??;
             return Ok(None);
         }
-        if let Some(record) = hit.rewrite {
+        if hit.rewrite {
             let store = self.clone();
-            let mut record = SessionRecord::clone(&record);
-            record.last_seen = now;
-            tokio::task::spawn_blocking(move || store.persist_last_seen(&key, &record));
+            tokio::task::spawn_blocking(move || store.persist_last_seen(&key, now));
         }
         Ok(Some(hit.found))
     }
@@ -409,9 +295,10 @@ impl SessionStore {
         }
     }
 
-    /// Rewrites the session file with a newer last-seen time, unless the session ended in
-    /// the meantime (never resurrects a deleted file from this process's view).
-    fn persist_last_seen(&self, key: &SessionKey, record: &SessionRecord) {
+    /// Rewrites the session file with the last-seen time `now`, unless the session ended in
+    /// the meantime (never resurrects a deleted file from this process's view). Every other
+    /// field of the file, ones this crate does not know included, is kept as it is.
+    fn persist_last_seen(&self, key: &SessionKey, now: f64) {
         let _store_lock = match &self.store_lock {
             Some(path) => match FileLock::acquire(path) {
                 Ok(lock) => Some(lock),
@@ -423,24 +310,28 @@ impl SessionStore {
             None => None,
         };
         let _mutations = self.mutations();
-        if !self.read_entries().contains_key(key) {
+        if !self.read_cache().contains(key) {
             return;
         }
         let path = self.path_of(key);
-        if !path.exists() {
+        // A file gone or no longer a session is left to the next lookup or sweep.
+        let Ok(bytes) = fs::read(&path) else {
             return;
-        }
-        if let Ok(bytes) = to_json(record) {
-            if let Err(e) = write_atomic(&path, &bytes) {
-                tracing::warn!(error = %e, "could not record a session's last-seen time");
-            }
+        };
+        let Ok(mut fields) = serde_json::from_slice::<Map<String, Value>>(&bytes) else {
+            return;
+        };
+        fields.insert("lastSeen".to_owned(), Value::from(now));
+        let written = to_json(&fields).and_then(|bytes| write_atomic(&path, &bytes));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not record a session's last-seen time");
         }
     }
 
     /// Ends one session. Blocking.
     pub fn remove(&self, key: &SessionKey) -> Result<()> {
         let _mutations = self.mutations();
-        self.write_entries().remove(key);
+        self.write_cache().remove(key);
         remove_if_present(&self.path_of(key))
     }
 
@@ -448,8 +339,8 @@ impl SessionStore {
     /// many files were removed. Blocking: scans the session folder.
     pub fn remove_user(&self, username: &str, keep: Option<SessionKey>) -> Result<usize> {
         let _mutations = self.mutations();
-        self.write_entries()
-            .retain(|key, entry| entry.username != username || Some(*key) == keep);
+        self.write_cache()
+            .retain(|key, user, _| user != username || Some(*key) == keep);
         let mut removed = 0;
         self.for_each_file(|key, path, record| {
             if Some(key) != keep && record.is_some_and(|r| r.username == username) {
@@ -465,14 +356,14 @@ impl SessionStore {
     /// files were removed. Blocking: scans the session folder.
     pub fn sweep(&self) -> Result<usize> {
         let now = now_secs();
-        self.write_entries()
-            .retain(|_, entry| !self.is_expired(entry.created, now));
+        self.write_cache()
+            .retain(|_, _, created| !self.is_expired(created, now));
         let mut removed = 0;
         self.for_each_file(|key, path, record| {
             let dead = record.is_none_or(|r| self.is_expired(r.created, now));
             if dead {
                 let _mutations = self.mutations();
-                self.write_entries().remove(&key);
+                self.write_cache().remove(&key);
                 remove_if_present(path)?;
                 removed += 1;
             }
@@ -483,7 +374,7 @@ impl SessionStore {
 
     /// How many sessions are held in memory.
     pub fn cached_len(&self) -> usize {
-        self.read_entries().len()
+        self.read_cache().len()
     }
 
     fn for_each_file(
@@ -533,8 +424,8 @@ impl SessionStore {
     }
 }
 
-fn to_json(record: &SessionRecord) -> Result<Vec<u8>> {
-    serde_json::to_vec_pretty(record)
+fn to_json(session: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(session)
         .map_err(|e| Error::Internal(anyhow::anyhow!("serializing a session: {e}")))
 }
 
@@ -626,7 +517,9 @@ mod tests {
             client_ip: String::new(),
             user_agent: String::new(),
         };
-        write_atomic(&store.path_of(&key), &to_json(&record).unwrap()).unwrap();
+        let mut file = serde_json::to_value(&record).unwrap();
+        file["theme"] = "dark".into();
+        write_atomic(&store.path_of(&key), &to_json(&file).unwrap()).unwrap();
         let before = now_secs();
         assert_eq!(store.find(key, 0).await.unwrap().unwrap().username, "erin");
         // The rewrite runs on the blocking pool; wait for it.
@@ -639,6 +532,14 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let rewritten = last_seen_on_disk(&store, &key);
+        let on_disk: Value =
+            serde_json::from_slice(&fs::read(store.path_of(&key)).unwrap()).unwrap();
+        assert_eq!(on_disk["userName"], "erin");
+        assert_eq!(on_disk["created"], hour_ago);
+        assert_eq!(
+            on_disk["theme"], "dark",
+            "a field this crate does not know was lost"
+        );
         // Within the interval, further requests leave the file alone.
         for _ in 0..20 {
             store.find(key, 0).await.unwrap().unwrap();
@@ -695,12 +596,11 @@ mod tests {
             let (_dir, store) = store();
             let token = store.create("alice", "credentials", "", "").unwrap();
             let key = token.key();
-            let record = SessionRecord::clone(&store.read_entries()[&key].record);
             let writer = {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     for _ in 0..25 {
-                        store.persist_last_seen(&key, &record);
+                        store.persist_last_seen(&key, now_secs());
                     }
                 })
             };
