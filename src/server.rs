@@ -1,6 +1,7 @@
 //! The `llms` host server: the auth router, the host's own home page, logging, the session
 //! sweeper, the connection loop (header timeout, connection limit) and graceful shutdown.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use maud::Markup;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::Service;
 
@@ -65,6 +67,8 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         eprintln!("{line}\n!! WARNING: authentication is OFF and this server listens on {addr}.\n!! Anyone who can reach this address can use it. Add a user with\n!! `llms --adduser admin`, or listen on 127.0.0.1.\n{line}");
     }
     spawn_sweeper(state.clone());
+    // Installed before the address is announced: a supervisor may signal at once.
+    let shutdown = shutdown_signal()?;
     tracing::info!(%addr, provider = state.provider().name(), "listening");
     println!("Listening on http://{addr}");
 
@@ -80,7 +84,7 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let mut make_service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(());
-    let mut shutdown = pin!(shutdown_signal());
+    let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer, slot) = tokio::select! {
             () = &mut shutdown => break,
@@ -173,23 +177,23 @@ fn spawn_sweeper(state: AuthState) {
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// Installs the SIGINT and SIGTERM handlers now, so that a signal sent as soon as the
+/// server says it listens shuts it down gracefully instead of killing it, and returns the
+/// future that waits for either.
+fn shutdown_signal() -> Result<impl Future<Output = ()>> {
+    let install = |kind| {
+        signal(kind)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("installing a signal handler: {e}")))
     };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut interrupt = install(SignalKind::interrupt())?;
+    let mut terminate = install(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }
 
 /// Builds the runtime, the state and the listener, and serves on `host:port`.
@@ -215,4 +219,25 @@ pub fn run_blocking(
             .map_err(|e| Error::Config(format!("cannot listen on {host}:{port}: {e}")))?;
         serve(state, listener).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handlers must be in place when `shutdown_signal` returns, before its future is
+    /// first polled: the server announces its address in between, and a supervisor may
+    /// signal at once. Were they not, this SIGTERM would kill the test process.
+    #[tokio::test]
+    async fn signals_are_caught_from_the_moment_the_shutdown_future_exists() {
+        let shutdown = shutdown_signal().unwrap();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        tokio::time::timeout(Duration::from_secs(5), shutdown)
+            .await
+            .expect("the SIGTERM was seen");
+    }
 }
