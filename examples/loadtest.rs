@@ -7,6 +7,7 @@
 //! cargo run --release --example loadtest    # about 5 minutes; add --quick for a short run
 //! cargo run --release --example loadtest -- --no-pin          # server and wrk share the CPUs
 //! cargo run --release --example loadtest -- --binary OTHER    # measure another build
+//! cargo run --release --example loadtest -- --scale-only      # only the session-scale duels
 //! cargo run --release --example loadtest -- generate DIR --users 10000 --sessions 100000
 //! ```
 //!
@@ -580,6 +581,7 @@ fn throughput(
     pinning: Pinning,
     figures: &mut Figures,
     quick: bool,
+    scale_only: bool,
 ) -> Result<()> {
     let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
     let all_tokens: Vec<String> = (0..100_000).map(token).collect();
@@ -634,19 +636,21 @@ fn throughput(
              last seen, so some requests rewrote a session file's last-seen time"
         );
     }
-    let control_run = compare(binary, pinning, work, &none, &control, duels, seconds)?;
-    let auth = compare(binary, pinning, work, &none, &small, duels, seconds)?;
-    println!(
-        "  control (two identical --auth none servers): {}",
-        control_run.figure(100.0).0
-    );
-    let (figure, met) = auth.figure(90.0);
-    figures.add(
-        "Auth overhead (GET /auth, credentials vs --auth none)",
-        figure,
-        ">= 90%",
-        met,
-    );
+    if !scale_only {
+        let control_run = compare(binary, pinning, work, &none, &control, duels, seconds)?;
+        let auth = compare(binary, pinning, work, &none, &small, duels, seconds)?;
+        println!(
+            "  control (two identical --auth none servers): {}",
+            control_run.figure(100.0).0
+        );
+        let (figure, met) = auth.figure(90.0);
+        figures.add(
+            "Auth overhead (GET /auth, credentials vs --auth none)",
+            figure,
+            ">= 90%",
+            met,
+        );
+    }
     let (figure, met) = scale.figure(95.0);
     figures.add(
         "Session scale (10,000 users and 100,000 sessions vs 1 user and 10 sessions)",
@@ -871,6 +875,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let scale_only = args.iter().any(|a| a == "--scale-only");
     let pinning = Pinning::detect(!args.iter().any(|a| a == "--no-pin"));
     if Command::new("wrk").arg("--version").output().is_err() {
         return Err("wrk is not installed: apt-get install wrk".into());
@@ -893,11 +898,21 @@ fn main() -> Result<()> {
         }
     );
     let homes = Homes::generate(work.path())?;
-    throughput(&binary, &homes, work.path(), pinning, &mut figures, quick)?;
-    startup(&binary, &homes, &mut figures)?;
-    listusers(&binary, &homes, &mut figures)?;
-    idle_memory(&binary, &homes, &mut figures)?;
-    storm(&binary, work.path(), &mut figures, quick)?;
+    throughput(
+        &binary,
+        &homes,
+        work.path(),
+        pinning,
+        &mut figures,
+        quick,
+        scale_only,
+    )?;
+    if !scale_only {
+        startup(&binary, &homes, &mut figures)?;
+        listusers(&binary, &homes, &mut figures)?;
+        idle_memory(&binary, &homes, &mut figures)?;
+        storm(&binary, work.path(), &mut figures, quick)?;
+    }
     println!("\n| measure | figure | target | |\n| --- | --- | --- | --- |");
     for (what, figure, target, met) in &figures.rows {
         println!(
