@@ -34,6 +34,12 @@ pub const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(300);
 /// Most connections served at once; further clients wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
 
+/// Threads for blocking work: reading and writing the stores' small files, and password
+/// hashing (itself bounded by [`crate::password::PasswordHasher`]). Tokio's default of 512
+/// let a burst of first requests from 100,000 sessions start over 200 threads, each
+/// keeping its own allocator pages; more work waits in the pool's queue instead.
+const MAX_BLOCKING_THREADS: usize = 16;
+
 /// How long shutdown waits for requests in flight before the server exits anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -205,6 +211,7 @@ pub fn run_blocking(
 ) -> Result<()> {
     config.loopback_only = host.is_loopback();
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(anyhow::anyhow!("starting the runtime: {e}")))?;
