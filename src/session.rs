@@ -156,6 +156,17 @@ pub struct SessionStore {
     store_lock: Option<PathBuf>,
     /// Serialises this process's changes to session files (rewrite versus removal).
     mutations: Mutex<()>,
+    /// Last-seen times due to be written.
+    due: Mutex<DueLastSeen>,
+}
+
+/// Last-seen times waiting to be written, and whether a writer is at work. One blocking
+/// task writes them all: when many sessions come due at once (a busy server five minutes
+/// after a restart), the rewrites take one thread, not every thread of the pool.
+#[derive(Debug, Default)]
+struct DueLastSeen {
+    sessions: Vec<(SessionKey, f64)>,
+    writing: bool,
 }
 
 impl SessionStore {
@@ -167,6 +178,7 @@ impl SessionStore {
             cache: RwLock::new(SessionCache::default()),
             store_lock: None,
             mutations: Mutex::new(()),
+            due: Mutex::default(),
         }
     }
 
@@ -266,10 +278,38 @@ impl SessionStore {
             return Ok(None);
         }
         if hit.rewrite {
-            let store = self.clone();
-            tokio::task::spawn_blocking(move || store.persist_last_seen(&key, now));
+            self.queue_last_seen(key, now);
         }
         Ok(Some(hit.found))
+    }
+
+    /// Queues the rewrite of `key`'s last-seen time as `now`, and starts the writer unless
+    /// one is at work.
+    fn queue_last_seen(self: &Arc<Self>, key: SessionKey, now: f64) {
+        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        due.sessions.push((key, now));
+        if !due.writing {
+            due.writing = true;
+            let store = self.clone();
+            tokio::task::spawn_blocking(move || store.write_due_last_seen());
+        }
+    }
+
+    /// Writes queued last-seen times until none is left. Blocking.
+    fn write_due_last_seen(&self) {
+        loop {
+            let batch = {
+                let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+                if due.sessions.is_empty() {
+                    due.writing = false;
+                    return;
+                }
+                std::mem::take(&mut due.sessions)
+            };
+            for (key, now) in batch {
+                self.persist_last_seen(&key, now);
+            }
+        }
     }
 
     /// Reads a session file: `None` when missing, unreadable as a session, or expired (an
@@ -506,8 +546,31 @@ mod tests {
     async fn a_stale_last_seen_time_is_rewritten_once() {
         let (_dir, store) = store();
         store.ensure_dir().unwrap();
-        let token = SessionToken::generate();
-        let key = token.key();
+        let key = hour_old_session(&store);
+        let file = |store: &SessionStore| -> Value {
+            serde_json::from_slice(&fs::read(store.path_of(&key)).unwrap()).unwrap()
+        };
+        let written = file(&store);
+        let before = now_secs();
+        assert_eq!(store.find(key, 0).await.unwrap().unwrap().username, "erin");
+        // The rewrite runs on the blocking pool; wait for it.
+        wait_for_last_seen(&store, &key, before).await;
+        let rewritten = file(&store);
+        for field in ["userName", "created", "theme"] {
+            assert_eq!(rewritten[field], written[field], "{field} changed");
+        }
+        // Within the interval, further requests leave the file alone.
+        for _ in 0..20 {
+            store.find(key, 0).await.unwrap().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(file(&store), rewritten);
+    }
+
+    /// Writes a session file of "erin" signed in and last seen an hour ago, with a field
+    /// this crate does not know (a rewrite must keep it).
+    fn hour_old_session(store: &SessionStore) -> SessionKey {
+        let key = SessionToken::generate().key();
         let hour_ago = now_secs() - 3600.0;
         let record = SessionRecord {
             username: "erin".into(),
@@ -520,32 +583,53 @@ mod tests {
         let mut file = serde_json::to_value(&record).unwrap();
         file["theme"] = "dark".into();
         write_atomic(&store.path_of(&key), &to_json(&file).unwrap()).unwrap();
-        let before = now_secs();
-        assert_eq!(store.find(key, 0).await.unwrap().unwrap().username, "erin");
-        // The rewrite runs on the blocking pool; wait for it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while last_seen_on_disk(&store, &key) < before {
+        key
+    }
+
+    /// Waits (up to 10 s) until `key`'s file says it was last seen at `since` or later.
+    async fn wait_for_last_seen(store: &SessionStore, key: &SessionKey, since: f64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while last_seen_on_disk(store, key) < since {
             assert!(
                 std::time::Instant::now() < deadline,
-                "last-seen never rewritten"
+                "a due last-seen time was never written"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let rewritten = last_seen_on_disk(&store, &key);
-        let on_disk: Value =
-            serde_json::from_slice(&fs::read(store.path_of(&key)).unwrap()).unwrap();
-        assert_eq!(on_disk["userName"], "erin");
-        assert_eq!(on_disk["created"], hour_ago);
-        assert_eq!(
-            on_disk["theme"], "dark",
-            "a field this crate does not know was lost"
-        );
-        // Within the interval, further requests leave the file alone.
-        for _ in 0..20 {
-            store.find(key, 0).await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_sessions_due_at_once_are_all_rewritten_and_the_writer_comes_back() {
+        let (_dir, store) = store();
+        store.ensure_dir().unwrap();
+        let keys: Vec<SessionKey> = (0..60).map(|_| hour_old_session(&store)).collect();
+        let before = now_secs();
+        let lookups: Vec<_> = keys
+            .iter()
+            .map(|&key| {
+                let store = store.clone();
+                tokio::spawn(async move { store.find(key, 0).await.unwrap().unwrap() })
+            })
+            .collect();
+        for lookup in lookups {
+            lookup.await.unwrap();
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(last_seen_on_disk(&store, &key), rewritten);
+        for key in &keys {
+            wait_for_last_seen(&store, key, before).await;
+        }
+        // Once the writer has run dry, the next due session starts it again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.due.lock().unwrap().writing {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never stopped"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let late = hour_old_session(&store);
+        let before = now_secs();
+        store.find(late, 0).await.unwrap().unwrap();
+        wait_for_last_seen(&store, &late, before).await;
     }
 
     #[tokio::test]
