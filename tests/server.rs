@@ -595,6 +595,11 @@ fn read_until_closed(
     (received, started.elapsed())
 }
 
+/// A server (fast hashes) whose timeout `variable` is one second.
+fn with_one_second_timeout(home: &Home, variable: &str) -> Server {
+    Server::start_with(home, &[], &[FAST_HASH[0], (variable, "1")])
+}
+
 #[tokio::test]
 async fn slow_silent_and_idle_connections_are_closed_after_the_header_timeout() {
     use std::io::Write;
@@ -602,15 +607,8 @@ async fn slow_silent_and_idle_connections_are_closed_after_the_header_timeout() 
     use std::time::Duration;
     let home = Home::new();
     users(&home);
-    let server = Server::start_with(
-        &home,
-        &[],
-        &[
-            ("LLMS_PASSWORD_HASH", "sha256"),
-            ("LLMS_HEADER_TIMEOUT_SECS", "1"),
-        ],
-    );
-    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let server = with_one_second_timeout(&home, "LLMS_HEADER_TIMEOUT_SECS");
+    let addr = server.addr();
     // A slowloris: half a request's headers, then nothing.
     let mut slow = TcpStream::connect(&addr).unwrap();
     slow.write_all(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
@@ -680,15 +678,8 @@ async fn a_body_sent_a_byte_at_a_time_is_cut_off_with_408_at_the_body_timeout() 
     let home = Home::new();
     users(&home);
     let bob = home.write_session("bob", "credentials", 0.0);
-    let server = Server::start_with(
-        &home,
-        &[],
-        &[
-            ("LLMS_PASSWORD_HASH", "sha256"),
-            ("LLMS_BODY_TIMEOUT_SECS", "1"),
-        ],
-    );
-    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let server = with_one_second_timeout(&home, "LLMS_BODY_TIMEOUT_SECS");
+    let addr = server.addr();
     let sign_in = "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
         Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n";
     let upload = format!(
@@ -729,7 +720,7 @@ async fn the_real_server_refuses_a_request_for_an_unknown_host() {
     use std::io::Write;
     let home = Home::new();
     let server = Server::start_with(&home, &[], FAST_HASH);
-    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+    let addr = server.addr();
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     stream
         .write_all(

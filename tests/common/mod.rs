@@ -141,6 +141,14 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// `host:port`, for raw TCP clients.
+    pub fn addr(&self) -> String {
+        self.base
+            .strip_prefix("http://")
+            .expect("an http:// base")
+            .to_owned()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
