@@ -26,7 +26,7 @@ use crate::users::now_secs;
 
 mod cache;
 
-use cache::{Hit, SessionCache};
+use cache::SessionCache;
 
 /// The cookie that carries the session token.
 pub const COOKIE_NAME: &str = "llms-token";
@@ -192,6 +192,10 @@ impl SessionStore {
         self.mutations.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn due(&self) -> std::sync::MutexGuard<'_, DueLastSeen> {
+        self.due.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The folder the session files live in.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -251,7 +255,7 @@ impl SessionStore {
     ) -> Result<Option<FoundSession>> {
         let now = now_secs();
         let cached = self.read_cache().get(&key, now, generation);
-        let hit: Hit = match cached {
+        let hit = match cached {
             Some(hit) if hit.verified => hit,
             Some(hit) => {
                 let path = self.path_of(&key);
@@ -286,7 +290,7 @@ impl SessionStore {
     /// Queues the rewrite of `key`'s last-seen time as `now`, and starts the writer unless
     /// one is at work.
     fn queue_last_seen(self: &Arc<Self>, key: SessionKey, now: f64) {
-        let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = self.due();
         due.sessions.push((key, now));
         if !due.writing {
             due.writing = true;
@@ -299,7 +303,7 @@ impl SessionStore {
     fn write_due_last_seen(&self) {
         loop {
             let batch = {
-                let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+                let mut due = self.due();
                 if due.sessions.is_empty() {
                     due.writing = false;
                     return;

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use indexmap::IndexSet;
 
@@ -139,9 +140,15 @@ impl SessionCache {
             last_seen_on_disk: AtomicU64::new(record.last_seen.to_bits()),
         };
         let hit = self.hit(&slot, now, generation);
-        self.remove(&key);
-        self.slots
-            .insert_unique(hash(&key), slot, |slot| hash(&slot.key));
+        match self
+            .slots
+            .entry(hash(&key), |slot| slot.key == key, |slot| hash(&slot.key))
+        {
+            Entry::Occupied(mut cached) => *cached.get_mut() = slot,
+            Entry::Vacant(free) => {
+                free.insert(slot);
+            }
+        }
         hit
     }
 
