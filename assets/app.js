@@ -5,7 +5,6 @@
 "use strict";
 
 const AVATAR_URL = "/avatar/user";
-const DEFAULT_LOCK_REASON = "Account suspended";
 
 function byId(id) {
   return document.getElementById(id);
@@ -349,7 +348,8 @@ function setupManageUsers() {
 
   onDialogSubmit(dialogs.lock, async (dialog) => {
     const name = dialog.dataset.user;
-    const reason = fieldValue("lock-reason").trim() || DEFAULT_LOCK_REASON;
+    // No reason: `true`, and the server records its default reason.
+    const reason = fieldValue("lock-reason").trim() || true;
     return adminAction("/admin/users", { method: "PUT", json: { userName: name, locked: reason } },
       name, "User '" + name + "' locked.");
   });

@@ -63,7 +63,8 @@ use crate::provider::{
 };
 use crate::session::SessionToken;
 use crate::state::{session_key, AuthState};
-use crate::users::{now_secs, validate_username, ADMIN_ROLE};
+use crate::time::now_secs;
+use crate::users::{validate_username, ADMIN_ROLE};
 use crate::web::auth::session_cookie;
 use crate::web::extract::Query;
 use crate::web::{safe_next, url_encode};

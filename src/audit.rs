@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil::open_append_private;
-use crate::users::now_secs;
+use crate::time::{local_time, now_secs};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,7 +128,7 @@ impl AuditRecord {
     pub fn display_line(&self) -> String {
         let mut line = format!(
             "{}  {:<17}  actor={}  target={}",
-            crate::cli::local_time(self.time),
+            local_time(self.time),
             self.event.as_str(),
             printable(&self.actor),
             printable(&self.target)

@@ -12,10 +12,8 @@ use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::{Error, Result};
 use crate::password::{check_password_rules, hash_password};
 use crate::session::SessionStore;
-use crate::users::{default_roles, validate_username, User, UserStore, Users};
-
-/// The reason used when none is given.
-pub const DEFAULT_LOCK_REASON: &str = "Account suspended";
+use crate::time::local_time;
+use crate::users::{default_roles, validate_username, User, UserStore, Users, DEFAULT_LOCK_REASON};
 
 /// The port `llms` serves on when no command is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -279,26 +277,13 @@ fn remove_user(
         Ok(())
     })?;
     // As the API does: a later account of the same name must not inherit the picture.
-    if validate_username(name).is_ok() {
-        let avatar = config.user_dir(name).join(crate::web::account::AVATAR_FILE);
-        let _ = std::fs::remove_file(avatar);
-    }
+    crate::avatar::remove_avatar(config, name);
     say(out, &format!("User '{name}' removed."))?;
     Ok(Some(AuditRecord::new(
         AuditEvent::UserDeleted,
         CLI_ACTOR,
         name,
     )))
-}
-
-/// Formats Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
-pub fn local_time(secs: f64) -> String {
-    let secs = if secs.is_finite() { secs } else { 0.0 };
-    chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)
-        .unwrap_or_default()
-        .with_timezone(&chrono::Local)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }
 
 fn list_users(users: &Users, out: &mut impl Write) -> Result<()> {

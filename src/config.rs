@@ -1,6 +1,6 @@
 //! Plain configuration: where the files live, which provider is selected, and the limits.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -147,11 +147,39 @@ pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| {
-            crate::web::host_name(s).ok_or_else(|| {
+            host_name(s).ok_or_else(|| {
                 Error::Config(format!("LLMS_ALLOWED_HOSTS: '{s}' is not a host name"))
             })
         })
         .collect()
+}
+
+/// The lowercase host name of an authority (`Host` header value or URI authority) without
+/// its port and trailing dot: `Example.COM.:8080` is `example.com`, `[::1]:80` is `[::1]`.
+/// `None` when it is not a well-formed host with an optional numeric port.
+pub fn host_name(authority: &str) -> Option<String> {
+    let (name, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, port) = rest.split_once(']')?;
+            (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?), port)
+        }
+        None => {
+            let (name, port) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
+            (name.to_owned(), port)
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+    let name_ok = name.starts_with('[')
+        || (!name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
+    (port_ok && name_ok).then_some(name)
 }
 
 /// Parses a timeout setting such as `LLMS_HEADER_TIMEOUT_SECS` (named by `variable` in
@@ -186,6 +214,24 @@ mod tests {
         assert!(parse_allowed_hosts("").unwrap().is_empty());
         for bad in ["http://x.example", "a/b", "x.example:port", "::1"] {
             assert!(parse_allowed_hosts(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(
+            host_name("Example.COM.:8080").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(host_name("localhost").as_deref(), Some("localhost"));
+        assert_eq!(host_name("127.0.0.1:8000").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host_name("[::1]:8000").as_deref(), Some("[::1]"));
+        assert_eq!(host_name("[0:0::1]").as_deref(), Some("[::1]"));
+        for bad in [
+            "", ":80", "a b", "::1", "[::1", "[nope]", "x:", "x:123456", "x:8o", "a/b", "a@b",
+            "\\0",
+        ] {
+            assert_eq!(host_name(bad), None, "{bad:?}");
         }
     }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod audit;
+pub mod avatar;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod throttle;
+pub mod time;
 pub mod users;
 pub mod views;
 pub mod web;

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir, make_private, write_atomic, FileLock};
-use crate::users::now_secs;
+use crate::time::now_secs;
 
 mod cache;
 

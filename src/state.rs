@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
 use crate::audit::{AuditLog, AuditRecord};
+use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::Result;
 use crate::password::PasswordHasher;
@@ -17,7 +18,6 @@ use crate::provider::{AuthProvider, ProviderRegistry};
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken, COOKIE_NAME};
 use crate::throttle::Throttle;
 use crate::users::{UserStore, Users};
-use crate::web::account::{AvatarDecoder, AVATAR_DECODERS};
 
 /// Shared state of the auth extension. Cheap to clone.
 #[derive(Clone)]

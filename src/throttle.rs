@@ -257,7 +257,7 @@ impl Attempt<'_> {
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.record_failure(crate::users::now_secs());
+            self.record_failure(crate::time::now_secs());
         }
     }
 }
@@ -413,7 +413,7 @@ mod tests {
     fn parallel_attempts_are_limited() {
         let t = Throttle::new();
         // Abandoned attempts are recorded at the real current time.
-        let now = crate::users::now_secs();
+        let now = crate::time::now_secs();
         let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_CLEAN_ADDRESS)
             .map(|i| t.begin(&format!("u{i}"), "5.5.5.5", now).unwrap())
             .collect();
@@ -580,7 +580,7 @@ mod tests {
             assert!(!first(&format!("user{i}"), "4.4.4.4", T0 + 0.5));
         }
         // Refusals for being busy: once while the attempts run.
-        let now = crate::users::now_secs();
+        let now = crate::time::now_secs();
         let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_USER)
             .map(|_| t.begin("dave", "3.3.3.3", now).unwrap())
             .collect();

@@ -20,9 +20,13 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil::{make_private, write_atomic, FileLock};
+use crate::time::now_secs;
 
 /// The only role with a meaning.
 pub const ADMIN_ROLE: &str = "Admin";
+
+/// The lock reason recorded when an admin gives none.
+pub const DEFAULT_LOCK_REASON: &str = "Account suspended";
 
 /// The longest username accepted for a new account.
 pub const MAX_USERNAME_CHARS: usize = 64;
@@ -99,14 +103,6 @@ impl User {
 
 /// All accounts, keyed by username, in file order.
 pub type Users = IndexMap<String, User>;
-
-/// The current time as float Unix seconds (the reference's timestamps).
-pub fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// Checks the name of a new account: 1 to 64 characters from letters, digits and
 /// `. _ @ -`, not starting with `.` or `-`. (Accounts already in the store are found by

@@ -17,10 +17,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 use tower::util::MapRequestLayer;
 
-use crate::config::Config;
+use crate::avatar::AVATAR_LIMIT;
+use crate::config::{host_name, Config};
 use crate::error::Error;
 use crate::extract::{identity, AuthRejection};
 use crate::provider::Identity;
@@ -28,9 +29,6 @@ use crate::state::AuthState;
 
 /// Largest JSON body accepted.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
-
-/// Largest avatar image accepted.
-pub const AVATAR_LIMIT: usize = 2 * 1024 * 1024;
 
 /// Paths reachable without a session (exact, or prefixes ending in `/`).
 const PUBLIC_PATHS: &[&str] = &[
@@ -133,34 +131,6 @@ fn is_cross_site(request: &axum::http::request::Parts, behind_trusted_proxy: boo
     let forwarded =
         behind_trusted_proxy && named(header::HeaderName::from_static("x-forwarded-host"));
     !(named(header::HOST) || forwarded)
-}
-
-/// The lowercase host name of an authority (`Host` header value or URI authority) without
-/// its port and trailing dot: `Example.COM.:8080` is `example.com`, `[::1]:80` is `[::1]`.
-/// `None` when it is not a well-formed host with an optional numeric port.
-pub fn host_name(authority: &str) -> Option<String> {
-    let (name, port) = match authority.strip_prefix('[') {
-        Some(rest) => {
-            let (ip, port) = rest.split_once(']')?;
-            (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?), port)
-        }
-        None => {
-            let (name, port) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
-            (name.to_owned(), port)
-        }
-    };
-    let port_ok = port.is_empty()
-        || port.strip_prefix(':').is_some_and(|digits| {
-            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-        });
-    let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
-    let name_ok = name.starts_with('[')
-        || (!name.is_empty()
-            && name.len() <= 253
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
-    (port_ok && name_ok).then_some(name)
 }
 
 /// Whether a request addressed to `authority` may be served.
@@ -332,24 +302,6 @@ mod tests {
             "/login?next=/admin%3Fa%3D1%26b%3D2"
         );
         assert_eq!(sign_in_url("//evil"), "/login");
-    }
-
-    #[test]
-    fn host_names() {
-        assert_eq!(
-            host_name("Example.COM.:8080").as_deref(),
-            Some("example.com")
-        );
-        assert_eq!(host_name("localhost").as_deref(), Some("localhost"));
-        assert_eq!(host_name("127.0.0.1:8000").as_deref(), Some("127.0.0.1"));
-        assert_eq!(host_name("[::1]:8000").as_deref(), Some("[::1]"));
-        assert_eq!(host_name("[0:0::1]").as_deref(), Some("[::1]"));
-        for bad in [
-            "", ":80", "a b", "::1", "[::1", "[nope]", "x:", "x:123456", "x:8o", "a/b", "a@b",
-            "\\0",
-        ] {
-            assert_eq!(host_name(bad), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -188,7 +188,7 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
             let client = http();
             let mut last_window = (0.0, 0.0);
             for _ in 0..15 {
-                let before = llms_auth::users::now_secs();
+                let before = llms_auth::time::now_secs();
                 let response = client
                     .post(&url)
                     .json(&serde_json::json!({"username": format!("signer{i}"), "password": "pw"}))
@@ -196,7 +196,7 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                last_window = (before, llms_auth::users::now_secs());
+                last_window = (before, llms_auth::time::now_secs());
             }
             last_window
         }));

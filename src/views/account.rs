@@ -11,7 +11,7 @@ const AVATAR_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp";
 
 /// The account page of the signed-in user.
 pub fn account_page(context: &PageContext) -> Markup {
-    let limit = crate::web::AVATAR_LIMIT.to_string();
+    let limit = crate::avatar::AVATAR_LIMIT.to_string();
     layout(
         context,
         "My Account",

@@ -6,9 +6,9 @@ use maud::{html, Markup};
 use super::dialog::{field, modal, Tone};
 use super::icons::Icon;
 use super::layout::{layout, role_badges, PageContext};
-use crate::cli::local_time;
 use crate::provider::ProviderAccount;
-use crate::users::{User, Users, ADMIN_ROLE, MAX_USERNAME_CHARS};
+use crate::time::local_time;
+use crate::users::{User, Users, ADMIN_ROLE, DEFAULT_LOCK_REASON, MAX_USERNAME_CHARS};
 
 /// "3 hours ago" for a time `then` seen from `now` (Unix seconds).
 pub fn relative_time(then: f64, now: f64) -> String {
@@ -255,7 +255,7 @@ fn dialogs() -> Markup {
                 div.field {
                     label for="lock-reason" { "Reason" }
                     input #lock-reason name="reason" type="text" maxlength="500"
-                        placeholder="Account suspended" autocomplete="off";
+                        placeholder=(DEFAULT_LOCK_REASON) autocomplete="off";
                     p.hint { "Shown to the user when they try to sign in." }
                 }
             },

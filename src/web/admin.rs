@@ -5,13 +5,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::cli::DEFAULT_LOCK_REASON;
+use crate::avatar::remove_avatar;
 use crate::error::{Error, Result};
 use crate::extract::{AdminUser, ClientIp};
 use crate::provider::{AccountChange, AccountChanged, LockChange};
 use crate::session::SessionKey;
 use crate::state::AuthState;
-use crate::users::{default_roles, validate_username, User, ADMIN_ROLE};
+use crate::users::{default_roles, validate_username, User, ADMIN_ROLE, DEFAULT_LOCK_REASON};
 use crate::web::extract::Path;
 use crate::web::json::JsonBody;
 
@@ -259,17 +259,6 @@ async fn update_store_user(
         .await
 }
 
-/// Removes the uploaded avatar of `name`, if any. Blocking.
-fn remove_avatar(state: &AuthState, name: &str) {
-    if validate_username(name).is_ok() {
-        let avatar = state
-            .config()
-            .user_dir(name)
-            .join(crate::web::account::AVATAR_FILE);
-        let _ = std::fs::remove_file(avatar);
-    }
-}
-
 /// `DELETE /admin/users/{name}`: removes an account (from the user store, or else from the
 /// selected provider's own accounts), ends its sessions and removes its avatar.
 pub async fn delete_user(
@@ -293,7 +282,7 @@ pub async fn delete_user(
             }
             state.sessions().remove_user(&target, None)?;
             users.shift_remove(&target);
-            remove_avatar(state, &target);
+            remove_avatar(state.config(), &target);
             Ok(true)
         })
         .await?;
@@ -302,7 +291,7 @@ pub async fn delete_user(
             return Err(not_found(&name));
         }
         let (state, target) = (state.clone(), name.clone());
-        tokio::task::spawn_blocking(move || remove_avatar(&state, &target)).await?;
+        tokio::task::spawn_blocking(move || remove_avatar(state.config(), &target)).await?;
     }
     tracing::info!(user = %name, by = %admin.user_name, "user deleted");
     let record = AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&ip);

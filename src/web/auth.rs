@@ -16,7 +16,8 @@ use crate::provider::CurrentUser;
 use crate::session::{SessionToken, COOKIE_NAME};
 use crate::state::AuthState;
 use crate::throttle::Throttled;
-use crate::users::{now_secs, MAX_SIGN_IN_NAME_BYTES};
+use crate::time::now_secs;
+use crate::users::MAX_SIGN_IN_NAME_BYTES;
 
 /// `GET /config`: whether signing in is required and which provider is active.
 pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> {

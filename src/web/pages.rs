@@ -69,7 +69,7 @@ pub async fn show_admin(
             label: provider.label(),
             accounts: &accounts,
         },
-        crate::users::now_secs(),
+        crate::time::now_secs(),
     ))
 }
 
@@ -90,7 +90,7 @@ pub async fn show_admin_table(
             accounts: &accounts,
         },
         &admin.user_name,
-        crate::users::now_secs(),
+        crate::time::now_secs(),
     ))
 }
 
