@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
 use criterion::{criterion_group, criterion_main, Criterion};
+use llms_auth::json_store::JsonStore;
 use llms_auth::password::{hash_password, verify_password, HashScheme};
 use llms_auth::session::{SessionKey, SessionStore, SessionToken};
 use llms_auth::state::session_key;
 use llms_auth::throttle::Throttle;
-use llms_auth::users::{parse_users, serialize_users, User, UserStore, Users};
+use llms_auth::users::{parse_users, serialize_users, User, Users};
 
 #[path = "../examples/support/stores.rs"]
 #[allow(dead_code)]
@@ -61,7 +62,7 @@ fn request_path(c: &mut Criterion) {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let store = UserStore::at(dir.path().join("users.json"));
+    let store = JsonStore::<Users>::at(dir.path().join("users.json"), "bench");
     store
         .update(|users| {
             users.insert("bench".into(), User::new("x:y".into(), vec![]));

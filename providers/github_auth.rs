@@ -30,9 +30,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -57,7 +56,7 @@ use subtle::ConstantTimeEq;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsutil::{write_atomic, FileLock};
+use crate::json_store::JsonStore;
 use crate::provider::{
     AccountChange, AccountChanged, AuthProvider, CurrentUser, Identity, LockChange, ProviderAccount,
 };
@@ -409,100 +408,16 @@ impl GithubUser {
 /// now belongs to someone else).
 pub type GithubUsers = IndexMap<String, GithubUser>;
 
-/// What identifies one version of a file.
-type FileSignature = (u64, u64, u64, i64, i64, i64, i64);
+/// `github_auth/users.json`: a [`JsonStore`] (locked read-modify-write, atomic writes,
+/// re-read when changed, never overwritten when it does not parse).
+pub type GithubUserStore = JsonStore<GithubUsers>;
 
-fn signature(path: &Path) -> Result<Option<FileSignature>> {
-    match std::fs::metadata(path) {
-        Ok(m) => Ok(Some((
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec(),
-        ))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// `github_auth/users.json`: locked read-modify-write, atomic writes, re-read when changed,
-/// never overwritten when it does not parse.
-#[derive(Debug)]
-pub struct GithubUserStore {
-    path: PathBuf,
-    lock_path: PathBuf,
-    cache: Mutex<Option<(Option<FileSignature>, Arc<GithubUsers>)>>,
-}
-
-impl GithubUserStore {
-    /// The store of `config`: `LLMS_HOME/github_auth/users.json`.
-    pub fn open(config: &Config) -> Self {
-        let dir = config.home.join("github_auth");
-        Self {
-            path: dir.join("users.json"),
-            lock_path: dir.join("users.json.lock"),
-            cache: Mutex::new(None),
-        }
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Reads and parses the file now (missing: no users). Blocking.
-    pub fn load(&self) -> Result<GithubUsers> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                path: self.path.clone(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GithubUsers::new()),
-            Err(e) => Err(Error::io(&self.path, e)),
-        }
-    }
-
-    /// The cached users when the file did not change since they were read (one `stat`).
-    fn unchanged(&self) -> Option<Arc<GithubUsers>> {
-        let now = signature(&self.path).ok()?;
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .as_ref()
-            .filter(|(seen, _)| *seen == now)
-            .map(|(_, users)| users.clone())
-    }
-
-    /// The current users, re-read only when the file changed. Blocking.
-    pub fn snapshot(&self) -> Result<Arc<GithubUsers>> {
-        if let Some(users) = self.unchanged() {
-            return Ok(users);
-        }
-        let seen = signature(&self.path)?;
-        let users = Arc::new(self.load()?);
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((seen, users.clone()));
-        Ok(users)
-    }
-
-    /// Read-modify-write under the store's advisory lock; written atomically when `change`
-    /// changed something. Blocking.
-    pub fn update<T>(&self, change: impl FnOnce(&mut GithubUsers) -> Result<T>) -> Result<T> {
-        let _lock = FileLock::acquire(&self.lock_path)?;
-        let before = self.load()?;
-        let mut users = before.clone();
-        let value = change(&mut users)?;
-        if users != before {
-            let mut bytes = serde_json::to_vec_pretty(&users)
-                .map_err(|e| Error::Internal(anyhow::anyhow!("serializing GitHub users: {e}")))?;
-            bytes.push(b'\n');
-            write_atomic(&self.path, &bytes)?;
-        }
-        Ok(value)
-    }
+/// The record store of `config`: `LLMS_HOME/github_auth/users.json`.
+pub fn open_store(config: &Config) -> GithubUserStore {
+    JsonStore::at(
+        config.home.join("github_auth").join("users.json"),
+        "GitHub user records",
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -544,7 +459,7 @@ impl Github {
 
     /// The recorded users: one `stat` on the runtime, a re-read on the blocking pool.
     async fn users(self: &Arc<Self>) -> Result<Arc<GithubUsers>> {
-        if let Some(users) = self.ready()?.users.unchanged() {
+        if let Some(users) = self.ready()?.users.cached_if_current() {
             return Ok(users);
         }
         let this = self.clone();
@@ -612,7 +527,7 @@ impl AuthProvider for GithubAuthProvider {
                 self.inner.settings.get_or_init(|| loaded)
             }
         };
-        let users = GithubUserStore::open(config);
+        let users = open_store(config);
         if let Some(ready) = self.inner.ready.get() {
             return if ready.users.path() == users.path() {
                 Ok(())

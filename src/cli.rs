@@ -166,8 +166,8 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
     if let Command::Serve(port) = command {
         return crate::server::run_blocking(config, registry, cli.host, port);
     }
-    let users = UserStore::open(&config);
-    if let Some(notice) = users.location_notice(&config) {
+    let users = crate::users::open_store(&config);
+    if let Some(notice) = crate::users::location_notice(&users, &config) {
         eprintln!("{notice}");
     }
     let sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);

@@ -33,15 +33,25 @@ pub fn make_private(path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// How the temporary files of [`write_atomic`] to `path` begin: `.tmp-<file name>-`, so
+/// that a store can tell its own leftovers from another file's in the same folder.
+pub fn temp_prefix(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy();
+    Some(format!(".tmp-{name}-"))
+}
+
 /// Writes `bytes` to `path` so that readers see either the old file or the new one, never
-/// a part: a temporary file in the same folder (mode 0600), fsync, rename, fsync the folder.
+/// a part: a temporary file in the same folder (mode 0600, named by [`temp_prefix`]),
+/// fsync, rename, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::Config(format!("{} has no parent folder", path.display())))?;
+    let prefix = temp_prefix(path)
+        .ok_or_else(|| Error::Config(format!("{} has no file name", path.display())))?;
     create_private_dir(dir)?;
     let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&prefix)
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;

@@ -25,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod fsutil;
+pub mod json_store;
 pub mod password;
 pub mod provider;
 pub mod server;

@@ -217,7 +217,7 @@ pub fn run_blocking(
         .map_err(|e| Error::Internal(anyhow::anyhow!("starting the runtime: {e}")))?;
     runtime.block_on(async move {
         let state = AuthState::new(config, &registry).await?;
-        if let Some(notice) = state.user_store().location_notice(state.config()) {
+        if let Some(notice) = crate::users::location_notice(state.user_store(), state.config()) {
             eprintln!("{notice}");
         }
         state.sessions().ensure_dir()?;

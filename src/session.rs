@@ -453,7 +453,7 @@ impl SessionStore {
     }
 
     /// Makes an existing session folder 0700 when it is open to others (llms.py leaves
-    /// it 0755), as [`crate::users::UserStore::make_private`] does for the user store.
+    /// it 0755), as [`crate::json_store::JsonStore::make_private`] does for the user store.
     /// Called when the server starts; a failure is logged, never fatal. Blocking.
     pub fn make_private(&self) {
         match make_private(&self.dir) {

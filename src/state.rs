@@ -56,7 +56,7 @@ impl AuthState {
     pub async fn new(config: Config, registry: &ProviderRegistry) -> Result<Self> {
         let provider = registry.select(&config.auth)?;
         provider.prepare(&config).await?;
-        let users = UserStore::open(&config);
+        let users = crate::users::open_store(&config);
         let sessions = Arc::new(
             SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE)
                 .with_store_lock(users.lock_path().to_owned()),

@@ -426,6 +426,8 @@ impl Setup {
             serde_json::to_vec_pretty(&records).unwrap(),
         )
         .unwrap();
+        // Another program's edit is seen within the store's freshness window.
+        std::thread::sleep(llms_auth::json_store::COMMIT_WAIT);
     }
 }
 

@@ -325,7 +325,7 @@ impl Home {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
         // A running server sees another program's edit within its freshness window.
-        std::thread::sleep(llms_auth::users::COMMIT_WAIT);
+        std::thread::sleep(llms_auth::json_store::COMMIT_WAIT);
     }
 
     /// Writes a session file for a fresh token by hand (file name: lowercase hex SHA-256
