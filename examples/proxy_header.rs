@@ -22,8 +22,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::http::request::Parts;
 use clap::Parser;
+use llms_auth::request::RequestFacts;
 use llms_auth::users::validate_username;
-use llms_auth::{AuthProvider, AuthState, CurrentUser, Identity, ProviderRegistry, Result};
+use llms_auth::{AuthContext, AuthProvider, CurrentUser, Identity, ProviderRegistry, Result};
 use maud::{html, Markup};
 use tracing_subscriber::EnvFilter;
 
@@ -40,13 +41,14 @@ impl AuthProvider for ProxyHeaderProvider {
         "proxy_header"
     }
 
-    async fn requires_auth(&self, _auth: &AuthState) -> Result<bool> {
+    async fn requires_auth(&self, _ctx: &AuthContext) -> Result<bool> {
         Ok(true)
     }
 
-    async fn identify(&self, auth: &AuthState, request: &Parts) -> Result<Identity> {
+    async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity> {
         // Only the proxy may say who this is; from anyone else the header means nothing.
-        if !auth.is_from_trusted_proxy(request) {
+        let facts = RequestFacts::of(request, ctx.config());
+        if !facts.client.via_trusted_proxy {
             return Ok(Identity::Anonymous);
         }
         let Some(name) = request
@@ -61,7 +63,7 @@ impl AuthProvider for ProxyHeaderProvider {
             return Ok(Identity::Anonymous);
         }
         // Roles and locks are read live from users.json on every request.
-        let users = auth.users().await?;
+        let users = ctx.users().await?;
         let roles = match users.get(name) {
             Some(user) if user.lock_reason().is_some() => return Ok(Identity::Anonymous),
             Some(user) => user.roles.clone(),

@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use axum::http::request::Parts;
 
+use crate::context::AuthContext;
 use crate::error::Result;
-use crate::provider::{AuthProvider, CurrentUser, Identity};
-use crate::state::AuthState;
+use crate::identity::Identity;
+use crate::provider::AuthProvider;
 
-/// The provider that signs nobody in and lets everyone through as the default user.
+/// The provider that signs nobody in: while it is the only one selected, everyone is the
+/// default user.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoneProvider;
 
@@ -17,11 +19,11 @@ impl AuthProvider for NoneProvider {
         "none"
     }
 
-    async fn requires_auth(&self, _auth: &AuthState) -> Result<bool> {
+    async fn requires_auth(&self, _ctx: &AuthContext) -> Result<bool> {
         Ok(false)
     }
 
-    async fn identify(&self, _auth: &AuthState, _request: &Parts) -> Result<Identity> {
-        Ok(Identity::User(CurrentUser::default_user(self.name())))
+    async fn identify(&self, _ctx: &AuthContext, _request: &Parts) -> Result<Identity> {
+        Ok(Identity::Anonymous)
     }
 }

@@ -26,7 +26,8 @@ pub const SESSION_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 pub struct Config {
     /// `LLMS_HOME`, default `~/.llms`.
     pub home: PathBuf,
-    /// The selected provider's name.
+    /// The selected providers' names: one, or several separated by commas
+    /// (`credentials,github_auth`); see [`Config::provider_names`].
     pub auth: String,
     /// The format new password hashes are written in.
     pub hash_scheme: HashScheme,
@@ -104,6 +105,15 @@ impl Config {
             config.body_timeout = parse_seconds("LLMS_BODY_TIMEOUT_SECS", &value)?;
         }
         Ok(config)
+    }
+
+    /// The names in [`Config::auth`], in order, without blanks.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.auth
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect()
     }
 
     /// `LLMS_HOME/credentials`.
@@ -243,6 +253,14 @@ mod tests {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.starts_with("LLMS_BODY_TIMEOUT_SECS: "), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn provider_names_are_a_comma_separated_list() {
+        let mut config = Config::new("/tmp/h");
+        assert_eq!(config.provider_names(), ["credentials"]);
+        config.auth = " credentials , github_auth,".into();
+        assert_eq!(config.provider_names(), ["credentials", "github_auth"]);
     }
 
     #[test]

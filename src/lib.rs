@@ -18,16 +18,19 @@
 //! # }
 //! ```
 
+pub mod accounts;
 pub mod audit;
 pub mod avatar;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod error;
-pub mod extract;
 pub mod fsutil;
+pub mod identity;
 pub mod json_store;
 pub mod password;
 pub mod provider;
+pub mod request;
 pub mod server;
 pub mod session;
 pub mod state;
@@ -40,17 +43,18 @@ pub mod web;
 /// Built-in authentication providers (sources in the top-level `providers/` folder).
 #[path = "../providers"]
 pub mod providers {
+    mod builtin;
     pub mod credentials;
     pub mod github_auth;
     pub mod none;
 }
 
+pub use accounts::{Account, AccountChange, AccountChanged, AccountDirectory, LockChange};
 pub use config::Config;
+pub use context::AuthContext;
 pub use error::{Error, Result};
-pub use extract::AdminUser;
-pub use provider::{
-    AccountChange, AccountChanged, AuthProvider, CurrentUser, Identity, LockChange,
-    ProviderAccount, ProviderRegistry,
-};
+pub use identity::{CurrentUser, Identity};
+pub use provider::{AuthProvider, ProviderRegistry};
 pub use state::AuthState;
+pub use web::extract::AdminUser;
 pub use web::{protect, router};

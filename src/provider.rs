@@ -1,4 +1,4 @@
-//! The [`AuthProvider`] trait, the identity it resolves, and the registry of providers.
+//! The [`AuthProvider`] trait and the registry of providers by name.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,156 +8,25 @@ use axum::http::request::Parts;
 use axum::Router;
 use maud::Markup;
 
+use crate::accounts::AccountDirectory;
 use crate::config::Config;
+use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::state::AuthState;
-use crate::users::ADMIN_ROLE;
-
-/// The user every request runs as while authentication is off.
-pub const DEFAULT_USERNAME: &str = "default";
-
-/// Who makes a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrentUser {
-    /// The username.
-    pub user_name: String,
-    /// Roles, read live from the provider's store.
-    pub roles: Vec<String>,
-    /// The provider that vouches for this user.
-    pub provider: String,
-    /// The session the request carries (`None` for the default user).
-    pub session: Option<crate::session::SessionKey>,
-    /// Whether this is the default user of an unauthenticated server.
-    pub is_default: bool,
-}
-
-impl CurrentUser {
-    /// The default user: treated as an admin, cannot sign out.
-    pub fn default_user(provider: &str) -> Self {
-        Self {
-            user_name: DEFAULT_USERNAME.to_owned(),
-            roles: vec![ADMIN_ROLE.to_owned()],
-            provider: provider.to_owned(),
-            session: None,
-            is_default: true,
-        }
-    }
-
-    /// The user a live session vouches for, with roles read live from the provider's store.
-    pub fn from_session(found: crate::session::FoundSession, roles: Vec<String>) -> Self {
-        Self {
-            user_name: found.username,
-            roles,
-            provider: found.provider,
-            session: Some(found.key),
-            is_default: false,
-        }
-    }
-
-    /// Whether the user holds the Admin role.
-    pub fn is_admin(&self) -> bool {
-        self.roles.iter().any(|r| r == ADMIN_ROLE)
-    }
-}
-
-/// What a provider concludes about a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// Nobody is signed in and the provider requires it.
-    Anonymous,
-    /// This user (possibly the default user when authentication is off).
-    User(CurrentUser),
-}
-
-/// An account a provider keeps in its own store (not in `users.json`), as listed by
-/// `GET /admin/users` next to the user store's accounts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProviderAccount {
-    /// The username sessions carry.
-    pub user_name: String,
-    /// Unix seconds when the account was first seen.
-    pub created: f64,
-    /// Roles in effect.
-    pub roles: Vec<String>,
-    /// The lock reason, if locked.
-    pub locked: Option<String>,
-    /// Client address of the last sign-in.
-    pub last_ip: Option<String>,
-    /// Unix seconds of the last sign-in.
-    pub last_login: Option<f64>,
-}
-
-/// What `locked` asks for in an account change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum LockChange {
-    /// Leave the lock as it is.
-    #[default]
-    Keep,
-    /// Lock with this reason (and end the account's sessions).
-    Lock(String),
-    /// Unlock (nothing to do when not locked).
-    Unlock,
-}
-
-impl LockChange {
-    /// Applies the change to an account's `locked` field and says what it did, if anything.
-    pub fn apply(self, locked: &mut Option<String>) -> Option<AccountChanged> {
-        match self {
-            Self::Keep => None,
-            Self::Lock(reason) => {
-                *locked = Some(reason.clone());
-                Some(AccountChanged::Locked(reason))
-            }
-            Self::Unlock => locked.take().map(|_| AccountChanged::Unlocked),
-        }
-    }
-}
-
-/// A change an admin asks for on one account (`PUT /admin/users`).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct AccountChange {
-    /// A new password, when one was given (never shown in `Debug`).
-    pub password: Option<String>,
-    /// The complete new list of roles, when given.
-    pub roles: Option<Vec<String>>,
-    /// Lock, unlock, or neither.
-    pub lock: LockChange,
-}
-
-impl std::fmt::Debug for AccountChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccountChange")
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("roles", &self.roles)
-            .field("lock", &self.lock)
-            .finish()
-    }
-}
-
-/// One thing an [`AccountChange`] actually changed, for the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountChanged {
-    /// The password was set.
-    Password,
-    /// The roles are now these.
-    Roles(Vec<String>),
-    /// The account was locked with this reason.
-    Locked(String),
-    /// The account was unlocked.
-    Unlocked,
-}
+use crate::identity::Identity;
 
 /// A way of signing people in. Registered by name in a [`ProviderRegistry`] and selected
-/// with `--auth NAME` / `LLMS_AUTH`.
+/// with `--auth NAME` / `LLMS_AUTH` (several at once: `--auth credentials,github_auth`).
 ///
 /// Object safe: the registry holds `Arc<dyn AuthProvider>`, so a host program can add its
 /// own and select it with `--auth NAME` through [`crate::cli::run_with`] (see
-/// `examples/proxy_header.rs`). A complete provider that signs everyone in as one fixed user:
+/// `examples/proxy_header.rs`). A provider works with the [`AuthContext`] (the stores,
+/// sessions, audit log and configuration) and knows nothing of the other providers. A
+/// complete provider that signs everyone in as one fixed user:
 ///
 /// ```
 /// use async_trait::async_trait;
 /// use axum::http::request::Parts;
-/// use llms_auth::{AuthProvider, AuthState, CurrentUser, Identity, ProviderRegistry, Result};
+/// use llms_auth::{AuthContext, AuthProvider, CurrentUser, Identity, ProviderRegistry, Result};
 /// use std::sync::Arc;
 ///
 /// struct Kiosk;
@@ -167,10 +36,10 @@ pub enum AccountChanged {
 ///     fn name(&self) -> &str {
 ///         "kiosk"
 ///     }
-///     async fn requires_auth(&self, _auth: &AuthState) -> Result<bool> {
+///     async fn requires_auth(&self, _ctx: &AuthContext) -> Result<bool> {
 ///         Ok(true)
 ///     }
-///     async fn identify(&self, _auth: &AuthState, _request: &Parts) -> Result<Identity> {
+///     async fn identify(&self, _ctx: &AuthContext, _request: &Parts) -> Result<Identity> {
 ///         Ok(Identity::User(CurrentUser {
 ///             user_name: "kiosk".into(),
 ///             roles: vec![],
@@ -197,13 +66,18 @@ pub trait AuthProvider: Send + Sync + 'static {
     }
 
     /// Whether requests must be signed in right now (re-evaluated on every request).
-    async fn requires_auth(&self, auth: &AuthState) -> Result<bool>;
+    /// While no selected provider requires it, every request runs as the default user.
+    async fn requires_auth(&self, ctx: &AuthContext) -> Result<bool>;
 
-    /// Resolves who makes the request. A broken store is `Err`, not "nobody".
-    async fn identify(&self, auth: &AuthState, request: &Parts) -> Result<Identity>;
+    /// Whether this provider vouches for the request: [`Identity::User`] for a live session
+    /// it started (roles read from its store now), else [`Identity::Anonymous`]. A session
+    /// it started that no longer stands (a locked or removed account) is ended here. A
+    /// broken store is `Err`, never "nobody". The session's key is in
+    /// [`RequestFacts`](crate::request::RequestFacts).
+    async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity>;
 
     /// Routes this provider adds (sign-in endpoints and the like).
-    fn routes(&self) -> Router<AuthState> {
+    fn routes(&self) -> Router<AuthContext> {
         Router::new()
     }
 
@@ -213,7 +87,7 @@ pub trait AuthProvider: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Whether this provider signs people in with a username and password form.
+    /// Whether this provider signs people in with the username and password form.
     fn uses_password_form(&self) -> bool {
         false
     }
@@ -224,38 +98,11 @@ pub trait AuthProvider: Send + Sync + 'static {
         None
     }
 
-    /// Accounts this provider records itself (for example the GitHub users it admitted),
-    /// listed by `GET /admin/users` with `"provider"` set to [`AuthProvider::name`].
-    async fn accounts(&self, _auth: &AuthState) -> Result<Vec<ProviderAccount>> {
-        Ok(Vec::new())
-    }
-
-    /// How the pages name this provider next to its [`AuthProvider::accounts`] (a badge in
-    /// Manage Users, for example "GitHub").
-    fn label(&self) -> &str {
-        self.name()
-    }
-
-    /// Applies `change` to the account `name` of [`AuthProvider::accounts`], atomically, for
-    /// `PUT /admin/users`. `Ok(None)`: no such account (the default: this provider keeps
-    /// none). A lock ends the account's sessions at once. Refuse what the account cannot do
-    /// (a password for an account that has none, locking an Admin) with
-    /// [`Error::BadRequest`]. The caller has already refused locking yourself and removing
-    /// your own Admin role.
-    async fn update_account(
-        &self,
-        _auth: &AuthState,
-        _name: &str,
-        _change: AccountChange,
-    ) -> Result<Option<Vec<AccountChanged>>> {
-        Ok(None)
-    }
-
-    /// Removes the account `name` of [`AuthProvider::accounts`] and ends its sessions, for
-    /// `DELETE /admin/users/{name}`. `Ok(false)`: no such account (the default). The caller
-    /// has already refused deleting yourself.
-    async fn remove_account(&self, _auth: &AuthState, _name: &str) -> Result<bool> {
-        Ok(false)
+    /// The accounts this provider records (the password store, the GitHub users it
+    /// admitted), so that Manage Users lists them and can lock, unlock, change and delete
+    /// them. `None`: it records none.
+    fn accounts(&self) -> Option<&dyn AccountDirectory> {
+        None
     }
 }
 
@@ -275,17 +122,6 @@ impl ProviderRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// The built-in providers: `credentials`, `github_auth` and `none`.
-    pub fn builtin() -> Self {
-        let mut registry = Self::new();
-        registry.register(Arc::new(crate::providers::credentials::CredentialsProvider));
-        registry.register(Arc::new(
-            crate::providers::github_auth::GithubAuthProvider::default(),
-        ));
-        registry.register(Arc::new(crate::providers::none::NoneProvider));
-        registry
     }
 
     /// Adds (or replaces) a provider under its own name.
@@ -309,6 +145,27 @@ impl ProviderRegistry {
                 known: self.names(),
             })
     }
+
+    /// The providers `names` lists, in its order: unknown names are an error that lists
+    /// the known ones, and so is an empty list or a name given twice.
+    pub fn select_all(&self, names: &[&str]) -> Result<Vec<Arc<dyn AuthProvider>>> {
+        if names.is_empty() {
+            return Err(Error::Config(format!(
+                "no auth provider selected; known providers: {}",
+                self.names().join(", ")
+            )));
+        }
+        let mut selected: Vec<Arc<dyn AuthProvider>> = Vec::with_capacity(names.len());
+        for name in names {
+            if selected.iter().any(|p| p.name() == *name) {
+                return Err(Error::Config(format!(
+                    "auth provider '{name}' is listed twice"
+                )));
+            }
+            selected.push(self.select(name)?);
+        }
+        Ok(selected)
+    }
 }
 
 #[cfg(test)]
@@ -328,9 +185,19 @@ mod tests {
     }
 
     #[test]
-    fn default_user_is_admin() {
-        let user = CurrentUser::default_user("none");
-        assert!(user.is_admin() && user.is_default);
-        assert_eq!(user.user_name, "default");
+    fn lists_select_in_order_and_refuse_unknown_twice_and_nothing() {
+        let registry = ProviderRegistry::builtin();
+        let names: Vec<String> = registry
+            .select_all(&["none", "credentials"])
+            .unwrap()
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect();
+        assert_eq!(names, ["none", "credentials"]);
+        let err = registry.select_all(&["credentials", "nope"]).err().unwrap();
+        assert!(err.to_string().contains("known providers"), "{err}");
+        let err = registry.select_all(&["none", "none"]).err().unwrap();
+        assert!(err.to_string().contains("twice"), "{err}");
+        assert!(registry.select_all(&[]).is_err());
     }
 }

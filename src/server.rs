@@ -21,7 +21,8 @@ use tower::Service;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::provider::{CurrentUser, ProviderRegistry};
+use crate::identity::CurrentUser;
+use crate::provider::ProviderRegistry;
 use crate::state::AuthState;
 use crate::web::pages::page_context;
 
@@ -75,7 +76,7 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     spawn_sweeper(state.clone());
     // Installed before the address is announced: a supervisor may signal at once.
     let shutdown = shutdown_signal()?;
-    tracing::info!(%addr, provider = state.provider().name(), "listening");
+    tracing::info!(%addr, providers = %state.config().auth, "listening");
     println!("Listening on http://{addr}");
 
     // axum::serve gives hyper no timer, so no header timeout ever applies. `http1_only`
@@ -172,7 +173,7 @@ fn spawn_sweeper(state: AuthState) {
         let mut interval = tokio::time::interval_at(first, SWEEP_INTERVAL);
         loop {
             interval.tick().await;
-            let sessions = state.sessions().clone();
+            let sessions = state.context().sessions().clone();
             match tokio::task::spawn_blocking(move || sessions.sweep()).await {
                 Ok(Ok(removed)) if removed > 0 => tracing::info!(removed, "expired sessions swept"),
                 Ok(Ok(_)) => {}
@@ -217,10 +218,11 @@ pub fn run_blocking(
         .map_err(|e| Error::Internal(anyhow::anyhow!("starting the runtime: {e}")))?;
     runtime.block_on(async move {
         let state = AuthState::new(config, &registry).await?;
-        if let Some(notice) = crate::users::location_notice(state.user_store(), state.config()) {
+        let ctx = state.context();
+        if let Some(notice) = crate::users::location_notice(ctx.user_store(), ctx.config()) {
             eprintln!("{notice}");
         }
-        state.sessions().ensure_dir()?;
+        ctx.sessions().ensure_dir()?;
         let listener = TcpListener::bind((host, port))
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {host}:{port}: {e}")))?;

@@ -8,14 +8,16 @@ mod dialog;
 mod home;
 mod icons;
 mod layout;
+mod refused;
 mod sign_in;
 
 pub use account::account_page;
-pub use admin::{admin_page, relative_time, users_table, ProviderAccounts, RowActions};
+pub use admin::{admin_page, relative_time, users_table, AccountSection, RowActions};
 pub use avatar::default_avatar;
 pub use home::home_page;
 pub use icons::Icon;
 pub use layout::{forbidden_page, layout, PageContext};
+pub use refused::sign_in_refused_page;
 pub use sign_in::sign_in_page;
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ impl Fixture {
             .block_on(AuthState::new(config, &ProviderRegistry::builtin()))
             .unwrap();
         let token = state
+            .context()
             .sessions()
             .create("admin", "credentials", "127.0.0.1", "proptest")
             .unwrap();

@@ -378,7 +378,10 @@ impl Setup {
     /// state cookie pair.
     async fn start(&self, next: Option<&str>) -> (String, String, String) {
         let path = match next {
-            Some(next) => format!("/auth/github?next={}", llms_auth::web::url_encode(next)),
+            Some(next) => format!(
+                "/auth/github?next={}",
+                llms_auth::request::paths::url_encode(next)
+            ),
             None => "/auth/github".to_owned(),
         };
         let answer = self.get(&path, None).await;
@@ -699,6 +702,7 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids() {
     // Both outcomes are in the audit log, without any secret.
     let events: Vec<(String, String)> = s
         .state
+        .context()
         .audit_log()
         .tail(10)
         .unwrap()
@@ -722,7 +726,7 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids() {
         events.contains(&("sign_in_failed".into(), "mallory".into())),
         "{events:?}"
     );
-    let log = std::fs::read_to_string(s.state.audit_log().path()).unwrap();
+    let log = std::fs::read_to_string(s.state.context().audit_log().path()).unwrap();
     assert!(
         !log.contains(CLIENT_SECRET) && !log.contains("gho_"),
         "{log}"
@@ -848,6 +852,7 @@ async fn a_session_of_another_provider_is_not_accepted() {
     let s = setup().await;
     let token = s
         .state
+        .context()
         .sessions()
         .create("alice", "credentials", "127.0.0.1", "test")
         .unwrap();
@@ -863,6 +868,7 @@ async fn admins_setting_and_admin_listing_with_providers() {
     let s = setup_with(|settings| settings.admins = vec!["Alice".into()]).await;
     // A credentials account in the user store, listed next to the GitHub users.
     s.state
+        .context()
         .update_users(|_, users| {
             users.insert(
                 "carol".into(),
@@ -933,6 +939,7 @@ async fn signing_in_again_replaces_the_previous_session() {
 async fn managed() -> (Setup, String, String) {
     let s = setup_with(|settings| settings.admins = vec!["alice".into()]).await;
     s.state
+        .context()
         .update_users(|_, users| {
             users.insert(
                 "carol".into(),
@@ -972,7 +979,10 @@ impl Setup {
     }
 
     async fn delete_user(&self, cookie: &str, name: &str) -> Answer {
-        let path = format!("/admin/users/{}", llms_auth::web::url_encode(name));
+        let path = format!(
+            "/admin/users/{}",
+            llms_auth::request::paths::url_encode(name)
+        );
         self.call(Method::DELETE, &path, Some(cookie), None).await
     }
 
@@ -987,6 +997,7 @@ impl Setup {
         .expect("a well-formed token");
         // The newest generation there can be: the disk is checked, not only the cache.
         self.state
+            .context()
             .sessions()
             .find(token.key(), u64::MAX)
             .await
@@ -996,6 +1007,7 @@ impl Setup {
 
     fn audit(&self) -> Vec<(String, String, String, Option<String>)> {
         self.state
+            .context()
             .audit_log()
             .tail(100)
             .unwrap()
@@ -1257,7 +1269,7 @@ async fn github_users_are_guarded_like_store_users() {
 async fn store_users_are_managed_as_before_next_to_github_users() {
     let (s, alice, _bob) = managed().await;
     let github_before = s.records();
-    let carol = || s.state.user_store().load().unwrap()["carol"].clone();
+    let carol = || s.state.context().user_store().load().unwrap()["carol"].clone();
 
     let answer = s
         .put_user(&alice, json!({"userName": "carol", "locked": "Away"}))
@@ -1282,7 +1294,13 @@ async fn store_users_are_managed_as_before_next_to_github_users() {
 
     let answer = s.delete_user(&alice, "carol").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    assert!(!s.state.user_store().load().unwrap().contains_key("carol"));
+    assert!(!s
+        .state
+        .context()
+        .user_store()
+        .load()
+        .unwrap()
+        .contains_key("carol"));
     assert_eq!(s.records(), github_before, "GitHub records untouched");
     assert!(s
         .audit()
@@ -1394,7 +1412,7 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     assert!(!query_of(&location).contains_key("redirect_uri"));
     let location = format!(
         "{location}&redirect_uri={}",
-        llms_auth::web::url_encode(&server.url("/auth/github/callback"))
+        llms_auth::request::paths::url_encode(&server.url("/auth/github/callback"))
     );
     let back = fake.authorize(&location).await;
     let done = client

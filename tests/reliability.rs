@@ -306,7 +306,7 @@ async fn throttling_checks_only_what_the_schedule_allows() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     // The audit log grows with the schedule, not with the request rate: one line per wait.
-    let audit = std::fs::read_to_string(state.audit_log().path()).unwrap();
+    let audit = std::fs::read_to_string(state.context().audit_log().path()).unwrap();
     let throttled_lines = audit
         .lines()
         .filter(|l| l.contains("sign_in_throttled"))
@@ -407,7 +407,7 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
                 } else {
                     format!("{}{i}", names[kind])
                 };
-                state.throttle().clear_user(&user);
+                state.context().throttle().clear_user(&user);
                 let ip = format!("192.{}.{}.{}", 10 + round, kind, i);
                 let started = Instant::now();
                 let response = app

@@ -6,9 +6,9 @@ use maud::{html, Markup};
 use super::dialog::{field, modal, Tone};
 use super::icons::Icon;
 use super::layout::{layout, role_badges, PageContext};
-use crate::provider::ProviderAccount;
+use crate::accounts::Account;
 use crate::time::local_time;
-use crate::users::{User, Users, ADMIN_ROLE, DEFAULT_LOCK_REASON, MAX_USERNAME_CHARS};
+use crate::users::{DEFAULT_LOCK_REASON, MAX_USERNAME_CHARS};
 
 /// "3 hours ago" for a time `then` seen from `now` (Unix seconds).
 pub fn relative_time(then: f64, now: f64) -> String {
@@ -27,8 +27,8 @@ pub fn relative_time(then: f64, now: f64) -> String {
 /// Which actions the table offers for one account, as seen by the signed-in admin `me`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowActions {
-    /// Change Password: only for the user store's accounts (a provider's own accounts,
-    /// such as GitHub users, have no password here).
+    /// Change Password: only for accounts with a password here (a provider's own
+    /// accounts, such as GitHub users, have none).
     pub password: bool,
     /// Lock: not for Admins, not for yourself, not when already locked.
     pub lock: bool,
@@ -39,95 +39,49 @@ pub struct RowActions {
 }
 
 impl RowActions {
-    /// The actions for the user store's `user` named `name`.
-    pub fn for_user(name: &str, user: &User, me: &str) -> Self {
-        Row::of_user(name, user).actions(me)
-    }
-
-    /// The actions for a provider's own `account`.
-    pub fn for_account(account: &ProviderAccount, me: &str) -> Self {
-        Row::of_account(account, "").actions(me)
-    }
-}
-
-/// The accounts the selected provider keeps itself, shown after the user store's.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProviderAccounts<'a> {
-    /// The provider's label, shown as a badge on each of its accounts ("GitHub").
-    pub label: &'a str,
-    /// Its accounts.
-    pub accounts: &'a [ProviderAccount],
-}
-
-/// One row of the users table: an account of the user store or of the selected provider.
-struct Row<'a> {
-    name: &'a str,
-    roles: &'a [String],
-    locked: Option<&'a str>,
-    created: f64,
-    last_ip: Option<&'a str>,
-    last_login: Option<f64>,
-    /// The provider's label, for a provider's own accounts.
-    provider: Option<&'a str>,
-}
-
-impl<'a> Row<'a> {
-    fn of_user(name: &'a str, user: &'a User) -> Self {
+    /// The actions for `account` of a section whose accounts do or do not have passwords.
+    pub fn for_account(account: &Account, has_passwords: bool, me: &str) -> Self {
+        let is_me = account.user_name == me;
+        let locked = account.locked.is_some();
         Self {
-            name,
-            roles: &user.roles,
-            locked: user.lock_reason(),
-            created: user.created,
-            last_ip: user.last_ip.as_deref(),
-            last_login: user.last_login,
-            provider: None,
-        }
-    }
-
-    fn of_account(account: &'a ProviderAccount, label: &'a str) -> Self {
-        Self {
-            name: &account.user_name,
-            roles: &account.roles,
-            locked: account.locked.as_deref().filter(|r| !r.is_empty()),
-            created: account.created,
-            last_ip: account.last_ip.as_deref(),
-            last_login: account.last_login,
-            provider: Some(label),
-        }
-    }
-
-    fn actions(&self, me: &str) -> RowActions {
-        let is_me = self.name == me;
-        let locked = self.locked.is_some();
-        let is_admin = self.roles.iter().any(|r| r == ADMIN_ROLE);
-        RowActions {
-            password: self.provider.is_none(),
-            lock: !locked && !is_me && !is_admin,
+            password: has_passwords,
+            lock: !locked && !is_me && !account.is_admin(),
             unlock: locked,
             delete: !is_me,
         }
     }
 }
 
-fn user_row(row: &Row<'_>, me: &str, now: f64) -> Markup {
-    let name = row.name;
-    let actions = row.actions(me);
+/// One store's accounts in the users table: the password store's, or a provider's own.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSection {
+    /// The badge on each account ("GitHub"); `None` for the password store's own.
+    pub badge: Option<String>,
+    /// Whether these accounts have a password here.
+    pub has_passwords: bool,
+    /// The accounts.
+    pub accounts: Vec<Account>,
+}
+
+fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Markup {
+    let name = row.user_name.as_str();
+    let actions = RowActions::for_account(row, section.has_passwords, me);
     let created = local_time(row.created);
     html! {
         tr data-user=(name) data-testid="user-row" {
             td.username data-label="Username" {
                 span.username-text { (name) }
-                @if let Some(label) = row.provider {
+                @if let Some(label) = &section.badge {
                     " " span.badge.badge-provider title={ "Signs in with " (label) }
                         data-testid="provider-badge" { (label) }
                 }
                 @if name == me { " " span.badge.badge-you { "you" } }
             }
             td data-label="Roles" {
-                @if row.roles.is_empty() { span.muted { "—" } } @else { (role_badges(row.roles)) }
+                @if row.roles.is_empty() { span.muted { "—" } } @else { (role_badges(&row.roles)) }
             }
             td data-label="Status" {
-                @if let Some(reason) = row.locked {
+                @if let Some(reason) = &row.locked {
                     span.status.status-locked title=(reason) data-testid="status-locked" {
                         (Icon::Lock) "Locked"
                     }
@@ -142,7 +96,7 @@ fn user_row(row: &Row<'_>, me: &str, now: f64) -> Markup {
             td data-label="Last Login" {
                 @if let Some(login) = row.last_login {
                     span.last-login title=(local_time(login)) {
-                        @if let Some(ip) = row.last_ip { span.ip { (ip) } span.sep { "·" } }
+                        @if let Some(ip) = &row.last_ip { span.ip { (ip) } span.sep { "·" } }
                         span.nowrap { (relative_time(login, now)) }
                     }
                 } @else {
@@ -173,13 +127,13 @@ fn user_row(row: &Row<'_>, me: &str, now: f64) -> Markup {
     }
 }
 
-/// The users table, as seen by the signed-in admin `me`: the user store's accounts, then
-/// the selected provider's own. Served alone at `/admin/table` for the page to swap in
+/// The users table, as seen by the signed-in admin `me`: each store's accounts in turn
+/// (the password store's first). Served alone at `/admin/table` for the page to swap in
 /// after each action.
-pub fn users_table(users: &Users, provider: ProviderAccounts<'_>, me: &str, now: f64) -> Markup {
+pub fn users_table(sections: &[AccountSection], me: &str, now: f64) -> Markup {
     html! {
         div #users-table.table-wrap data-testid="users-table" {
-            @if users.is_empty() && provider.accounts.is_empty() {
+            @if sections.iter().all(|s| s.accounts.is_empty()) {
                 p.empty.muted { "No users yet." }
             } @else {
                 table.users {
@@ -194,11 +148,10 @@ pub fn users_table(users: &Users, provider: ProviderAccounts<'_>, me: &str, now:
                         }
                     }
                     tbody {
-                        @for (name, user) in users {
-                            (user_row(&Row::of_user(name, user), me, now))
-                        }
-                        @for account in provider.accounts {
-                            (user_row(&Row::of_account(account, provider.label), me, now))
+                        @for section in sections {
+                            @for account in &section.accounts {
+                                (user_row(account, section, me, now))
+                            }
                         }
                     }
                 }
@@ -275,12 +228,7 @@ fn dialogs() -> Markup {
 }
 
 /// The Manage Users page of the signed-in admin in `context`.
-pub fn admin_page(
-    context: &PageContext,
-    users: &Users,
-    provider: ProviderAccounts<'_>,
-    now: f64,
-) -> Markup {
+pub fn admin_page(context: &PageContext, sections: &[AccountSection], now: f64) -> Markup {
     let me = context
         .user
         .as_ref()
@@ -300,7 +248,7 @@ pub fn admin_page(
                         (Icon::Plus) span { "Create User" }
                     }
                 }
-                (users_table(users, provider, me, now))
+                (users_table(sections, me, now))
             }
             (dialogs())
         },

@@ -4,7 +4,7 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::icons::Icon;
-use crate::provider::CurrentUser;
+use crate::identity::CurrentUser;
 
 /// What the frame of every page needs to know.
 #[derive(Debug, Clone, Default)]

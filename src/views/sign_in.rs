@@ -6,7 +6,8 @@ use super::icons::Icon;
 use super::layout::{layout, PageContext};
 use crate::users::MAX_SIGN_IN_NAME_BYTES;
 
-/// The sign-in form (when the provider uses one) and the provider's own section.
+/// The sign-in form (when a provider uses one) and the providers' own sections (such as
+/// a "Sign in with GitHub" button).
 ///
 /// The form is submitted by `app.js` as JSON to `POST /auth/login`; errors (wrong
 /// password, the lock reason, the wait when throttled) appear above the fields, and on
@@ -15,7 +16,7 @@ pub fn sign_in_page(
     context: &PageContext,
     next: &str,
     password_form: bool,
-    provider_section: Option<Markup>,
+    provider_sections: &[Markup],
 ) -> Markup {
     layout(
         context,
@@ -43,9 +44,10 @@ pub fn sign_in_page(
                     }
                     noscript { p.form-error { "Signing in needs JavaScript." } }
                 }
-                @if let Some(section) = provider_section {
+                @for section in provider_sections {
                     div.provider-section { (section) }
-                } @else if !password_form {
+                }
+                @if provider_sections.is_empty() && !password_form {
                     p.muted { "This server's sign-in method has no page of its own." }
                 }
             }

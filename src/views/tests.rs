@@ -2,7 +2,8 @@
 //! each user is offered.
 
 use super::*;
-use crate::provider::CurrentUser;
+use crate::accounts::Account;
+use crate::identity::CurrentUser;
 use crate::users::{User, Users};
 
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
@@ -43,6 +44,18 @@ fn row<'a>(html: &'a str, escaped_name: &str) -> &'a str {
     &html[start..end]
 }
 
+/// The password store's accounts as their section of the table.
+fn store_section(users: &Users) -> AccountSection {
+    AccountSection {
+        badge: None,
+        has_passwords: true,
+        accounts: users
+            .iter()
+            .map(|(name, user)| Account::of_user(name, user))
+            .collect(),
+    }
+}
+
 fn admin_view() -> String {
     let mut users = Users::new();
     users.insert("admin".into(), record(&["Admin"], None));
@@ -56,8 +69,7 @@ fn admin_view() -> String {
     users.insert(HOSTILE.into(), record(&[], None));
     admin_page(
         &context(user("admin", &["Admin"])),
-        &users,
-        ProviderAccounts::default(),
+        &[store_section(&users)],
         0.0,
     )
     .into_string()
@@ -132,16 +144,10 @@ fn last_login_shows_the_address_and_a_relative_time() {
     seen.last_ip = Some("192.0.2.7".into());
     seen.last_login = Some(1_000.0);
     users.insert("bob".into(), seen);
-    let html = users_table(
-        &users,
-        ProviderAccounts::default(),
-        "admin",
-        1_000.0 + 3.0 * 3600.0,
-    )
-    .into_string();
+    let html = users_table(&[store_section(&users)], "admin", 1_000.0 + 3.0 * 3600.0).into_string();
     assert!(html.contains("192.0.2.7"));
     assert!(html.contains("3 hours ago"));
-    let empty = users_table(&Users::new(), ProviderAccounts::default(), "admin", 0.0).into_string();
+    let empty = users_table(&[store_section(&Users::new())], "admin", 0.0).into_string();
     assert!(empty.contains("No users yet."));
 }
 
@@ -177,19 +183,19 @@ fn sign_in_page_escapes_next() {
         &PageContext::default(),
         "/\"><script>x()</script>",
         true,
-        None,
+        &[],
     )
     .into_string();
     assert!(!html.contains("<script>x()"));
     assert!(html.contains("data-next=\"/&quot;&gt;&lt;script&gt;x()&lt;/script&gt;\""));
-    let without_form = sign_in_page(&PageContext::default(), "/", false, None).into_string();
+    let without_form = sign_in_page(&PageContext::default(), "/", false, &[]).into_string();
     assert!(!without_form.contains("sign-in-form"));
 }
 
 #[test]
 fn the_sign_in_form_takes_names_longer_than_new_accounts_may_have() {
     // Existing accounts (written by hand or by llms.py) may have names over 64 characters.
-    let html = sign_in_page(&PageContext::default(), "/", true, None).into_string();
+    let html = sign_in_page(&PageContext::default(), "/", true, &[]).into_string();
     assert!(html.contains(r#"id="username""#), "{html}");
     assert!(html.contains(r#"maxlength="256""#), "{html}");
 }
@@ -202,8 +208,8 @@ fn the_forbidden_page_keeps_the_header() {
     assert!(!html.contains("data-testid=\"menu-admin\""));
 }
 
-fn account(name: &str, roles: &[&str], locked: Option<&str>) -> crate::provider::ProviderAccount {
-    crate::provider::ProviderAccount {
+fn account(name: &str, roles: &[&str], locked: Option<&str>) -> Account {
+    Account {
         user_name: name.to_owned(),
         created: 0.0,
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
@@ -218,20 +224,20 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
     let mut users = Users::new();
     users.insert("admin".into(), record(&["Admin"], None));
     users.insert("bob".into(), record(&[], None));
-    let accounts = [
+    let accounts = vec![
         account("octocat", &[], None),
         account("hubber", &[], Some("Left <the> team")),
         account("gh-admin", &["Admin"], None),
         account(HOSTILE, &[], None),
     ];
-    let provider = ProviderAccounts {
-        label: "GitHub",
-        accounts: &accounts,
+    let provider = AccountSection {
+        badge: Some("GitHub".into()),
+        has_passwords: false,
+        accounts: accounts.clone(),
     };
     let html = admin_page(
         &context(user("gh-admin", &["Admin"])),
-        &users,
-        provider,
+        &[store_section(&users), provider],
         3600.0,
     )
     .into_string();
@@ -266,7 +272,7 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
     assert!(hostile.contains("provider-badge"));
 
     assert_eq!(
-        RowActions::for_account(&accounts[0], "gh-admin"),
+        RowActions::for_account(&accounts[0], false, "gh-admin"),
         RowActions {
             password: false,
             lock: true,
@@ -278,12 +284,12 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
 
 #[test]
 fn a_table_with_only_provider_accounts_is_not_empty() {
-    let accounts = [account("octocat", &[], None)];
-    let provider = ProviderAccounts {
-        label: "GitHub",
-        accounts: &accounts,
+    let provider = AccountSection {
+        badge: Some("GitHub".into()),
+        has_passwords: false,
+        accounts: vec![account("octocat", &[], None)],
     };
-    let html = users_table(&Users::new(), provider, "octocat", 0.0).into_string();
+    let html = users_table(&[store_section(&Users::new()), provider], "octocat", 0.0).into_string();
     assert!(!html.contains("No users yet."));
     assert!(html.contains("data-user=\"octocat\""));
 }

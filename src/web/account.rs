@@ -9,16 +9,13 @@ use serde_json::{json, Value};
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::avatar::{avatar_path, reencode_avatar};
+use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::extract::ClientIp;
 use crate::fsutil::write_atomic;
-use crate::password::check_password_rules;
-use crate::provider::CurrentUser;
-use crate::state::AuthState;
-use crate::throttle::Throttled;
-use crate::time::now_secs;
-use crate::web::extract::Multipart;
-use crate::web::json::JsonBody;
+use crate::identity::CurrentUser;
+use crate::providers::credentials;
+use crate::request::extract::{JsonBody, Multipart};
+use crate::request::RequestFacts;
 
 /// The `POST /account/change-password` body.
 #[derive(Deserialize)]
@@ -39,93 +36,29 @@ impl std::fmt::Debug for ChangePasswordForm {
     }
 }
 
-/// `POST /account/change-password`: checks the current password, sets the new one, keeps
-/// this session and ends the user's others.
-///
-/// Checking the current password goes through the sign-in throttle (the same counters, by
-/// username and client address): a stolen cookie must not buy an unthrottled way to guess
-/// the real password, nor a way to keep the hashing pool busy. A throttled attempt gets 429
-/// and `Retry-After` without the password being checked.
+/// `POST /account/change-password`: checks the current password (through the sign-in
+/// throttle), sets the new one, keeps this session and ends the user's others
+/// ([`credentials::change_password`]).
 pub async fn change_password(
-    State(state): State<AuthState>,
+    State(ctx): State<AuthContext>,
     user: CurrentUser,
-    ClientIp(ip): ClientIp,
+    facts: RequestFacts,
     JsonBody(form): JsonBody<ChangePasswordForm>,
 ) -> Result<Json<Value>> {
     let current = form.current_password.unwrap_or_default();
     let new = form.new_password.unwrap_or_default();
-    if current.is_empty() || new.is_empty() {
-        return Err(Error::bad_request(
-            "Current password and new password are required",
-        ));
-    }
-    check_password_rules(&new)?;
-    if user.is_default {
-        return Err(Error::bad_request(
-            "Authentication is off: there is no password to change",
-        ));
-    }
-    let users = state.users().await?;
-    let stored = users
-        .get(&user.user_name)
-        .map(|u| u.password_hash.clone())
-        .ok_or_else(|| Error::NotFound("User not found".into()))?;
-    let attempt = state
-        .throttle()
-        .begin(&user.user_name, &ip, now_secs())
-        .map_err(|Throttled { retry_after, .. }| Error::TooManyRequests { retry_after })?;
-    let verified = state.hasher().verify(current, Some(stored.clone())).await?;
-    if !verified.is_match() {
-        attempt.failed(now_secs());
-        // Someone holding this session guessed at the account's password.
-        let record = AuditRecord::new(
-            AuditEvent::PasswordChangeFailed,
-            &user.user_name,
-            &user.user_name,
-        )
-        .ip(&ip)
-        .result("wrong current password");
-        state.audit(record).await;
-        return Err(Error::bad_request("Current password is incorrect"));
-    }
-    attempt.succeeded();
-    let hash = state.hasher().hash(new).await?;
-    let name = user.user_name.clone();
-    let keep = user.session;
-    state
-        .update_users(move |state, users| {
-            let record = users
-                .get_mut(&name)
-                .ok_or_else(|| Error::NotFound("User not found".into()))?;
-            if record.password_hash != stored {
-                return Err(Error::bad_request(
-                    "The password was changed meanwhile; try again",
-                ));
-            }
-            state.sessions().remove_user(&name, keep)?;
-            record.password_hash = hash;
-            Ok(())
-        })
-        .await?;
-    tracing::info!(user = %user.user_name, "password changed");
-    let record = AuditRecord::new(
-        AuditEvent::PasswordChanged,
-        &user.user_name,
-        &user.user_name,
-    )
-    .ip(&ip);
-    state.audit(record).await;
+    credentials::change_password(&ctx, &user, current, new, &facts.client_ip()).await?;
     Ok(Json(json!({ "success": true })))
 }
 
 /// `POST /user/avatar`: stores a new avatar from the multipart field `file`.
 pub async fn upload_avatar(
-    State(state): State<AuthState>,
+    State(ctx): State<AuthContext>,
     user: CurrentUser,
-    ClientIp(ip): ClientIp,
+    facts: RequestFacts,
     Multipart(mut multipart): Multipart,
 ) -> Result<Json<Value>> {
-    let path = avatar_path(state.config(), &user.user_name)
+    let path = avatar_path(ctx.config(), &user.user_name)
         .ok_or_else(|| Error::bad_request("This account's name cannot hold an avatar"))?;
     let mut upload = None;
     loop {
@@ -137,23 +70,20 @@ pub async fn upload_avatar(
         }
     }
     let bytes = upload.ok_or_else(|| Error::bad_request("No file was uploaded (field 'file')"))?;
-    let png = state
-        .avatar_decoder()
-        .run(move || reencode_avatar(&bytes))
-        .await??;
+    let png = ctx.avatars().run(move || reencode_avatar(&bytes)).await??;
     tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await??;
     tracing::info!(user = %user.user_name, "avatar changed");
-    let record =
-        AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name).ip(&ip);
-    state.audit(record).await;
+    let record = AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name)
+        .ip(&facts.client_ip());
+    ctx.audit(record).await;
     Ok(Json(
         json!({ "success": true, "profileUrl": "/avatar/user" }),
     ))
 }
 
 /// `GET /avatar/user`: the user's avatar, or a generated one.
-pub async fn show_avatar(State(state): State<AuthState>, user: CurrentUser) -> Result<Response> {
-    if let Some(path) = avatar_path(state.config(), &user.user_name) {
+pub async fn show_avatar(State(ctx): State<AuthContext>, user: CurrentUser) -> Result<Response> {
+    if let Some(path) = avatar_path(ctx.config(), &user.user_name) {
         match tokio::fs::read(&path).await {
             Ok(png) => {
                 return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());

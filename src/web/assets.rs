@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::web::extract::Path;
+use crate::request::extract::Path;
 
 /// One embedded file.
 struct Asset {

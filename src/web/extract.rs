@@ -1,119 +1,145 @@
-//! axum's `Path`, `Query` and `Multipart` extractors with their rejections turned into
-//! [`Error`]: a malformed path segment, query string or upload (or an upload that does not
-//! arrive in time) is answered in the `responseStatus` shape like every other error, never
-//! with axum's plain-text body.
-//! (The JSON body extractor is [`JsonBody`](crate::web::json::JsonBody).)
-//!
-//! Handlers import these instead of axum's, and destructure them the same way.
+//! Extractors for who makes the request: [`CurrentUser`], `Option<CurrentUser>` and
+//! [`AdminUser`]. They reuse the identity the guard resolved, or resolve it themselves when
+//! mounted without the guard. Their rejection sends a browser to the sign-in page (or shows
+//! the 403 page) and answers the API in the `responseStatus` shape. (What the request
+//! carries, path, query, body, is extracted by `request::extract`.)
 
-use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
+use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::error::Error;
-use crate::web::deadline::timed_out;
+use crate::identity::{CurrentUser, Identity};
+use crate::request::facts::wants_html;
+use crate::request::paths::sign_in_url;
+use crate::state::AuthState;
 
-/// Like `axum::extract::Path`; a segment that does not decode is a 400.
-#[derive(Debug, Clone)]
-pub struct Path<T>(pub T);
-
-/// Like `axum::extract::Query`; a query string that does not parse (a repeated field, say)
-/// is a 400.
-#[derive(Debug, Clone)]
-pub struct Query<T>(pub T);
-
-/// Like `axum::extract::Multipart`; a body that is not `multipart/form-data` is a 400.
+/// Why the current user could not be extracted.
 #[derive(Debug)]
-pub struct Multipart(pub axum::extract::Multipart);
+pub enum AuthRejection {
+    /// Nobody is signed in: pages redirect to the sign-in page, the API answers 401.
+    SignInRequired {
+        /// Whether the client asked for a page.
+        wants_html: bool,
+        /// The path and query to come back to.
+        next: String,
+    },
+    /// Signed in but not an admin.
+    NotAdmin {
+        /// Whether the client asked for a page.
+        wants_html: bool,
+        /// Who asked (shown in the 403 page's header).
+        user: Box<CurrentUser>,
+    },
+    /// Resolving the identity failed (a broken store, for example).
+    Failed(Error),
+}
 
-impl<S, T> FromRequestParts<S> for Path<T>
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignInRequired {
+                wants_html: true,
+                next,
+            } => Redirect::to(&sign_in_url(&next)).into_response(),
+            Self::SignInRequired { .. } => Error::Unauthorized.into_response(),
+            Self::NotAdmin {
+                wants_html: true,
+                user,
+            } => (
+                StatusCode::FORBIDDEN,
+                crate::views::forbidden_page(Some(&user)),
+            )
+                .into_response(),
+            Self::NotAdmin { .. } => Error::Forbidden("Admin role required".into()).into_response(),
+            Self::Failed(err) => err.into_response(),
+        }
+    }
+}
+
+/// The identity of the request: from the guard layer when it ran, else resolved now.
+pub async fn identity(auth: &AuthState, parts: &mut Parts) -> Result<Identity, Error> {
+    if let Some(identity) = parts.extensions.get::<Identity>() {
+        return Ok(identity.clone());
+    }
+    let identity = auth.identify(parts).await?;
+    parts.extensions.insert(identity.clone());
+    Ok(identity)
+}
+
+fn path_and_query(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
 where
-    T: DeserializeOwned + Send,
+    AuthState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Error;
+    type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
+        match identity(&auth, parts)
+            .await
+            .map_err(AuthRejection::Failed)?
+        {
+            Identity::User(user) => Ok(user),
+            Identity::Anonymous => Err(AuthRejection::SignInRequired {
+                wants_html: wants_html(parts),
+                next: path_and_query(parts),
+            }),
+        }
     }
 }
 
-impl<S, T> FromRequestParts<S> for Query<T>
+impl<S> OptionalFromRequestParts<S> for CurrentUser
 where
-    T: DeserializeOwned,
+    AuthState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Error;
+    type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = AuthState::from_ref(state);
+        match identity(&auth, parts)
+            .await
+            .map_err(AuthRejection::Failed)?
+        {
+            Identity::User(user) => Ok(Some(user)),
+            Identity::Anonymous => Ok(None),
+        }
     }
 }
 
-impl<S> FromRequest<S> for Multipart
+/// A signed-in user with the Admin role.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl<S> FromRequestParts<S> for AdminUser
 where
+    AuthState: FromRef<S>,
     S: Send + Sync,
 {
-    type Rejection = Error;
+    type Rejection = AuthRejection;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Error> {
-        Ok(Self(
-            axum::extract::Multipart::from_request(request, state).await?,
-        ))
-    }
-}
-
-/// A 400 with `message`, or, when axum says the fault is the server's (a route declared
-/// without the parameter a handler asks for), a logged 500.
-fn rejected(status: StatusCode, message: &str, detail: String) -> Error {
-    if status.is_server_error() {
-        Error::Internal(anyhow::anyhow!("{message}: {detail}"))
-    } else {
-        Error::bad_request(message)
-    }
-}
-
-impl From<PathRejection> for Error {
-    fn from(rejection: PathRejection) -> Self {
-        rejected(rejection.status(), "Invalid path", rejection.body_text())
-    }
-}
-
-impl From<QueryRejection> for Error {
-    fn from(rejection: QueryRejection) -> Self {
-        rejected(
-            rejection.status(),
-            "Invalid query string",
-            rejection.body_text(),
-        )
-    }
-}
-
-impl From<MultipartRejection> for Error {
-    fn from(rejection: MultipartRejection) -> Self {
-        rejected(
-            rejection.status(),
-            "Invalid upload: expected a multipart/form-data body",
-            rejection.body_text(),
-        )
-    }
-}
-
-impl From<MultipartError> for Error {
-    fn from(err: MultipartError) -> Self {
-        if timed_out(&err) {
-            Error::RequestTimeout
-        } else if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::PayloadTooLarge
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if user.is_admin() {
+            Ok(Self(user))
         } else {
-            Error::bad_request(format!("Invalid upload: {}", err.body_text()))
+            Err(AuthRejection::NotAdmin {
+                wants_html: wants_html(parts),
+                user: Box::new(user),
+            })
         }
     }
 }

@@ -1,0 +1,164 @@
+//! [`AuthContext`]: what providers and handlers share: the configuration, the password
+//! store, the sessions, the hasher, the throttle, the audit log and the avatar decoder.
+//!
+//! Providers get this, not the whole [`AuthState`](crate::AuthState): the state holds the
+//! providers, the context holds what they work with.
+
+use std::sync::Arc;
+
+use crate::audit::{AuditLog, AuditRecord};
+use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
+use crate::config::{Config, SESSION_MAX_AGE};
+use crate::error::Result;
+use crate::password::PasswordHasher;
+use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
+use crate::throttle::Throttle;
+use crate::users::{open_store, UserStore, Users};
+
+/// The stores and services of one home (`LLMS_HOME`). Cheap to clone.
+#[derive(Clone)]
+pub struct AuthContext {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    users: UserStore,
+    sessions: Arc<SessionStore>,
+    hasher: PasswordHasher,
+    throttle: Throttle,
+    audit: AuditLog,
+    avatars: AvatarDecoder,
+}
+
+impl std::fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthContext")
+            .field("home", &self.inner.config.home)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthContext {
+    /// Opens the stores of `config`: makes a store or session folder written by llms.py
+    /// private, and fails now, not on the first request, when the user store is broken.
+    pub async fn open(config: Config) -> Result<Self> {
+        let users = open_store(&config);
+        let sessions = Arc::new(
+            SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE)
+                .with_store_lock(users.lock_path().to_owned()),
+        );
+        let context = Self {
+            inner: Arc::new(Inner {
+                hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
+                audit: AuditLog::new(config.audit_log()),
+                config,
+                users,
+                sessions,
+                throttle: Throttle::new(),
+                avatars: AvatarDecoder::new(AVATAR_DECODERS),
+            }),
+        };
+        let ctx = context.clone();
+        tokio::task::spawn_blocking(move || {
+            ctx.inner.users.make_private();
+            ctx.inner.sessions.make_private();
+        })
+        .await?;
+        context.users().await?;
+        Ok(context)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The password store (`users.json`).
+    pub fn user_store(&self) -> &UserStore {
+        &self.inner.users
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<SessionStore> {
+        &self.inner.sessions
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    /// The sign-in throttle.
+    pub fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
+    }
+
+    /// Where uploaded avatars are decoded, a few at a time.
+    pub fn avatars(&self) -> &AvatarDecoder {
+        &self.inner.avatars
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Appends to the audit log on the blocking pool; a failure is logged, never fatal.
+    pub async fn audit(&self, record: AuditRecord) {
+        let log = self.inner.audit.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || log.append_or_warn(&record)).await {
+            tracing::warn!(error = %e, "audit task failed");
+        }
+    }
+
+    /// The current password accounts: no I/O while the file is known unchanged; a
+    /// re-read on the blocking pool when it changed.
+    pub async fn users(&self) -> Result<Arc<Users>> {
+        if let Some(users) = self.inner.users.cached_if_current() {
+            return Ok(users);
+        }
+        let ctx = self.clone();
+        tokio::task::spawn_blocking(move || ctx.inner.users.snapshot()).await?
+    }
+
+    /// Runs a read-modify-write of the password store on the blocking pool.
+    pub async fn update_users<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&AuthContext, &mut Users) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let ctx = self.clone();
+        tokio::task::spawn_blocking(move || ctx.inner.users.update(|users| change(&ctx, users)))
+            .await?
+    }
+
+    /// The live session stored under `key`, if any. A session is checked against the
+    /// disk again whenever the password store changed since it was cached.
+    pub async fn find_session(&self, key: Option<SessionKey>) -> Result<Option<FoundSession>> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let generation = self.inner.users.generation();
+        self.inner.sessions.find(key, generation).await
+    }
+
+    /// Starts a session for `user_name`, signed in by `provider`. Blocking: call it from
+    /// inside a store's read-modify-write or the blocking pool.
+    pub fn start_session(
+        &self,
+        user_name: &str,
+        provider: &str,
+        client_ip: &str,
+        user_agent: &str,
+    ) -> Result<SessionToken> {
+        self.inner
+            .sessions
+            .create(user_name, provider, client_ip, user_agent)
+    }
+
+    /// Ends one session (memory and disk).
+    pub async fn end_session(&self, key: SessionKey) -> Result<()> {
+        let sessions = self.inner.sessions.clone();
+        tokio::task::spawn_blocking(move || sessions.remove(&key)).await?
+    }
+}

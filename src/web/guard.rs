@@ -1,0 +1,113 @@
+//! The guard around every route: the host check, the facts of the request read once, the
+//! cross-site refusal, deny by default (a session unless the path is public), and the
+//! response headers every answer carries.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::extract::{identity, AuthRejection};
+use super::origin::{check_host, is_cross_site};
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::request::facts::wants_html;
+use crate::request::RequestFacts;
+use crate::state::AuthState;
+
+/// Paths reachable without a session (exact, or prefixes ending in `/`), besides the ones
+/// the selected providers declare.
+const PUBLIC_PATHS: &[&str] = &[
+    "/login",
+    "/config",
+    "/auth/login",
+    "/auth/logout",
+    "/assets/",
+    "/favicon.ico",
+];
+
+/// Whether `path` is reachable without a session: listed in [`PUBLIC_PATHS`] or in
+/// `extra`, exactly, or under a listed prefix that ends in `/`.
+pub(super) fn is_public(path: &str, extra: &[String]) -> bool {
+    let matches = |p: &str| {
+        if p.ends_with('/') {
+            path.starts_with(p)
+        } else {
+            path == p
+        }
+    };
+    PUBLIC_PATHS.iter().any(|p| matches(p)) || extra.iter().any(|p| matches(p))
+}
+
+/// The guard middleware (see [`crate::protect`]).
+pub(super) async fn guard(
+    State(state): State<AuthState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = check_and_run(state, request, next).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_asset {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn check_and_run(state: AuthState, request: Request, next: Next) -> Response {
+    let safe_method = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let (mut parts, body) = request.into_parts();
+    if let Err(refused) = check_host(state.config(), &parts) {
+        return refused.into_response();
+    }
+    let facts = RequestFacts::read(&parts, state.config());
+    parts.extensions.insert(facts);
+    if !safe_method && is_cross_site(&parts, facts.client.via_trusted_proxy) {
+        return Error::Forbidden("Cross-site request refused".into()).into_response();
+    }
+    if !is_public(parts.uri.path(), state.provider_public_paths()) {
+        match identity(&state, &mut parts).await {
+            Ok(Identity::User(_)) => {}
+            Ok(Identity::Anonymous) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str().to_owned())
+                    .unwrap_or_else(|| "/".into());
+                return AuthRejection::SignInRequired {
+                    wants_html: wants_html(&parts),
+                    next,
+                }
+                .into_response();
+            }
+            Err(err) => return err.into_response(),
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_paths() {
+        assert!(is_public("/login", &[]));
+        assert!(is_public("/assets/app.css", &[]));
+        assert!(!is_public("/login/x", &[]));
+        assert!(!is_public("/admin", &[]));
+        assert!(is_public("/auth/github", &["/auth/github".into()]));
+    }
+}

@@ -1,0 +1,131 @@
+//! Which hosts and origins are this server's own: the `Host` check that stops DNS
+//! rebinding, and the cross-site check on state-changing requests.
+
+use std::net::Ipv4Addr;
+
+use axum::http::{header, HeaderValue};
+
+use crate::config::{host_name, Config};
+use crate::error::Error;
+
+/// Whether a state-changing request comes from another site.
+/// A same-site request's `Origin` names this server: the `Host` it was sent to or, behind
+/// a trusted proxy, the `X-Forwarded-Host` the browser used.
+pub(super) fn is_cross_site(
+    request: &axum::http::request::Parts,
+    behind_trusted_proxy: bool,
+) -> bool {
+    let headers = &request.headers;
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Some(authority) = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"))
+    }) else {
+        return true;
+    };
+    let named = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|host| authority.eq_ignore_ascii_case(host.trim()))
+    };
+    let forwarded =
+        behind_trusted_proxy && named(header::HeaderName::from_static("x-forwarded-host"));
+    !(named(header::HOST) || forwarded)
+}
+
+/// Whether a request addressed to `authority` may be served.
+///
+/// A page on `attacker.example` whose DNS name is re-pointed at 127.0.0.1 ("DNS rebinding")
+/// reaches a loopback server as a same-origin page: its `Origin` and `Host` both say
+/// `attacker.example`, so the cross-site check passes. While the server listens only on
+/// loopback, it therefore answers only to `localhost`, to IP addresses, and to the names
+/// in `LLMS_ALLOWED_HOSTS`. An IP address is safe: a browser sends one only when the page's
+/// own URL names that address, so the page is this server's. When the server listens
+/// beyond loopback, every name is served unless `LLMS_ALLOWED_HOSTS` lists some.
+fn host_allowed(config: &Config, authority: &str) -> bool {
+    if !config.loopback_only && config.allowed_hosts.is_empty() {
+        return true;
+    }
+    let Some(name) = host_name(authority) else {
+        return false;
+    };
+    name == "localhost"
+        || name.starts_with('[')
+        || name.parse::<Ipv4Addr>().is_ok()
+        || config.allowed_hosts.contains(&name)
+}
+
+/// Refuses a request addressed to a host this server does not answer to ([`host_allowed`]).
+///
+/// Both the request target's authority (HTTP/1.1 absolute form, HTTP/2 `:authority`) and
+/// the `Host` header are checked when present. A request with neither is served: browsers
+/// always send `Host` (scripts cannot remove it), so such a request is not from a web page,
+/// and a program that talks to the socket directly could name any host anyway. The
+/// in-process tests, whose requests carry no `Host`, rely on this.
+pub(super) fn check_host(
+    config: &Config,
+    request: &axum::http::request::Parts,
+) -> Result<(), Error> {
+    let headers: Vec<&HeaderValue> = request.headers.get_all(header::HOST).iter().collect();
+    let authority = request.uri.authority().map(|a| a.as_str());
+    let allowed = match headers.as_slice() {
+        [] => true,
+        // Not text: no host this server answers to.
+        [value] => value.to_str().is_ok_and(|host| host_allowed(config, host)),
+        // Two `Host` headers are ambiguous: refused whenever names are checked at all.
+        _ => host_allowed(config, ""),
+    } && authority.is_none_or(|host| host_allowed(config, host));
+    if allowed {
+        return Ok(());
+    }
+    tracing::debug!(?headers, ?authority, "request for an unknown host refused");
+    Err(Error::MisdirectedRequest(
+        "This server does not answer to that host name; list it in LLMS_ALLOWED_HOSTS to allow it"
+            .into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_servers_answer_to_loopback_names_addresses_and_the_list() {
+        let mut config = Config::new("/tmp/h");
+        config.allowed_hosts = vec!["llms.example.com".into()];
+        for ok in [
+            "localhost:8000",
+            "127.0.0.1",
+            "127.0.0.2:1",
+            "[::1]:8000",
+            "192.0.2.7",
+            "LLMS.example.com:443",
+        ] {
+            assert!(host_allowed(&config, ok), "{ok}");
+        }
+        for refused in [
+            "attacker.example",
+            "attacker.example:8000",
+            "localhost.attacker.example",
+            "1.2.3.4.nip.io",
+            "llms.example.com.evil",
+            "a b",
+        ] {
+            assert!(!host_allowed(&config, refused), "{refused}");
+        }
+        config.loopback_only = false;
+        assert!(!host_allowed(&config, "attacker.example"));
+        config.allowed_hosts.clear();
+        assert!(host_allowed(&config, "attacker.example"));
+    }
+}
