@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
 use criterion::{criterion_group, criterion_main, Criterion};
-use llms_auth::json_store::JsonStore;
+use llms_auth::internals::JsonStore;
+use llms_auth::internals::SessionStore;
+use llms_auth::internals::Throttle;
 use llms_auth::password::{hash_password, verify_password, HashScheme};
 use llms_auth::request::cookies::session_key;
-use llms_auth::session::{SessionKey, SessionStore, SessionToken};
-use llms_auth::throttle::Throttle;
+use llms_auth::session::{SessionKey, SessionToken};
 use llms_auth::users::{parse_users, serialize_users, User, Users};
 
 #[path = "../examples/support/stores.rs"]

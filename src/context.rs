@@ -75,33 +75,28 @@ impl AuthContext {
     }
 
     /// The password store (`users.json`).
-    pub fn user_store(&self) -> &UserStore {
+    pub(crate) fn user_store(&self) -> &UserStore {
         &self.inner.users
     }
 
     /// The session store.
-    pub fn sessions(&self) -> &Arc<SessionStore> {
+    pub(crate) fn sessions(&self) -> &Arc<SessionStore> {
         &self.inner.sessions
     }
 
     /// The password hasher.
-    pub fn hasher(&self) -> &PasswordHasher {
+    pub(crate) fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher
     }
 
     /// The sign-in throttle.
-    pub fn throttle(&self) -> &Throttle {
+    pub(crate) fn throttle(&self) -> &Throttle {
         &self.inner.throttle
     }
 
     /// Where uploaded avatars are decoded, a few at a time.
-    pub fn avatars(&self) -> &AvatarDecoder {
+    pub(crate) fn avatars(&self) -> &AvatarDecoder {
         &self.inner.avatars
-    }
-
-    /// The audit log.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.inner.audit
     }
 
     /// Appends to the audit log on the blocking pool; a failure is logged, never fatal.
@@ -156,9 +151,49 @@ impl AuthContext {
             .create(user_name, provider, client_ip, user_agent)
     }
 
+    /// Ends every session of `user_name` but `keep` (memory and disk); returns how many
+    /// ended. For a provider whose account was locked or removed.
+    pub async fn end_sessions_of(
+        &self,
+        user_name: &str,
+        keep: Option<SessionKey>,
+    ) -> Result<usize> {
+        let sessions = self.inner.sessions.clone();
+        let user_name = user_name.to_owned();
+        tokio::task::spawn_blocking(move || sessions.remove_user(&user_name, keep)).await?
+    }
+
     /// Ends one session (memory and disk).
     pub async fn end_session(&self, key: SessionKey) -> Result<()> {
         let sessions = self.inner.sessions.clone();
         tokio::task::spawn_blocking(move || sessions.remove(&key)).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sessions_start_end_and_end_by_user() {
+        let home = tempfile::tempdir().unwrap();
+        let ctx = AuthContext::open(Config::new(home.path())).await.unwrap();
+        let start = |name: &str| ctx.start_session(name, "test", "127.0.0.1", "ua").unwrap();
+        let (kept, ended, other) = (start("bob"), start("bob"), start("carol"));
+        let live = |token: &SessionToken| {
+            let ctx = ctx.clone();
+            let key = token.key();
+            async move { ctx.find_session(Some(key)).await.unwrap().is_some() }
+        };
+        assert!(live(&ended).await);
+        assert_eq!(
+            ctx.end_sessions_of("bob", Some(kept.key())).await.unwrap(),
+            1
+        );
+        assert!(live(&kept).await && live(&other).await);
+        assert!(!live(&ended).await);
+        ctx.end_session(kept.key()).await.unwrap();
+        assert!(!live(&kept).await);
+        assert!(ctx.find_session(None).await.unwrap().is_none());
     }
 }

@@ -5,8 +5,12 @@
 //!
 //! The extension is an axum [`router`] plus a deny-by-default guard ([`protect`]) around a
 //! shared [`AuthState`]. Who a request belongs to is decided by the selected
-//! [`AuthProvider`]; the built-in ones are in [`providers`], and a host program can
-//! register its own in a [`ProviderRegistry`].
+//! [`AuthProvider`]s (one, or several: `--auth credentials,github_auth`), which work with
+//! the stores of an [`AuthContext`]; the built-in ones are in [`providers`], and a host
+//! program can register its own in a [`ProviderRegistry`]. [`app`] is the `llms` server's
+//! whole app (the extension, its home page, the guard), and [`serve`] runs it.
+//!
+//! The public API is what this page lists; how the code is laid out is in ARCHITECTURE.md.
 //!
 //! ```no_run
 //! use llms_auth::{AuthState, Config, ProviderRegistry};
@@ -14,31 +18,31 @@
 //! # async fn run() -> llms_auth::Result<()> {
 //! let state = AuthState::new(Config::from_env(None)?, &ProviderRegistry::builtin()).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
-//! llms_auth::server::serve(state, listener).await
+//! llms_auth::serve(state, listener).await
 //! # }
 //! ```
 
 pub mod accounts;
 pub mod audit;
-pub mod avatar;
+mod avatar;
 pub mod cli;
-pub mod config;
-pub mod context;
-pub mod error;
-pub mod fsutil;
-pub mod identity;
-pub mod json_store;
+mod config;
+mod context;
+mod error;
+mod fsutil;
+mod identity;
+mod json_store;
 pub mod password;
-pub mod provider;
+mod provider;
 pub mod request;
-pub mod server;
+mod server;
 pub mod session;
-pub mod state;
-pub mod throttle;
-pub mod time;
+mod state;
+mod throttle;
+mod time;
 pub mod users;
-pub mod views;
-pub mod web;
+mod views;
+mod web;
 
 /// Built-in authentication providers (sources in the top-level `providers/` folder).
 #[path = "../providers"]
@@ -53,8 +57,19 @@ pub use accounts::{Account, AccountChange, AccountChanged, AccountDirectory, Loc
 pub use config::Config;
 pub use context::AuthContext;
 pub use error::{Error, Result};
-pub use identity::{CurrentUser, Identity};
+pub use identity::{CurrentUser, Identity, DEFAULT_USERNAME};
 pub use provider::{AuthProvider, ProviderRegistry};
+pub use server::{app, serve};
 pub use state::AuthState;
 pub use web::extract::AdminUser;
 pub use web::{protect, router};
+
+/// Parts the benches and the load test measure directly. Not part of the API: they may
+/// change with any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::json_store::JsonStore;
+    pub use crate::session::SessionStore;
+    pub use crate::throttle::Throttle;
+    pub use crate::time::now_secs;
+}

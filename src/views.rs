@@ -12,11 +12,10 @@ mod refused;
 mod sign_in;
 
 pub use account::account_page;
-pub use admin::{admin_page, relative_time, users_table, AccountSection, RowActions};
+pub use admin::{admin_page, users_table, AccountSection};
 pub use avatar::default_avatar;
 pub use home::home_page;
-pub use icons::Icon;
-pub use layout::{forbidden_page, layout, PageContext};
+pub use layout::{forbidden_page, PageContext};
 pub use refused::sign_in_refused_page;
 pub use sign_in::sign_in_page;
 

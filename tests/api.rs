@@ -1,209 +1,27 @@
-//! Every HTTP route and error case, in process: the real app (`llms_auth::server::app`) on
-//! a temporary home, driven with `tower::ServiceExt::oneshot`.
+//! Every HTTP route and error case, in process: the real app (`llms_auth::app`) on
+//! a temporary home, driven with `tower::ServiceExt::oneshot`, once per store.
 
 mod common;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::body::{Body, Bytes};
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
-use common::{token_of, Home};
-use http_body_util::BodyExt;
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{
+    assert_error, avatar_upload, forwarded, json_request, login_request, random_token, request,
+    sha256_hash, token_of, Home, Reply, Store, TestApp,
+};
 use llms_auth::password::HashScheme;
-use llms_auth::{AuthState, Config, ProviderRegistry};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-/// The socket peer of every request unless a test says otherwise.
-const PEER: [u8; 4] = [127, 0, 0, 1];
 
 /// The exact cookie attributes the spec asks for.
 const COOKIE_ATTRIBUTES: &str = "; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000";
 
-/// One app on its own temporary home.
-struct TestApp {
-    home: Home,
-    router: Router,
-}
-
-/// A response, read to the end.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The `llms-token=...` pair this response sets, if any.
-    fn session_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("llms-token=") && !v.starts_with("llms-token=;"))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-    }
-
-    /// The `responseStatus` error of the body: `(errorCode, message)`.
-    fn error(&self) -> (String, String) {
-        let body = self.json();
-        let status = &body["responseStatus"];
-        (
-            status["errorCode"].as_str().unwrap_or_default().to_owned(),
-            status["message"].as_str().unwrap_or_default().to_owned(),
-        )
-    }
-}
-
-impl TestApp {
-    /// The app on `home` with `configure` applied to the configuration. Hashes are
-    /// reference-format (fast) unless `configure` says otherwise.
-    async fn build(home: Home, configure: impl FnOnce(&mut Config)) -> Self {
-        Self::build_with_peer(home, PEER.into(), configure).await
-    }
-
-    async fn build_with_peer(
-        home: Home,
-        peer: std::net::IpAddr,
-        configure: impl FnOnce(&mut Config),
-    ) -> Self {
-        let mut config = Config::new(home.path());
-        config.hash_scheme = HashScheme::Sha256;
-        config.hash_concurrency = 2;
-        configure(&mut config);
-        let state = AuthState::new(config, &ProviderRegistry::builtin())
-            .await
-            .expect("state");
-        let router =
-            llms_auth::server::app(state).layer(MockConnectInfo(SocketAddr::new(peer, 50123)));
-        Self { home, router }
-    }
-
-    /// `admin` (Admin), `admin2` (Admin), `alice` and `bob`; passwords `pw-<name>`.
-    async fn with_users() -> Self {
-        let home = Home::new();
-        home.write_users(&[
-            ("admin", "pw-admin", &["Admin"]),
-            ("admin2", "pw-admin2", &["Admin"]),
-            ("alice", "pw-alice", &[]),
-            ("bob", "pw-bob", &[]),
-        ]);
-        Self::build(home, |_| {}).await
-    }
-
-    async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        self.send(
-            request(Method::GET, path, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-    }
-
-    async fn json(&self, method: Method, path: &str, cookie: Option<&str>, body: Value) -> Reply {
-        self.send(json_request(method, path, cookie, &body)).await
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Reply {
-        self.json(
-            Method::POST,
-            "/auth/login",
-            None,
-            json!({ "username": user, "password": password }),
-        )
-        .await
-    }
-
-    /// Signs in and returns the cookie pair.
-    async fn sign_in(&self, user: &str, password: &str) -> String {
-        let reply = self.login(user, password).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "sign in {user}: {}",
-            reply.text()
-        );
-        reply.session_cookie().expect("session cookie")
-    }
-
-    /// Whether `cookie` still carries a live session.
-    async fn is_signed_in(&self, cookie: &str) -> bool {
-        let reply = self.get("/auth", Some(cookie)).await;
-        match reply.status {
-            StatusCode::OK => true,
-            StatusCode::UNAUTHORIZED => false,
-            other => panic!("unexpected /auth answer {other}: {}", reply.text()),
-        }
-    }
-
-    fn users_json(&self) -> Value {
-        self.home.users_json()
-    }
-}
-
-fn request(method: Method, path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
-    let mut builder = Request::builder().method(method).uri(path);
-    if let Some(cookie) = cookie {
-        builder = builder.header(header::COOKIE, cookie);
-    }
-    builder
-}
-
-fn json_request(method: Method, path: &str, cookie: Option<&str>, body: &Value) -> Request<Body> {
-    request(method, path, cookie)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
-}
-
-fn assert_error(reply: &Reply, status: StatusCode, code: &str, message: &str) {
-    assert_eq!(reply.status, status, "{}", reply.text());
-    assert_eq!(
-        reply.error(),
-        (code.to_owned(), message.to_owned()),
-        "{}",
-        reply.text()
-    );
-}
-
 // ---------------------------------------------------------------------------------------
 // /config, /auth/login, /auth/logout, /auth
 
-#[tokio::test]
-async fn config_says_whether_auth_is_required() {
-    let app = TestApp::build(Home::new(), |_| {}).await;
+async fn config_says_whether_auth_is_required(store: Store) {
+    let app = TestApp::new(store).await;
     let reply = app.get("/config", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
@@ -211,7 +29,7 @@ async fn config_says_whether_auth_is_required() {
         json!({ "requiresAuth": false, "authProvider": "credentials" })
     );
 
-    let app = TestApp::with_users().await;
+    let app = TestApp::with_users(store).await;
     let reply = app.get("/config", None).await;
     assert_eq!(
         reply.json(),
@@ -219,9 +37,8 @@ async fn config_says_whether_auth_is_required() {
     );
 }
 
-#[tokio::test]
-async fn sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body() {
-    let app = TestApp::with_users().await;
+async fn sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body(store: Store) {
+    let app = TestApp::with_users(store).await;
     let reply = app.login("alice", "pw-alice").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let set_cookie = reply.header("set-cookie").unwrap().to_owned();
@@ -259,18 +76,16 @@ async fn sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body() {
     assert!(alice["lastLogin"].is_f64());
 }
 
-#[tokio::test]
-async fn every_sign_in_issues_a_new_token() {
-    let app = TestApp::with_users().await;
+async fn every_sign_in_issues_a_new_token(store: Store) {
+    let app = TestApp::with_users(store).await;
     let first = app.sign_in("alice", "pw-alice").await;
     let second = app.sign_in("alice", "pw-alice").await;
     assert_ne!(first, second);
     assert!(app.is_signed_in(&first).await && app.is_signed_in(&second).await);
 }
 
-#[tokio::test]
-async fn sign_in_without_username_or_password_is_400() {
-    let app = TestApp::with_users().await;
+async fn sign_in_without_username_or_password_is_400(store: Store) {
+    let app = TestApp::with_users(store).await;
     for body in [
         json!({}),
         json!({ "username": "alice" }),
@@ -299,9 +114,8 @@ async fn sign_in_without_username_or_password_is_400() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn unknown_user_and_wrong_password_get_the_same_401() {
-    let app = TestApp::with_users().await;
+async fn unknown_user_and_wrong_password_get_the_same_401(store: Store) {
+    let app = TestApp::with_users(store).await;
     let unknown = app.login("nobody", "pw-alice").await;
     let wrong = app.login("alice", "not-her-password").await;
     for reply in [&unknown, &wrong] {
@@ -317,9 +131,8 @@ async fn unknown_user_and_wrong_password_get_the_same_401() {
     assert!(app.home.session_files().is_empty());
 }
 
-#[tokio::test]
-async fn a_locked_account_hears_its_reason_only_after_the_right_password() {
-    let app = TestApp::with_users().await;
+async fn a_locked_account_hears_its_reason_only_after_the_right_password(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let reply = app
         .json(
@@ -349,11 +162,10 @@ async fn a_locked_account_hears_its_reason_only_after_the_right_password() {
     assert!(right.session_cookie().is_none());
 }
 
-#[tokio::test]
-async fn sign_out_ends_the_session_and_clears_the_cookie() {
-    let app = TestApp::with_users().await;
+async fn sign_out_ends_the_session_and_clears_the_cookie(store: Store) {
+    let app = TestApp::with_users(store).await;
     let cookie = app.sign_in("alice", "pw-alice").await;
-    let file = app.home.session_file(common::token_of(&cookie));
+    let file = app.home.session_file(token_of(&cookie));
     assert!(file.exists());
 
     let reply = app
@@ -382,9 +194,8 @@ async fn sign_out_ends_the_session_and_clears_the_cookie() {
     assert_eq!(reply.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn auth_shows_the_signed_in_user_or_401() {
-    let app = TestApp::with_users().await;
+async fn auth_shows_the_signed_in_user_or_401(store: Store) {
+    let app = TestApp::with_users(store).await;
     let cookie = app.sign_in("admin", "pw-admin").await;
     let reply = app.get("/auth", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -408,9 +219,8 @@ async fn auth_shows_the_signed_in_user_or_401() {
     );
 }
 
-#[tokio::test]
-async fn malformed_and_forged_tokens_reach_nothing() {
-    let app = TestApp::with_users().await;
+async fn malformed_and_forged_tokens_reach_nothing(store: Store) {
+    let app = TestApp::with_users(store).await;
     let real = app.sign_in("admin", "pw-admin").await;
     let file_name = app.home.session_files().pop().unwrap();
     let hex_name = file_name.trim_end_matches(".json");
@@ -419,7 +229,7 @@ async fn malformed_and_forged_tokens_reach_nothing() {
     let ghost = app.home.write_session("mallory", "credentials", 60.0);
     let foreign = app.home.write_session("admin", "github_auth", 60.0);
     // The reference's layout: a file named by the token itself.
-    let reference_token = common::random_token();
+    let reference_token = random_token();
     std::fs::write(
         app.home
             .sessions_dir()
@@ -433,7 +243,7 @@ async fn malformed_and_forged_tokens_reach_nothing() {
         "llms-token=../users".to_owned(),
         "llms-token=../../credentials/users".to_owned(),
         format!("llms-token={hex_name}"),
-        format!("llms-token={}x", common::token_of(&real)),
+        format!("llms-token={}x", token_of(&real)),
         format!("llms-token={reference_token}"),
         ghost.clone(),
         foreign.clone(),
@@ -443,16 +253,15 @@ async fn malformed_and_forged_tokens_reach_nothing() {
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{cookie} {path}");
         }
     }
-    assert!(!app.home.session_file(common::token_of(&ghost)).exists());
+    assert!(!app.home.session_file(token_of(&ghost)).exists());
     assert!(app.is_signed_in(&real).await);
 }
 
 // ---------------------------------------------------------------------------------------
 // /admin/users
 
-#[tokio::test]
-async fn admin_list_shows_accounts_without_hashes() {
-    let app = TestApp::with_users().await;
+async fn admin_list_shows_accounts_without_hashes(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let reply = app.get("/admin/users", Some(&admin)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -470,12 +279,11 @@ async fn admin_list_shows_accounts_without_hashes() {
     assert!(admin_row["lastLogin"].is_f64() && admin_row["created"].is_f64());
     assert_eq!(users[3]["lastLogin"], Value::Null);
     let text = reply.text();
-    assert!(!text.contains("password") && !text.contains(&common::sha256_hash("pw-bob")));
+    assert!(!text.contains("password") && !text.contains(&sha256_hash("pw-bob")));
 }
 
-#[tokio::test]
-async fn admin_routes_refuse_non_admins_and_strangers() {
-    let app = TestApp::with_users().await;
+async fn admin_routes_refuse_non_admins_and_strangers(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let before = app.users_json();
     let attempts = [
@@ -508,26 +316,23 @@ async fn admin_routes_refuse_non_admins_and_strangers() {
     assert_eq!(app.users_json(), before, "nothing changed");
 
     // The Manage Users page likewise; My Account is for everyone signed in.
-    let page = |path: &'static str, cookie: Option<String>| {
-        let mut builder = request(Method::GET, path, cookie.as_deref());
-        builder = builder.header(header::ACCEPT, "text/html");
-        app.send(builder.body(Body::empty()).unwrap())
-    };
     assert_eq!(
-        page("/admin", Some(alice.clone())).await.status,
+        app.page("/admin", Some(&alice)).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        page("/account", Some(alice.clone())).await.status,
+        app.page("/account", Some(&alice)).await.status,
         StatusCode::OK
     );
     let admin = app.sign_in("admin", "pw-admin").await;
-    assert_eq!(page("/admin", Some(admin)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.page("/admin", Some(&admin)).await.status,
+        StatusCode::OK
+    );
 }
 
-#[tokio::test]
-async fn admin_creates_users_who_can_sign_in() {
-    let app = TestApp::with_users().await;
+async fn admin_creates_users_who_can_sign_in(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let reply = app
         .json(
@@ -559,9 +364,8 @@ async fn admin_creates_users_who_can_sign_in() {
     assert_eq!(app.users_json()["dave"]["roles"], json!([]));
 }
 
-#[tokio::test]
-async fn admin_create_refuses_bad_input() {
-    let app = TestApp::with_users().await;
+async fn admin_create_refuses_bad_input(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let before = app.users_json();
     let cases = [
@@ -601,7 +405,7 @@ async fn admin_create_refuses_bad_input() {
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name}");
         assert!(
-            reply.error().1.starts_with("Invalid username"),
+            reply.message().starts_with("Invalid username"),
             "{}",
             reply.text()
         );
@@ -609,9 +413,8 @@ async fn admin_create_refuses_bad_input() {
     assert_eq!(app.users_json(), before, "nothing changed");
 }
 
-#[tokio::test]
-async fn admin_resets_a_password_and_the_old_sessions_end() {
-    let app = TestApp::with_users().await;
+async fn admin_resets_a_password_and_the_old_sessions_end(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let bob = app.sign_in("bob", "pw-bob").await;
@@ -637,9 +440,8 @@ async fn admin_resets_a_password_and_the_old_sessions_end() {
     app.sign_in("alice", "new-alice").await;
 }
 
-#[tokio::test]
-async fn admin_locks_and_unlocks() {
-    let app = TestApp::with_users().await;
+async fn admin_locks_and_unlocks(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let put = |body: Value| app.json(Method::PUT, "/admin/users", Some(&admin), body);
@@ -651,7 +453,7 @@ async fn admin_locks_and_unlocks() {
         !app.is_signed_in(&alice).await,
         "ends on the very next request"
     );
-    assert!(!app.home.session_file(common::token_of(&alice)).exists());
+    assert!(!app.home.session_file(token_of(&alice)).exists());
 
     let reply = put(json!({ "userName": "alice", "locked": false })).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -668,9 +470,8 @@ async fn admin_locks_and_unlocks() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn admin_update_guards() {
-    let app = TestApp::with_users().await;
+async fn admin_update_guards(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let before = app.users_json();
     let cases = [
@@ -731,9 +532,8 @@ async fn admin_update_guards() {
     assert_eq!(app.users_json(), before, "nothing changed");
 }
 
-#[tokio::test]
-async fn removing_the_admin_role_takes_effect_on_the_next_request() {
-    let app = TestApp::with_users().await;
+async fn removing_the_admin_role_takes_effect_on_the_next_request(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let admin2 = app.sign_in("admin2", "pw-admin2").await;
     assert_eq!(
@@ -758,9 +558,8 @@ async fn removing_the_admin_role_takes_effect_on_the_next_request() {
     );
 }
 
-#[tokio::test]
-async fn admin_deletes_users_but_not_itself() {
-    let app = TestApp::with_users().await;
+async fn admin_deletes_users_but_not_itself(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let bob = app.sign_in("bob", "pw-bob").await;
     let delete = |path: &'static str| {
@@ -791,16 +590,15 @@ async fn admin_deletes_users_but_not_itself() {
     assert_eq!(reply.json(), json!({ "success": true, "userName": "bob" }));
     assert!(app.users_json().get("bob").is_none());
     assert!(!app.is_signed_in(&bob).await);
-    assert!(!app.home.session_file(common::token_of(&bob)).exists());
+    assert!(!app.home.session_file(token_of(&bob)).exists());
     assert!(app.is_signed_in(&admin).await);
 }
 
 // ---------------------------------------------------------------------------------------
 // /account/change-password
 
-#[tokio::test]
-async fn change_password_checks_the_current_one() {
-    let app = TestApp::with_users().await;
+async fn change_password_checks_the_current_one(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let before = app.users_json();
     let change =
@@ -832,9 +630,8 @@ async fn change_password_checks_the_current_one() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn a_wrong_current_password_is_audited_without_secrets() {
-    let app = TestApp::with_users().await;
+async fn a_wrong_current_password_is_audited_without_secrets(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let reply = app
         .json(
@@ -887,9 +684,8 @@ async fn a_wrong_current_password_is_audited_without_secrets() {
     );
 }
 
-#[tokio::test]
-async fn change_password_keeps_this_session_and_ends_the_others() {
-    let app = TestApp::with_users().await;
+async fn change_password_keeps_this_session_and_ends_the_others(store: Store) {
+    let app = TestApp::with_users(store).await;
     let here = app.sign_in("alice", "pw-alice").await;
     let elsewhere = app.sign_in("alice", "pw-alice").await;
     let bob = app.sign_in("bob", "pw-bob").await;
@@ -932,43 +728,8 @@ fn encode(format: image::ImageFormat, width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-fn multipart(file_name: &str, content_type: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----llms-test-boundary-7d93";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-impl TestApp {
-    async fn upload(
-        &self,
-        cookie: &str,
-        file_name: &str,
-        content_type: &str,
-        bytes: &[u8],
-    ) -> Reply {
-        let (content_type, body) = multipart(file_name, content_type, bytes);
-        self.send(
-            request(Method::POST, "/user/avatar", Some(cookie))
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-    }
-
-    fn stored_avatar(&self, user: &str) -> std::path::PathBuf {
-        self.home.path().join("user").join(user).join("avatar.png")
-    }
-}
-
-#[tokio::test]
-async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs() {
-    let app = TestApp::with_users().await;
+async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let cases = [
         (image::ImageFormat::Png, "a.png", (600, 300), (256, 128)),
@@ -979,15 +740,15 @@ async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs() {
     for (format, name, (w, h), expected) in cases {
         // The declared type is deliberately wrong: only the content counts.
         let reply = app
-            .upload(
-                &alice,
+            .send(avatar_upload(
+                Some(&alice),
                 name,
                 "application/octet-stream",
                 &encode(format, w, h),
-            )
+            ))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{format:?}: {}", reply.text());
-        let stored = std::fs::read(app.stored_avatar("alice")).unwrap();
+        let stored = std::fs::read(app.home.avatar_file("alice")).unwrap();
         assert_eq!(
             image::guess_format(&stored).unwrap(),
             image::ImageFormat::Png,
@@ -998,27 +759,35 @@ async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs() {
     }
 }
 
-#[tokio::test]
-async fn svg_text_and_oversized_avatars_are_refused() {
-    let app = TestApp::with_users().await;
+async fn svg_text_and_oversized_avatars_are_refused(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>"#;
-    let reply = app.upload(&alice, "evil.svg", "image/svg+xml", svg).await;
+    let reply = app
+        .send(avatar_upload(
+            Some(&alice),
+            "evil.svg",
+            "image/svg+xml",
+            svg,
+        ))
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     let reply = app
-        .upload(
-            &alice,
+        .send(avatar_upload(
+            Some(&alice),
             "photo.png",
             "image/png",
             b"just some text, not a picture\n",
-        )
+        ))
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
 
     // One byte over 2 MiB inside the field; and a body far over the limit.
     let mut big = encode(image::ImageFormat::Png, 8, 8);
     big.resize(2 * 1024 * 1024 + 1, 0);
-    let reply = app.upload(&alice, "big.png", "image/png", &big).await;
+    let reply = app
+        .send(avatar_upload(Some(&alice), "big.png", "image/png", &big))
+        .await;
     assert_eq!(
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -1026,7 +795,9 @@ async fn svg_text_and_oversized_avatars_are_refused() {
         reply.text()
     );
     big.resize(3 * 1024 * 1024, 0);
-    let reply = app.upload(&alice, "big.png", "image/png", &big).await;
+    let reply = app
+        .send(avatar_upload(Some(&alice), "big.png", "image/png", &big))
+        .await;
     assert_eq!(
         reply.status,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -1034,27 +805,20 @@ async fn svg_text_and_oversized_avatars_are_refused() {
         reply.text()
     );
 
-    let reply = app.upload(&alice, "none", "text/plain", b"").await;
+    let reply = app
+        .send(avatar_upload(Some(&alice), "none", "text/plain", b""))
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(!app.stored_avatar("alice").exists(), "nothing stored");
+    assert!(!app.home.avatar_file("alice").exists(), "nothing stored");
 
     let reply = app
-        .send(
-            request(Method::POST, "/user/avatar", None)
-                .header(
-                    header::CONTENT_TYPE,
-                    multipart("a.png", "image/png", b"x").0,
-                )
-                .body(Body::from(multipart("a.png", "image/png", b"x").1))
-                .unwrap(),
-        )
+        .send(avatar_upload(None, "a.png", "image/png", b"x"))
         .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn avatar_is_generated_until_one_is_uploaded() {
-    let app = TestApp::with_users().await;
+async fn avatar_is_generated_until_one_is_uploaded(store: Store) {
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let reply = app.get("/avatar/user", Some(&alice)).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -1067,14 +831,16 @@ async fn avatar_is_generated_until_one_is_uploaded() {
     );
 
     let png = encode(image::ImageFormat::Png, 16, 16);
-    let reply = app.upload(&alice, "me.png", "image/png", &png).await;
+    let reply = app
+        .send(avatar_upload(Some(&alice), "me.png", "image/png", &png))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     let reply = app.get("/avatar/user", Some(&alice)).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-type"), Some("image/png"));
     assert_eq!(
         reply.body.as_ref(),
-        std::fs::read(app.stored_avatar("alice")).unwrap()
+        std::fs::read(app.home.avatar_file("alice")).unwrap()
     );
 
     // Bob still gets his own generated one.
@@ -1090,9 +856,8 @@ async fn avatar_is_generated_until_one_is_uploaded() {
 // ---------------------------------------------------------------------------------------
 // The guard: deny by default, cross-site refusal, content types, sizes, headers.
 
-#[tokio::test]
-async fn unknown_paths_need_a_session() {
-    let app = TestApp::with_users().await;
+async fn unknown_paths_need_a_session(store: Store) {
+    let app = TestApp::with_users(store).await;
     for method in [Method::GET, Method::POST, Method::DELETE] {
         let reply = app
             .send(
@@ -1108,9 +873,8 @@ async fn unknown_paths_need_a_session() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn a_page_without_a_session_redirects_to_sign_in() {
-    let app = TestApp::with_users().await;
+async fn a_page_without_a_session_redirects_to_sign_in(store: Store) {
+    let app = TestApp::with_users(store).await;
     for (path, location) in [
         ("/", "/login"),
         ("/admin", "/login?next=/admin"),
@@ -1129,23 +893,15 @@ async fn a_page_without_a_session_redirects_to_sign_in() {
             )
             .await;
         assert!(reply.status.is_redirection(), "{path}: {}", reply.status);
-        assert_eq!(reply.header("location"), Some(location), "{path}");
+        assert_eq!(reply.location(), location, "{path}");
     }
     // The sign-in page itself is public.
-    let reply = app
-        .send(
-            request(Method::GET, "/login", None)
-                .header(header::ACCEPT, "text/html")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let reply = app.page("/login", None).await;
     assert_eq!(reply.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn next_cannot_send_a_signed_in_user_elsewhere() {
-    let app = TestApp::with_users().await;
+async fn next_cannot_send_a_signed_in_user_elsewhere(store: Store) {
+    let app = TestApp::with_users(store).await;
     let cookie = app.sign_in("alice", "pw-alice").await;
     for (next, location) in [
         ("/account", "/account"),
@@ -1160,13 +916,12 @@ async fn next_cannot_send_a_signed_in_user_elsewhere() {
             .get(&format!("/login?next={encoded}"), Some(&cookie))
             .await;
         assert!(reply.status.is_redirection(), "{next}: {}", reply.status);
-        assert_eq!(reply.header("location"), Some(location), "{next}");
+        assert_eq!(reply.location(), location, "{next}");
     }
 }
 
-#[tokio::test]
-async fn cross_site_state_changes_are_refused() {
-    let app = TestApp::with_users().await;
+async fn cross_site_state_changes_are_refused(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let create = json!({ "userName": "eve", "password": "pw", "roles": ["Admin"] });
     let foreign = [
@@ -1233,9 +988,8 @@ async fn cross_site_state_changes_are_refused() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
-#[tokio::test]
-async fn json_routes_require_the_json_content_type() {
-    let app = TestApp::with_users().await;
+async fn json_routes_require_the_json_content_type(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let cases = [
         (
@@ -1291,9 +1045,8 @@ async fn json_routes_require_the_json_content_type() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
-#[tokio::test]
-async fn oversized_json_is_413() {
-    let app = TestApp::with_users().await;
+async fn oversized_json_is_413(store: Store) {
+    let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let padding = "x".repeat(70 * 1024);
     let reply = app
@@ -1318,9 +1071,8 @@ async fn oversized_json_is_413() {
     assert!(app.users_json().get("eve").is_none());
 }
 
-#[tokio::test]
-async fn auth_responses_are_not_sniffed_or_cached() {
-    let app = TestApp::with_users().await;
+async fn auth_responses_are_not_sniffed_or_cached(store: Store) {
+    let app = TestApp::with_users(store).await;
     let ok = app.login("alice", "pw-alice").await;
     let cookie = ok.session_cookie().unwrap();
     let replies = [
@@ -1362,10 +1114,13 @@ fn proxied_home() -> Home {
     home
 }
 
-#[tokio::test]
-async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
-    let peer = "10.0.0.9".parse().unwrap();
-    let app = TestApp::build_with_peer(proxied_home(), peer, |_| {}).await;
+async fn forwarded_headers_from_an_untrusted_peer_are_ignored(store: Store) {
+    let peer: IpAddr = "10.0.0.9".parse().unwrap();
+    let app = TestApp::builder(store)
+        .home(proxied_home())
+        .peer(peer)
+        .build()
+        .await;
     let reply = sign_in_via(
         &app,
         &[
@@ -1378,19 +1133,20 @@ async fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
     let cookie = reply.header("set-cookie").unwrap();
     assert!(cookie.ends_with(COOKIE_ATTRIBUTES), "no Secure: {cookie}");
     assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
-    let token = common::token_of(reply.session_cookie().as_deref().unwrap()).to_owned();
+    let token = token_of(reply.session_cookie().as_deref().unwrap()).to_owned();
     let record: Value =
         serde_json::from_slice(&std::fs::read(app.home.session_file(&token)).unwrap()).unwrap();
     assert_eq!(record["clientIp"], "10.0.0.9");
 }
 
-#[tokio::test]
-async fn forwarded_headers_from_a_trusted_proxy_are_believed() {
-    let peer = "10.0.0.9".parse().unwrap();
-    let app = TestApp::build_with_peer(proxied_home(), peer, |config| {
-        config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
-    })
-    .await;
+async fn forwarded_headers_from_a_trusted_proxy_are_believed(store: Store) {
+    let peer: IpAddr = "10.0.0.9".parse().unwrap();
+    let app = TestApp::builder(store)
+        .home(proxied_home())
+        .peer(peer)
+        .config(|config| config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()])
+        .build()
+        .await;
     let reply = sign_in_via(
         &app,
         &[
@@ -1415,12 +1171,14 @@ async fn forwarded_headers_from_a_trusted_proxy_are_believed() {
 }
 
 /// An app behind the trusted proxies `proxies`, the first of which is the socket peer.
-async fn behind_proxies(proxies: &[&str]) -> TestApp {
-    let proxies: Vec<std::net::IpAddr> = proxies.iter().map(|p| p.parse().unwrap()).collect();
-    TestApp::build_with_peer(proxied_home(), proxies[0], |config| {
-        config.trusted_proxies = proxies.clone();
-    })
-    .await
+async fn behind_proxies(store: Store, proxies: &[&str]) -> TestApp {
+    let proxies: Vec<IpAddr> = proxies.iter().map(|p| p.parse().unwrap()).collect();
+    TestApp::builder(store)
+        .home(proxied_home())
+        .peer(proxies[0])
+        .config(move |config| config.trusted_proxies = proxies)
+        .build()
+        .await
 }
 
 /// Signs alice in through the proxy with this `X-Forwarded-For` and returns her `lastIp`.
@@ -1430,9 +1188,8 @@ async fn last_ip_via(app: &TestApp, forwarded_for: &str) -> Value {
     app.users_json()["alice"]["lastIp"].clone()
 }
 
-#[tokio::test]
-async fn the_client_is_read_from_the_right_end_of_x_forwarded_for() {
-    let app = behind_proxies(&["10.0.0.9"]).await;
+async fn the_client_is_read_from_the_right_end_of_x_forwarded_for(store: Store) {
+    let app = behind_proxies(store, &["10.0.0.9"]).await;
     // The proxy appended the address it saw; what the client wrote before it is ignored.
     assert_eq!(
         last_ip_via(&app, "6.6.6.6, 203.0.113.7").await,
@@ -1443,7 +1200,7 @@ async fn the_client_is_read_from_the_right_end_of_x_forwarded_for() {
         "203.0.113.8"
     );
     // Two trusted proxies in a row: the first entry from the right that is neither.
-    let app = behind_proxies(&["10.0.0.9", "10.0.0.8"]).await;
+    let app = behind_proxies(store, &["10.0.0.9", "10.0.0.8"]).await;
     assert_eq!(
         last_ip_via(&app, "6.6.6.6, 203.0.113.7, 10.0.0.8").await,
         "203.0.113.7"
@@ -1455,9 +1212,8 @@ async fn the_client_is_read_from_the_right_end_of_x_forwarded_for() {
     );
 }
 
-#[tokio::test]
-async fn a_client_claiming_a_victims_address_cannot_get_it_blocked() {
-    let app = behind_proxies(&["10.0.0.9"]).await;
+async fn a_client_claiming_a_victims_address_cannot_get_it_blocked(store: Store) {
+    let app = behind_proxies(store, &["10.0.0.9"]).await;
     // The attacker (really 198.51.100.66) names the victim's address as the first entry.
     for i in 0..3 {
         let reply = app
@@ -1488,21 +1244,11 @@ async fn a_client_claiming_a_victims_address_cannot_get_it_blocked() {
 
 /// A wrong sign-in for `user` through the proxy with this `X-Forwarded-For`.
 fn forwarded_login(user: &str, forwarded_for: &str) -> Request<Body> {
-    let mut request = json_request(
-        Method::POST,
-        "/auth/login",
-        None,
-        &json!({ "username": user, "password": "wrong" }),
-    );
-    request
-        .headers_mut()
-        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
-    request
+    forwarded(login_request(user, "wrong"), forwarded_for)
 }
 
-#[tokio::test]
-async fn an_unparsable_forwarded_address_is_not_the_proxys_own() {
-    let app = behind_proxies(&["10.0.0.9"]).await;
+async fn an_unparsable_forwarded_address_is_not_the_proxys_own(store: Store) {
+    let app = behind_proxies(store, &["10.0.0.9"]).await;
     // Failures whose client cannot be told are counted together, and throttled...
     let mut statuses = Vec::new();
     for i in 0..3 {
@@ -1532,26 +1278,27 @@ async fn an_unparsable_forwarded_address_is_not_the_proxys_own() {
     assert_eq!(app.users_json()["alice"]["lastIp"], "10.0.0.9");
     assert_eq!(last_ip_via(&app, "203.0.113.7").await, "203.0.113.7");
     // Nor is a guess recorded for the client: the record names the proxy that passed it.
-    let app = behind_proxies(&["10.0.0.9"]).await;
+    let app = behind_proxies(store, &["10.0.0.9"]).await;
     assert_eq!(
         last_ip_via(&app, "203.0.113.7, garbage").await,
         "unknown (via 10.0.0.9)"
     );
 }
 
-#[tokio::test]
-async fn the_public_host_named_by_a_trusted_proxy_is_same_site() {
-    let peer = "10.0.0.9".parse().unwrap();
+async fn the_public_host_named_by_a_trusted_proxy_is_same_site(store: Store) {
+    let peer: IpAddr = "10.0.0.9".parse().unwrap();
     let headers = [
         ("host", "127.0.0.1:8000"),
         ("origin", "https://llms.example.org"),
         ("x-forwarded-host", "llms.example.org"),
     ];
     // From a trusted proxy: the browser's origin is the forwarded host.
-    let trusted = TestApp::build_with_peer(proxied_home(), peer, |config| {
-        config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
-    })
-    .await;
+    let trusted = TestApp::builder(store)
+        .home(proxied_home())
+        .peer(peer)
+        .config(|config| config.trusted_proxies = vec!["10.0.0.9".parse().unwrap()])
+        .build()
+        .await;
     assert_eq!(sign_in_via(&trusted, &headers).await.status, StatusCode::OK);
     // Another origin through the same proxy is still cross-site.
     let other = [
@@ -1564,7 +1311,11 @@ async fn the_public_host_named_by_a_trusted_proxy_is_same_site() {
         StatusCode::FORBIDDEN
     );
     // From anyone else, X-Forwarded-Host is not believed.
-    let untrusted = TestApp::build_with_peer(proxied_home(), peer, |_| {}).await;
+    let untrusted = TestApp::builder(store)
+        .home(proxied_home())
+        .peer(peer)
+        .build()
+        .await;
     assert_eq!(
         sign_in_via(&untrusted, &headers).await.status,
         StatusCode::FORBIDDEN
@@ -1574,11 +1325,14 @@ async fn the_public_host_named_by_a_trusted_proxy_is_same_site() {
 // ---------------------------------------------------------------------------------------
 // Authentication off: the `none` provider, and `credentials` with no users.
 
-#[tokio::test]
-async fn the_none_provider_lets_everyone_in_as_default() {
+async fn the_none_provider_lets_everyone_in_as_default(store: Store) {
     let home = Home::new();
     home.write_users(&[("alice", "pw-alice", &[])]);
-    let app = TestApp::build(home, |config| config.auth = "none".into()).await;
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|config| config.auth = "none".into())
+        .build()
+        .await;
     assert_eq!(
         app.get("/config", None).await.json(),
         json!({ "requiresAuth": false, "authProvider": "none" })
@@ -1597,9 +1351,8 @@ async fn the_none_provider_lets_everyone_in_as_default() {
     );
 }
 
-#[tokio::test]
-async fn credentials_without_users_runs_as_default_until_one_exists() {
-    let app = TestApp::build(Home::new(), |_| {}).await;
+async fn credentials_without_users_runs_as_default_until_one_exists(store: Store) {
+    let app = TestApp::new(store).await;
     assert_eq!(app.get("/config", None).await.json()["requiresAuth"], false);
     let me = app.get("/auth", None).await.json();
     assert_eq!(me["userName"], "default");
@@ -1627,36 +1380,43 @@ async fn credentials_without_users_runs_as_default_until_one_exists() {
     );
 }
 
-#[tokio::test]
-async fn a_broken_store_stops_the_state_from_starting() {
+async fn a_broken_store_stops_the_state_from_starting(store: Store) {
     let home = Home::new();
-    std::fs::create_dir_all(home.users_file().parent().unwrap()).unwrap();
-    std::fs::write(home.users_file(), "{\n  \"admin\": nope\n}\n").unwrap();
-    let mut config = Config::new(home.path());
-    config.hash_scheme = HashScheme::Sha256;
-    let err = AuthState::new(config, &ProviderRegistry::builtin())
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("users.json") && err.contains("line 2"),
-        "{err}"
-    );
+    // How a store is broken, and what the refusal must point at, depend on the store.
+    let (where_, line) = match store {
+        Store::Files => {
+            std::fs::create_dir_all(home.users_file().parent().unwrap()).unwrap();
+            std::fs::write(home.users_file(), "{\n  \"admin\": nope\n}\n").unwrap();
+            ("users.json", "line 2")
+        }
+    };
+    let Err(err) = TestApp::builder(store).home(home).try_build().await else {
+        panic!("the app started on a broken store");
+    };
+    let err = err.to_string();
+    assert!(err.contains(where_) && err.contains(line), "{err}");
 }
 
-#[tokio::test]
-async fn a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for() {
-    let legacy = common::sha256_hash("pw-alice");
+async fn a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for(store: Store) {
+    let legacy = sha256_hash("pw-alice");
 
     let home = Home::new();
     home.write_users(&[("alice", "pw-alice", &[])]);
-    let app = TestApp::build(home, |config| config.hash_scheme = HashScheme::Sha256).await;
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|config| config.hash_scheme = HashScheme::Sha256)
+        .build()
+        .await;
     app.sign_in("alice", "pw-alice").await;
     assert_eq!(app.users_json()["alice"]["password_hash"], legacy.as_str());
 
     let home = Home::new();
     home.write_users(&[("alice", "pw-alice", &[])]);
-    let app = TestApp::build(home, |config| config.hash_scheme = HashScheme::Argon2id).await;
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|config| config.hash_scheme = HashScheme::Argon2id)
+        .build()
+        .await;
     app.sign_in("alice", "pw-alice").await;
     let upgraded = app.users_json()["alice"]["password_hash"]
         .as_str()
@@ -1672,9 +1432,8 @@ async fn a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for() {
     );
 }
 
-#[tokio::test]
-async fn public_prefixes_do_not_open_other_routes() {
-    let app = TestApp::with_users().await;
+async fn public_prefixes_do_not_open_other_routes(store: Store) {
+    let app = TestApp::with_users(store).await;
     for path in [
         "/assets/../admin/users",
         "/assets/..%2Fadmin%2Fusers",
@@ -1696,10 +1455,9 @@ async fn public_prefixes_do_not_open_other_routes() {
     assert_eq!(reply.status, StatusCode::OK, "assets are public");
 }
 
-#[tokio::test]
-async fn an_avatar_just_under_2_mib_is_accepted() {
+async fn an_avatar_just_under_2_mib_is_accepted(store: Store) {
     // Far over the 64 KiB JSON limit: the avatar route has its own.
-    let app = TestApp::with_users().await;
+    let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let mut seed = 0x9e37_79b9_u32;
     let noise = image::RgbaImage::from_fn(700, 700, |_, _| {
@@ -1718,9 +1476,57 @@ async fn an_avatar_just_under_2_mib_is_accepted() {
         "{}",
         png.len()
     );
-    let reply = app.upload(&alice, "noise.png", "image/png", &png).await;
+    let reply = app
+        .send(avatar_upload(Some(&alice), "noise.png", "image/png", &png))
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let stored =
-        image::load_from_memory(&std::fs::read(app.stored_avatar("alice")).unwrap()).unwrap();
+        image::load_from_memory(&std::fs::read(app.home.avatar_file("alice")).unwrap()).unwrap();
     assert_eq!((stored.width(), stored.height()), (256, 256));
 }
+
+store_suite!(
+    config_says_whether_auth_is_required,
+    sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body,
+    every_sign_in_issues_a_new_token,
+    sign_in_without_username_or_password_is_400,
+    unknown_user_and_wrong_password_get_the_same_401,
+    a_locked_account_hears_its_reason_only_after_the_right_password,
+    sign_out_ends_the_session_and_clears_the_cookie,
+    auth_shows_the_signed_in_user_or_401,
+    malformed_and_forged_tokens_reach_nothing,
+    admin_list_shows_accounts_without_hashes,
+    admin_routes_refuse_non_admins_and_strangers,
+    admin_creates_users_who_can_sign_in,
+    admin_create_refuses_bad_input,
+    admin_resets_a_password_and_the_old_sessions_end,
+    admin_locks_and_unlocks,
+    admin_update_guards,
+    removing_the_admin_role_takes_effect_on_the_next_request,
+    admin_deletes_users_but_not_itself,
+    change_password_checks_the_current_one,
+    a_wrong_current_password_is_audited_without_secrets,
+    change_password_keeps_this_session_and_ends_the_others,
+    avatars_of_every_accepted_format_are_stored_as_bounded_pngs,
+    svg_text_and_oversized_avatars_are_refused,
+    avatar_is_generated_until_one_is_uploaded,
+    unknown_paths_need_a_session,
+    a_page_without_a_session_redirects_to_sign_in,
+    next_cannot_send_a_signed_in_user_elsewhere,
+    cross_site_state_changes_are_refused,
+    json_routes_require_the_json_content_type,
+    oversized_json_is_413,
+    auth_responses_are_not_sniffed_or_cached,
+    forwarded_headers_from_an_untrusted_peer_are_ignored,
+    forwarded_headers_from_a_trusted_proxy_are_believed,
+    the_client_is_read_from_the_right_end_of_x_forwarded_for,
+    a_client_claiming_a_victims_address_cannot_get_it_blocked,
+    an_unparsable_forwarded_address_is_not_the_proxys_own,
+    the_public_host_named_by_a_trusted_proxy_is_same_site,
+    the_none_provider_lets_everyone_in_as_default,
+    credentials_without_users_runs_as_default_until_one_exists,
+    a_broken_store_stops_the_state_from_starting,
+    a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for,
+    public_prefixes_do_not_open_other_routes,
+    an_avatar_just_under_2_mib_is_accepted,
+);

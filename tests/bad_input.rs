@@ -5,90 +5,58 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use llms_auth::password::{hash_password, HashScheme};
-use llms_auth::users::{serialize_users, validate_username, User, Users};
-use llms_auth::{AuthState, Config, ProviderRegistry};
+use common::{figure, request, Home, Store, TestApp};
+use llms_auth::users::validate_username;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
-use tower::ServiceExt;
 
-fn figure(text: &str) {
-    let _ = writeln!(std::io::stderr(), "FIGURE {text}");
-}
-
+/// The app on a home inside a folder of its own (so that a file written beside the home
+/// shows), with an admin signed in, driven synchronously for proptest.
 struct Fixture {
-    outer: tempfile::TempDir,
-    app: Router,
+    app: TestApp,
     admin_cookie: String,
+    outer: tempfile::TempDir,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    fn new(store: Store) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
         let outer = tempfile::tempdir().unwrap();
-        let home = outer.path().join("home");
-        let mut users = Users::new();
-        users.insert(
-            "admin".into(),
-            User::new(
-                hash_password("pw", HashScheme::Sha256).unwrap(),
-                vec!["Admin".into()],
-            ),
-        );
-        let file = home.join("credentials/users.json");
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, serialize_users(&users).unwrap()).unwrap();
-        let mut config = Config::new(&home);
-        config.hash_scheme = HashScheme::Sha256;
-        let state = runtime
-            .block_on(AuthState::new(config, &ProviderRegistry::builtin()))
-            .unwrap();
-        let token = state
-            .context()
-            .sessions()
-            .create("admin", "credentials", "127.0.0.1", "proptest")
-            .unwrap();
-        let app = llms_auth::server::app(state)
-            .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5000))));
+        let home = Home {
+            dir: tempfile::tempdir_in(outer.path()).unwrap(),
+        };
+        home.write_users(&[("admin", "pw", &["Admin"])]);
+        let admin_cookie = home.write_session("admin", "credentials", 0.0);
+        let app = runtime.block_on(TestApp::builder(store).home(home).build());
         Self {
-            outer,
             app,
-            admin_cookie: format!("llms-token={}", token.expose()),
+            admin_cookie,
+            outer,
             runtime,
         }
     }
 
-    fn home(&self) -> PathBuf {
-        self.outer.path().join("home")
+    fn home(&self) -> &Path {
+        self.app.home.path()
     }
 
     fn send(&self, request: Request<Body>) -> StatusCode {
-        self.runtime
-            .block_on(self.app.clone().oneshot(request))
-            .unwrap()
-            .status()
+        self.runtime.block_on(self.app.send(request)).status
     }
 
     fn json(&self, method: Method, path: &str, body: Vec<u8>) -> Request<Body> {
-        Request::builder()
-            .method(method)
-            .uri(path)
+        request(method, path, Some(&self.admin_cookie))
             .header(header::CONTENT_TYPE, "application/json")
-            .header(header::COOKIE, &self.admin_cookie)
             .body(Body::from(body))
             .unwrap()
     }
@@ -97,10 +65,10 @@ impl Fixture {
     fn assert_nothing_outside_home(&self) {
         let entries: Vec<_> = std::fs::read_dir(self.outer.path())
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().path())
             .collect();
-        assert_eq!(entries, ["home"], "files appeared beside LLMS_HOME");
-        let mut stack = vec![self.home()];
+        assert_eq!(entries, [self.home()], "files appeared beside LLMS_HOME");
+        let mut stack = vec![self.home().to_owned()];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
@@ -174,9 +142,17 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
-#[test]
-fn generated_bad_input_never_breaks_the_server() {
-    let fixture = Fixture::new();
+/// Proptest drives the app synchronously, so the property runs on a blocking thread with a
+/// runtime of its own (see [`Fixture`]); a failure there fails this test with its message.
+async fn generated_bad_input_never_breaks_the_server(store: Store) {
+    let property = tokio::task::spawn_blocking(move || bad_input_over_http(store));
+    if let Err(failure) = property.await {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+fn bad_input_over_http(store: Store) {
+    let fixture = Fixture::new(store);
     let mut summary = Vec::new();
 
     // Usernames: created only when valid; never a 5xx.
@@ -328,15 +304,15 @@ fn users_json_contents() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn run_listusers(home: &Path) -> std::process::Output {
-    std::process::Command::new(common::llms_bin())
-        .arg("--listusers")
-        .env("LLMS_HOME", home)
-        .env("LLMS_LOG", "off")
-        .output()
-        .unwrap()
+/// `llms --listusers` on `home`, with none of the machine's `LLMS_*` settings.
+fn listusers(home: &Home) -> std::process::Command {
+    let mut command = home.llms();
+    command.arg("--listusers").env("LLMS_LOG", "off");
+    command
 }
 
+/// Loading is the JSON files store's own: users.json as another program left it, read by
+/// the app at start and by the command line.
 #[test]
 fn generated_users_json_is_loaded_or_reported_never_overwritten() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -344,15 +320,16 @@ fn generated_users_json_is_loaded_or_reported_never_overwritten() {
     runner(64)
         .run(&users_json_contents(), |contents| {
             let outer = tempfile::tempdir().unwrap();
-            let home = outer.path().join("home");
-            let file = home.join("credentials/users.json");
+            // The home outlives an app that fails to start (`outer` removes it).
+            let mut dir = tempfile::tempdir_in(outer.path()).unwrap();
+            dir.disable_cleanup(true);
+            let home = Home { dir };
+            let file = home.users_file();
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, &contents).unwrap();
-            let result = runtime.block_on(AuthState::new(
-                Config::new(&home),
-                &ProviderRegistry::builtin(),
-            ));
-            let cli = run_listusers(&home);
+            let mut cli = listusers(&home);
+            let result = runtime.block_on(TestApp::builder(Store::Files).home(home).try_build());
+            let cli = cli.output().unwrap();
             // 101 would be a panic.
             prop_assert!(matches!(cli.status.code(), Some(0) | Some(1)), "{cli:?}");
             match result {
@@ -382,3 +359,5 @@ fn generated_users_json_is_loaded_or_reported_never_overwritten() {
         refused.get()
     ));
 }
+
+store_suite!(generated_bad_input_never_breaks_the_server);

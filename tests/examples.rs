@@ -89,14 +89,7 @@ async fn proxy_header_provider_is_selected_like_a_built_in_one() {
     let odd = get(&server.url("/auth"), &[("x-forwarded-user", "../etc")]).await;
     assert_eq!(odd.status(), 401);
     // The Sign In page shows the provider's own section and no password form.
-    let page = http()
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::get_text(&server, "/login").await;
     assert!(page.contains("single sign-on"), "{page}");
     assert!(!page.contains(r#"type="password""#), "{page}");
 }

@@ -1,379 +1,85 @@
 //! Sign in with GitHub, end to end against a fake GitHub that the test serves itself on
-//! 127.0.0.1:0 (authorize page, token endpoint, `GET /user`). The app runs in-process with
-//! `oneshot`; one test runs the real `llms` binary.
+//! 127.0.0.1:0 (authorize page, token endpoint, `GET /user`). The app runs in-process on
+//! the shared harness ([`common::TestApp`]), once per store; one test runs the real `llms`
+//! binary.
 
 mod common;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{any, get, post};
-use axum::{Json, Router};
-use http_body_util::BodyExt;
+use axum::http::{header, Method, StatusCode};
+use common::fake_github::{settings, FakeGithub, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI};
+use common::{cookie_pair, request, AppBuilder, Home, Reply, Store, TestApp, EDIT_SEEN_WITHIN};
 use llms_auth::providers::github_auth::{GithubAuthProvider, GithubConfig};
-use llms_auth::{AuthState, Config, ProviderRegistry};
+use llms_auth::users::User;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const CLIENT_ID: &str = "test-client-id";
-const CLIENT_SECRET: &str = "test-client-secret-d41d8cd9";
-const REDIRECT_URI: &str = "http://llms.test/auth/github/callback";
-
-// ---------------------------------------------------------------------------------------
-// The fake GitHub
-// ---------------------------------------------------------------------------------------
-
-#[derive(Default)]
-struct FakeState {
-    /// Who the authorize page signs in next: (login, id).
-    next_user: Mutex<(String, u64)>,
-    /// Codes minted by the authorize page.
-    codes: Mutex<HashMap<String, (String, u64)>>,
-    /// Every token request: its Accept header and form.
-    token_requests: Mutex<Vec<(String, HashMap<String, String>)>>,
-    /// Every `GET /user` Authorization header.
-    user_requests: Mutex<Vec<String>>,
-    /// Requests that reached `/steal` (where the token endpoint tries to redirect to).
-    stolen: Mutex<usize>,
-}
-
-struct FakeGithub {
-    base: String,
-    state: Arc<FakeState>,
-}
-
-fn token_for(code: &str) -> String {
-    format!("gho_faketoken_{code}")
-}
-
-async fn fake_authorize(
-    State(fake): State<Arc<FakeState>>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if query.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
-        return (StatusCode::BAD_REQUEST, "unknown client").into_response();
-    }
-    let (Some(redirect_uri), Some(state)) = (query.get("redirect_uri"), query.get("state")) else {
-        return (StatusCode::BAD_REQUEST, "missing redirect_uri or state").into_response();
-    };
-    let user = fake.next_user.lock().unwrap().clone();
-    let code = format!("code{}", fake.codes.lock().unwrap().len() + 1);
-    fake.codes.lock().unwrap().insert(code.clone(), user);
-    Redirect::to(&format!("{redirect_uri}?code={code}&state={state}")).into_response()
-}
-
-async fn fake_token(
-    State(fake): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    fake.token_requests
-        .lock()
-        .unwrap()
-        .push((accept, form.clone()));
-    if form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
-        return Json(json!({"error": "incorrect_client_credentials"})).into_response();
-    }
-    let code = form.get("code").cloned().unwrap_or_default();
-    match code.as_str() {
-        // A token endpoint that sends the client (and its secret) elsewhere.
-        "redirect-me" => (
-            StatusCode::TEMPORARY_REDIRECT,
-            [(header::LOCATION, "/steal")],
-        )
-            .into_response(),
-        "server-error" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-        "not-json" => "access_token=abc&token_type=bearer".into_response(),
-        // A valid token whose /user call fails.
-        "api-error" => Json(json!({"access_token": token_for("api-error")})).into_response(),
-        _ if fake.codes.lock().unwrap().contains_key(&code) => Json(json!({
-            "access_token": token_for(&code),
-            "token_type": "bearer",
-            "scope": "read:user",
-        }))
-        .into_response(),
-        _ => Json(json!({
-            "error": "bad_verification_code",
-            "error_description": "The code passed is incorrect or expired.",
-        }))
-        .into_response(),
-    }
-}
-
-async fn fake_user(State(fake): State<Arc<FakeState>>, headers: HeaderMap) -> Response {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    fake.user_requests.lock().unwrap().push(auth.clone());
-    let codes = fake.codes.lock().unwrap().clone();
-    let found = codes
-        .iter()
-        .find(|(code, _)| auth == format!("Bearer {}", token_for(code)));
-    match found {
-        Some((_, (login, id))) => Json(json!({
-            "login": login,
-            "id": id,
-            "name": "Test User",
-            "avatar_url": "http://127.0.0.1:9/avatar.png",
-        }))
-        .into_response(),
-        None => (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "Bad credentials"})),
-        )
-            .into_response(),
-    }
-}
-
-async fn fake_steal(State(fake): State<Arc<FakeState>>) -> &'static str {
-    *fake.stolen.lock().unwrap() += 1;
-    "stolen"
-}
-
-impl FakeGithub {
-    async fn start() -> Self {
-        let state = Arc::new(FakeState::default());
-        *state.next_user.lock().unwrap() = ("alice".to_owned(), 1001);
-        let app = Router::new()
-            .route("/login/oauth/authorize", get(fake_authorize))
-            .route("/login/oauth/access_token", post(fake_token))
-            .route("/api/user", get(fake_user))
-            .route("/steal", any(fake_steal))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            base: format!("http://{addr}"),
-            state,
-        }
-    }
-
-    fn oauth_url(&self) -> String {
-        format!("{}/login/oauth", self.base)
-    }
-
-    fn api_url(&self) -> String {
-        format!("{}/api", self.base)
-    }
-
-    fn sign_in_next_as(&self, login: &str, id: u64) {
-        *self.state.next_user.lock().unwrap() = (login.to_owned(), id);
-    }
-
-    fn token_requests(&self) -> Vec<(String, HashMap<String, String>)> {
-        self.state.token_requests.lock().unwrap().clone()
-    }
-
-    fn user_requests(&self) -> Vec<String> {
-        self.state.user_requests.lock().unwrap().clone()
-    }
-
-    fn stolen(&self) -> usize {
-        *self.state.stolen.lock().unwrap()
-    }
-
-    /// Follows the authorize redirect over real HTTP, as the browser would: GitHub's answer
-    /// is a redirect to our callback carrying `code` and `state`.
-    async fn authorize(&self, location: &str) -> String {
-        assert!(
-            location.starts_with(&format!("{}/authorize?", self.oauth_url())),
-            "{location}"
-        );
-        let response = common::http().get(location).send().await.unwrap();
-        assert!(response.status().is_redirection(), "{}", response.status());
-        response.headers()[header::LOCATION]
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-}
+store_suite!(
+    full_flow_signs_in_with_a_state_bound_to_the_browser,
+    sign_in_page_offers_the_github_button_and_no_password_form,
+    wrong_or_missing_state_is_refused,
+    restrict_to_matches_logins_in_any_case_and_numeric_ids,
+    github_errors_give_a_clear_page_and_no_session,
+    a_redirect_from_the_token_endpoint_is_not_followed,
+    next_stays_on_this_site,
+    unusable_logins_are_refused,
+    record_changes_take_effect_on_the_next_request,
+    a_session_of_another_provider_is_not_accepted,
+    admins_setting_and_admin_listing_with_providers,
+    signing_in_again_replaces_the_previous_session,
+    manage_users_lists_github_users_with_a_badge_and_no_change_password,
+    locking_unlocking_and_deleting_a_github_user_through_the_api,
+    roles_of_a_github_user_are_set_through_the_api,
+    github_users_are_guarded_like_store_users,
+    store_users_are_managed_as_before_next_to_github_users,
+    behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed,
+);
 
 // ---------------------------------------------------------------------------------------
 // The app under test
 // ---------------------------------------------------------------------------------------
 
+/// The app with `github_auth` selected and pointed at its own fake GitHub.
 struct Setup {
-    home: tempfile::TempDir,
-    state: AuthState,
-    app: Router,
+    app: TestApp,
     fake: FakeGithub,
 }
 
-fn settings(fake: &FakeGithub) -> GithubConfig {
-    let mut settings = GithubConfig::new(CLIENT_ID, CLIENT_SECRET);
-    settings.redirect_uri = Some(REDIRECT_URI.to_owned());
-    settings.oauth_url = fake.oauth_url();
-    settings.api_url = fake.api_url();
-    settings
-}
-
-async fn setup_with(tweak: impl FnOnce(&mut GithubConfig)) -> Setup {
-    setup_full(tweak, |_| {}).await
-}
-
-async fn setup_full(
-    tweak: impl FnOnce(&mut GithubConfig),
-    tweak_config: impl FnOnce(&mut Config),
-) -> Setup {
+/// Builds `builder` with `github_auth` selected, its settings (changed by `tweak`) pointing
+/// at a fresh fake GitHub.
+async fn setup_on(builder: AppBuilder, tweak: impl FnOnce(&mut GithubConfig)) -> Setup {
     let fake = FakeGithub::start().await;
-    let home = tempfile::tempdir().unwrap();
-    let mut config = Config::new(home.path());
-    config.auth = "github_auth".to_owned();
-    tweak_config(&mut config);
     let mut settings = settings(&fake);
     tweak(&mut settings);
-    let mut registry = ProviderRegistry::builtin();
-    registry.register(Arc::new(GithubAuthProvider::new(settings)));
-    let state = AuthState::new(config, &registry).await.unwrap();
-    let app = llms_auth::server::app(state.clone());
-    Setup {
-        home,
-        state,
-        app,
-        fake,
-    }
+    let app = builder
+        .config(|c| c.auth = "github_auth".into())
+        .provider(Arc::new(GithubAuthProvider::new(settings)))
+        .build()
+        .await;
+    Setup { app, fake }
 }
 
-async fn setup() -> Setup {
-    setup_with(|_| {}).await
+async fn setup_with(store: Store, tweak: impl FnOnce(&mut GithubConfig)) -> Setup {
+    setup_on(TestApp::builder(store), tweak).await
 }
 
-/// What a response says, with its body read.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+async fn setup(store: Store) -> Setup {
+    setup_with(store, |_| {}).await
 }
 
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
-
-    /// The `name=value` pair of a cookie this response sets (not clears).
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.set_cookies()
-            .into_iter()
-            .find(|c| c.starts_with(&format!("{name}=")) && !c.starts_with(&format!("{name}=;")))
-            .map(|c| c.split(';').next().unwrap().to_owned())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
-    }
-
-    /// Nothing this answer carries contains `secret`.
-    fn assert_hides(&self, secret: &str) {
-        assert!(!self.body.contains(secret), "body leaks a secret");
-        for (name, value) in &self.headers {
-            assert!(
-                !value.to_str().unwrap_or("").contains(secret),
-                "header {name} leaks a secret"
-            );
-        }
-    }
+/// A home whose user store holds the credentials account `carol` (no roles, a placeholder
+/// hash), as the store itself writes it.
+fn home_with_carol() -> Home {
+    let home = Home::new();
+    let carol = User::new("x:y".into(), vec![]);
+    home.write_users_json(&json!({ "carol": serde_json::to_value(carol).unwrap() }));
+    home
 }
 
 impl Setup {
-    async fn send(&self, path: &str, cookie: Option<&str>, accept: &str) -> Answer {
-        self.send_with(path, cookie, accept, &[]).await
-    }
-
-    async fn send_with(
-        &self,
-        path: &str,
-        cookie: Option<&str>,
-        accept: &str,
-        extra: &[(&str, &str)],
-    ) -> Answer {
-        let mut request = Request::get(path).header(header::ACCEPT, accept);
-        for (name, value) in extra {
-            request = request.header(*name, *value);
-        }
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        self.run(request.body(Body::empty()).unwrap()).await
-    }
-
-    /// A JSON API call (`PUT`, `DELETE`, ...) as the Manage Users page makes it.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        cookie: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::ACCEPT, "application/json");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        };
-        self.run(request.unwrap()).await
-    }
-
-    async fn run(&self, mut request: Request<Body>) -> Answer {
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response =
-            tokio::time::timeout(Duration::from_secs(30), self.app.clone().oneshot(request))
-                .await
-                .expect("request finished in time")
-                .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
-        self.send(path, cookie, "text/html").await
-    }
-
-    async fn api(&self, path: &str, cookie: Option<&str>) -> Answer {
-        self.send(path, cookie, "application/json").await
-    }
-
     /// `GET /auth/github?next=..`: returns the authorize URL, the state it carries and the
     /// state cookie pair.
     async fn start(&self, next: Option<&str>) -> (String, String, String) {
@@ -384,7 +90,7 @@ impl Setup {
             ),
             None => "/auth/github".to_owned(),
         };
-        let answer = self.get(&path, None).await;
+        let answer = self.app.page(&path, None).await;
         assert!(answer.status.is_redirection(), "{}", answer.status);
         let location = answer.location().to_owned();
         let url = reqwest::Url::parse(&location).unwrap();
@@ -398,23 +104,23 @@ impl Setup {
     }
 
     /// The whole browser round trip; returns the callback's answer.
-    async fn round_trip(&self, next: Option<&str>) -> Answer {
+    async fn round_trip(&self, next: Option<&str>) -> Reply {
         let (location, _, state_cookie) = self.start(next).await;
         let back = self.fake.authorize(&location).await;
         let callback = back.strip_prefix("http://llms.test").expect("our callback");
-        self.get(callback, Some(&state_cookie)).await
+        self.app.page(callback, Some(&state_cookie)).await
     }
 
     /// Signs in as `login` and returns the session cookie pair.
     async fn sign_in_as(&self, login: &str, id: u64) -> String {
         self.fake.sign_in_next_as(login, id);
         let answer = self.round_trip(None).await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
         answer.cookie("llms-token").expect("session cookie")
     }
 
     fn records_path(&self) -> std::path::PathBuf {
-        self.home.path().join("github_auth/users.json")
+        self.app.home.path().join("github_auth/users.json")
     }
 
     fn records(&self) -> Value {
@@ -430,7 +136,16 @@ impl Setup {
         )
         .unwrap();
         // Another program's edit is seen within the store's freshness window.
-        std::thread::sleep(llms_auth::json_store::COMMIT_WAIT);
+        std::thread::sleep(EDIT_SEEN_WITHIN);
+    }
+
+    /// Every record of the audit log as `(event, actor, target, detail)`, oldest first.
+    fn audit(&self) -> Vec<(String, String, String, Option<String>)> {
+        self.app
+            .audit()
+            .into_iter()
+            .map(|r| (r.event.as_str().to_owned(), r.actor, r.target, r.detail))
+            .collect()
     }
 }
 
@@ -442,18 +157,11 @@ fn query_of(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn assert_refused(answer: &Answer, status: StatusCode, text: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert!(
-        answer.body.contains(text),
-        "page should say {text:?}: {}",
-        answer.body
-    );
-    assert!(
-        answer.body.contains("<html"),
-        "a page, not a bare error: {}",
-        answer.body
-    );
+fn assert_refused(answer: &Reply, status: StatusCode, text: &str) {
+    let body = answer.text();
+    assert_eq!(answer.status, status, "{body}");
+    assert!(body.contains(text), "page should say {text:?}: {body}");
+    assert!(body.contains("<html"), "a page, not a bare error: {body}");
     assert!(
         answer.cookie("llms-token").is_none(),
         "no session on refusal"
@@ -464,16 +172,15 @@ fn assert_refused(answer: &Answer, status: StatusCode, text: &str) {
 // Tests
 // ---------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn full_flow_signs_in_with_a_state_bound_to_the_browser() {
-    let s = setup().await;
-    let config = s.api("/config", None).await.json();
+async fn full_flow_signs_in_with_a_state_bound_to_the_browser(store: Store) {
+    let s = setup(store).await;
+    let config = s.app.get("/config", None).await.json();
     assert_eq!(config["authProvider"], "github_auth");
     assert_eq!(config["requiresAuth"], true);
 
     // Start: a redirect to the authorize page carrying a fresh state, which the browser
     // also keeps in a short-lived HttpOnly cookie.
-    let answer = s.get("/auth/github?next=/account", None).await;
+    let answer = s.app.page("/auth/github?next=/account", None).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let location = answer.location().to_owned();
     let params = query_of(&location);
@@ -505,8 +212,8 @@ async fn full_flow_signs_in_with_a_state_bound_to_the_browser() {
     // GitHub sends the browser back; the callback exchanges the code and starts a session.
     let back = s.fake.authorize(&location).await;
     let callback = back.strip_prefix("http://llms.test").unwrap();
-    let answer = s.get(callback, Some(&state_cookie)).await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let answer = s.app.page(callback, Some(&state_cookie)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
     assert_eq!(answer.location(), "/account");
     let token = answer.cookie("llms-token").expect("session cookie");
     let set = answer
@@ -542,15 +249,15 @@ async fn full_flow_signs_in_with_a_state_bound_to_the_browser() {
     assert!(s.fake.user_requests()[0].starts_with("Bearer gho_faketoken_"));
 
     // The session is an ordinary one.
-    let me = s.api("/auth", Some(&token)).await;
+    let me = s.app.get("/auth", Some(&token)).await;
     assert_eq!(me.status, StatusCode::OK);
     let me = me.json();
     assert_eq!(me["userName"], "alice");
     assert_eq!(me["authProvider"], "github_auth");
     assert_eq!(me["roles"], json!([]), "no roles by default");
-    let home = s.get("/", Some(&token)).await;
+    let home = s.app.page("/", Some(&token)).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("alice"));
+    assert!(home.text().contains("alice"));
 
     // The admitted user is recorded.
     let records = s.records();
@@ -562,58 +269,51 @@ async fn full_flow_signs_in_with_a_state_bound_to_the_browser() {
     assert!(alice["created"].as_f64().unwrap() > 0.0);
 
     // Signing out ends it.
-    let mut request = Request::post("/auth/logout")
-        .header(header::COOKIE, &token)
+    let logout = request(Method::POST, "/auth/logout", Some(&token))
         .body(Body::empty())
         .unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let response = s.app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(s.app.send(logout).await.status, StatusCode::OK);
     assert_eq!(
-        s.api("/auth", Some(&token)).await.status,
+        s.app.get("/auth", Some(&token)).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
 
-#[tokio::test]
-async fn sign_in_page_offers_the_github_button_and_no_password_form() {
-    let s = setup().await;
-    let page = s.get("/login?next=/admin", None).await;
+async fn sign_in_page_offers_the_github_button_and_no_password_form(store: Store) {
+    let s = setup(store).await;
+    let page = s.app.page("/login?next=/admin", None).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Sign in with GitHub"), "{}", page.body);
     assert!(
-        page.body.contains(r#"href="/auth/github?next=/admin""#),
+        page.text().contains("Sign in with GitHub"),
         "{}",
-        page.body
+        page.text()
     );
-    assert!(!page.body.contains(r#"type="password""#), "{}", page.body);
+    assert!(
+        page.text().contains(r#"href="/auth/github?next=/admin""#),
+        "{}",
+        page.text()
+    );
+    assert!(
+        !page.text().contains(r#"type="password""#),
+        "{}",
+        page.text()
+    );
     // Protected pages send anonymous visitors to that page.
-    let admin = s.get("/admin", None).await;
+    let admin = s.app.page("/admin", None).await;
     assert!(admin.status.is_redirection());
     assert_eq!(admin.location(), "/login?next=/admin");
     // The password endpoint is not there for this provider.
-    let mut request = Request::post("/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(r#"{"username":"alice","password":"x"}"#))
-        .unwrap();
-    request
-        .extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let response = s.app.clone().oneshot(request).await.unwrap();
-    assert_ne!(response.status(), StatusCode::OK);
+    let response = s.app.login("alice", "x").await;
+    assert_ne!(response.status, StatusCode::OK);
     let sets_session = response
-        .headers()
-        .get_all(header::SET_COOKIE)
+        .set_cookies()
         .iter()
-        .any(|v| v.to_str().unwrap_or("").starts_with("llms-token="));
+        .any(|v| v.starts_with("llms-token="));
     assert!(!sets_session, "no session from a password");
 }
 
-#[tokio::test]
-async fn wrong_or_missing_state_is_refused() {
-    let s = setup().await;
+async fn wrong_or_missing_state_is_refused(store: Store) {
+    let s = setup(store).await;
     let (location, state, cookie) = s.start(None).await;
     let back = s.fake.authorize(&location).await;
     let code = query_of(&back)["code"].clone();
@@ -622,14 +322,14 @@ async fn wrong_or_missing_state_is_refused() {
     let (_, attackers_state, _) = s.start(None).await;
     let forged = format!("/auth/github/callback?code={code}&state={attackers_state}");
     assert_refused(
-        &s.get(&forged, Some(&cookie)).await,
+        &s.app.page(&forged, Some(&cookie)).await,
         StatusCode::FORBIDDEN,
         "not started in this browser",
     );
     // The right state but no cookie (a link opened in another browser).
     let no_cookie = format!("/auth/github/callback?code={code}&state={state}");
     assert_refused(
-        &s.get(&no_cookie, None).await,
+        &s.app.page(&no_cookie, None).await,
         StatusCode::FORBIDDEN,
         "not started in this browser",
     );
@@ -638,29 +338,32 @@ async fn wrong_or_missing_state_is_refused() {
     let flipped = if value.starts_with('x') { 'y' } else { 'x' };
     let tampered = format!("llms-github-state={flipped}{}", &value[1..]);
     assert_refused(
-        &s.get(&no_cookie, Some(&tampered)).await,
+        &s.app.page(&no_cookie, Some(&tampered)).await,
         StatusCode::FORBIDDEN,
         "not started in this browser",
     );
     // No state or no code at all.
     assert_refused(
-        &s.get(&format!("/auth/github/callback?code={code}"), Some(&cookie))
+        &s.app
+            .page(&format!("/auth/github/callback?code={code}"), Some(&cookie))
             .await,
         StatusCode::BAD_REQUEST,
         "lacks the code or the state",
     );
     assert_refused(
-        &s.get(
-            &format!("/auth/github/callback?state={state}"),
-            Some(&cookie),
-        )
-        .await,
+        &s.app
+            .page(
+                &format!("/auth/github/callback?state={state}"),
+                Some(&cookie),
+            )
+            .await,
         StatusCode::BAD_REQUEST,
         "lacks the code or the state",
     );
     // The visitor declined on GitHub.
     let declined = s
-        .get(
+        .app
+        .page(
             &format!("/auth/github/callback?error=access_denied&state={state}"),
             Some(&cookie),
         )
@@ -670,43 +373,39 @@ async fn wrong_or_missing_state_is_refused() {
     assert!(s.fake.token_requests().is_empty());
     assert!(!s.records_path().exists(), "nobody was recorded");
     // The genuine callback still works, once.
-    let answer = s.get(&no_cookie, Some(&cookie)).await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let answer = s.app.page(&no_cookie, Some(&cookie)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
     assert!(answer.cookie("llms-token").is_some());
 }
 
-#[tokio::test]
-async fn restrict_to_matches_logins_in_any_case_and_numeric_ids() {
-    let s = setup_with(|settings| {
+async fn restrict_to_matches_logins_in_any_case_and_numeric_ids(store: Store) {
+    let s = setup_with(store, |settings| {
         settings.restrict_to = vec!["ALICE".into(), "4242".into()];
     })
     .await;
     // Case-insensitive login match.
     let alice = s.sign_in_as("alice", 1001).await;
     assert_eq!(
-        s.api("/auth", Some(&alice)).await.json()["userName"],
+        s.app.get("/auth", Some(&alice)).await.json()["userName"],
         "alice"
     );
     // Numeric id match, whatever the login.
     let bob = s.sign_in_as("bob-renamed", 4242).await;
     assert_eq!(
-        s.api("/auth", Some(&bob)).await.json()["userName"],
+        s.app.get("/auth", Some(&bob)).await.json()["userName"],
         "bob-renamed"
     );
     // Anyone else is refused with a clear page and not recorded.
     s.fake.sign_in_next_as("mallory", 666);
     let refused = s.round_trip(None).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
-    assert!(refused.body.contains("mallory"));
+    assert!(refused.text().contains("mallory"));
     assert!(s.records().get("mallory").is_none());
     // Both outcomes are in the audit log, without any secret.
-    let events: Vec<(String, String)> = s
-        .state
-        .context()
-        .audit_log()
-        .tail(10)
-        .unwrap()
-        .into_iter()
+    let audit = s.app.audit();
+    let events: Vec<(String, String)> = audit[audit.len().saturating_sub(10)..]
+        .iter()
+        .cloned()
         .map(|r| {
             (
                 serde_json::to_value(r.event)
@@ -726,16 +425,15 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids() {
         events.contains(&("sign_in_failed".into(), "mallory".into())),
         "{events:?}"
     );
-    let log = std::fs::read_to_string(s.state.context().audit_log().path()).unwrap();
+    let log = std::fs::read_to_string(s.app.home.path().join("credentials/audit.log")).unwrap();
     assert!(
         !log.contains(CLIENT_SECRET) && !log.contains("gho_"),
         "{log}"
     );
 }
 
-#[tokio::test]
-async fn github_errors_give_a_clear_page_and_no_session() {
-    let s = setup().await;
+async fn github_errors_give_a_clear_page_and_no_session(store: Store) {
+    let s = setup(store).await;
     for (code, says) in [
         ("bad-code", "bad_verification_code"),
         ("server-error", "status 500"),
@@ -744,7 +442,8 @@ async fn github_errors_give_a_clear_page_and_no_session() {
     ] {
         let (_, state, cookie) = s.start(None).await;
         let answer = s
-            .get(
+            .app
+            .page(
                 &format!("/auth/github/callback?code={code}&state={state}"),
                 Some(&cookie),
             )
@@ -756,12 +455,12 @@ async fn github_errors_give_a_clear_page_and_no_session() {
     assert!(!s.records_path().exists());
 }
 
-#[tokio::test]
-async fn a_redirect_from_the_token_endpoint_is_not_followed() {
-    let s = setup().await;
+async fn a_redirect_from_the_token_endpoint_is_not_followed(store: Store) {
+    let s = setup(store).await;
     let (_, state, cookie) = s.start(None).await;
     let answer = s
-        .get(
+        .app
+        .page(
             &format!("/auth/github/callback?code=redirect-me&state={state}"),
             Some(&cookie),
         )
@@ -774,25 +473,23 @@ async fn a_redirect_from_the_token_endpoint_is_not_followed() {
     );
 }
 
-#[tokio::test]
-async fn next_stays_on_this_site() {
-    let s = setup().await;
+async fn next_stays_on_this_site(store: Store) {
+    let s = setup(store).await;
     for evil in [
         "//evil.example/x",
         "https://evil.example/",
         "/\\evil.example",
     ] {
         let answer = s.round_trip(Some(evil)).await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
         assert_eq!(answer.location(), "/", "next={evil}");
     }
     let answer = s.round_trip(Some("/account?tab=1")).await;
     assert_eq!(answer.location(), "/account?tab=1");
 }
 
-#[tokio::test]
-async fn unusable_logins_are_refused() {
-    let s = setup().await;
+async fn unusable_logins_are_refused(store: Store) {
+    let s = setup(store).await;
     s.fake.sign_in_next_as("-leading-hyphen", 5);
     assert_refused(
         &s.round_trip(None).await,
@@ -801,16 +498,18 @@ async fn unusable_logins_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn record_changes_take_effect_on_the_next_request() {
-    let s = setup().await;
+async fn record_changes_take_effect_on_the_next_request(store: Store) {
+    let s = setup(store).await;
     let alice = s.sign_in_as("alice", 1001).await;
-    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(
+        s.app.get("/auth", Some(&alice)).await.status,
+        StatusCode::OK
+    );
 
     // Locked in the record: the session ends at once, and signing in again is refused.
     s.edit_records(|r| r["alice"]["locked"] = json!("Left the team"));
     assert_eq!(
-        s.api("/auth", Some(&alice)).await.status,
+        s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::UNAUTHORIZED
     );
     s.fake.sign_in_next_as("alice", 1001);
@@ -825,72 +524,71 @@ async fn record_changes_take_effect_on_the_next_request() {
         r["alice"].as_object_mut().unwrap().remove("locked");
     });
     let alice = s.sign_in_as("alice", 1001).await;
-    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(
+        s.app.get("/auth", Some(&alice)).await.status,
+        StatusCode::OK
+    );
     s.edit_records(|r| {
         r.as_object_mut().unwrap().remove("alice");
     });
     assert_eq!(
-        s.api("/auth", Some(&alice)).await.status,
+        s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::UNAUTHORIZED
     );
 
     // A role granted in the record applies at once.
     let alice = s.sign_in_as("alice", 1001).await;
     assert_eq!(
-        s.api("/admin/users", Some(&alice)).await.status,
+        s.app.get("/admin/users", Some(&alice)).await.status,
         StatusCode::FORBIDDEN
     );
     s.edit_records(|r| r["alice"]["roles"] = json!(["Admin"]));
     assert_eq!(
-        s.api("/admin/users", Some(&alice)).await.status,
+        s.app.get("/admin/users", Some(&alice)).await.status,
         StatusCode::OK
     );
 }
 
-#[tokio::test]
-async fn a_session_of_another_provider_is_not_accepted() {
-    let s = setup().await;
-    let token = s
-        .state
-        .context()
-        .sessions()
-        .create("alice", "credentials", "127.0.0.1", "test")
-        .unwrap();
-    let cookie = format!("llms-token={}", token.expose());
+async fn a_session_of_another_provider_is_not_accepted(store: Store) {
+    let s = setup(store).await;
+    // A session the credentials provider started, in the session store's own format.
+    let cookie = s.app.home.write_session("alice", "credentials", 0.0);
     assert_eq!(
-        s.api("/auth", Some(&cookie)).await.status,
+        s.app.get("/auth", Some(&cookie)).await.status,
         StatusCode::UNAUTHORIZED
+    );
+    // Not even once alice is a recorded GitHub user; a session of this provider, written
+    // the same way, is accepted (so the refusal is the provider's, not the file's).
+    s.sign_in_as("alice", 1001).await;
+    let cookie = s.app.home.write_session("alice", "credentials", 0.0);
+    assert_eq!(
+        s.app.get("/auth", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let github = s.app.home.write_session("alice", "github_auth", 0.0);
+    assert_eq!(
+        s.app.get("/auth", Some(&github)).await.status,
+        StatusCode::OK
     );
 }
 
-#[tokio::test]
-async fn admins_setting_and_admin_listing_with_providers() {
-    let s = setup_with(|settings| settings.admins = vec!["Alice".into()]).await;
+async fn admins_setting_and_admin_listing_with_providers(store: Store) {
     // A credentials account in the user store, listed next to the GitHub users.
-    s.state
-        .context()
-        .update_users(|_, users| {
-            users.insert(
-                "carol".into(),
-                llms_auth::users::User::new("x:y".into(), vec![]),
-            );
-            Ok(())
-        })
-        .await
-        .unwrap();
+    let builder = TestApp::builder(store).home(home_with_carol());
+    let s = setup_on(builder, |settings| settings.admins = vec!["Alice".into()]).await;
     let bob = s.sign_in_as("bob", 2002).await;
     let alice = s.sign_in_as("alice", 1001).await;
     assert_eq!(
-        s.api("/auth", Some(&alice)).await.json()["roles"],
+        s.app.get("/auth", Some(&alice)).await.json()["roles"],
         json!(["Admin"])
     );
     assert_eq!(
-        s.api("/admin/users", Some(&bob)).await.status,
+        s.app.get("/admin/users", Some(&bob)).await.status,
         StatusCode::FORBIDDEN
     );
 
-    let listing = s.api("/admin/users", Some(&alice)).await;
-    assert_eq!(listing.status, StatusCode::OK, "{}", listing.body);
+    let listing = s.app.get("/admin/users", Some(&alice)).await;
+    assert_eq!(listing.status, StatusCode::OK, "{}", listing.text());
     let users = listing.json()["users"].as_array().unwrap().clone();
     let find = |name: &str| {
         users
@@ -911,23 +609,26 @@ async fn admins_setting_and_admin_listing_with_providers() {
     listing.assert_hides(alice.trim_start_matches("llms-token="));
 }
 
-#[tokio::test]
-async fn signing_in_again_replaces_the_previous_session() {
-    let s = setup().await;
+async fn signing_in_again_replaces_the_previous_session(store: Store) {
+    let s = setup(store).await;
     let first = s.sign_in_as("alice", 1001).await;
     let (location, _, state_cookie) = s.start(None).await;
     let back = s.fake.authorize(&location).await;
     let callback = back.strip_prefix("http://llms.test").unwrap();
     let answer = s
-        .get(callback, Some(&format!("{state_cookie}; {first}")))
+        .app
+        .page(callback, Some(&format!("{state_cookie}; {first}")))
         .await;
     let second = answer.cookie("llms-token").expect("new session");
     assert_ne!(first, second);
     assert_eq!(
-        s.api("/auth", Some(&first)).await.status,
+        s.app.get("/auth", Some(&first)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(s.api("/auth", Some(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        s.app.get("/auth", Some(&second)).await.status,
+        StatusCode::OK
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -936,19 +637,9 @@ async fn signing_in_again_replaces_the_previous_session() {
 
 /// A setup where `alice` (1001) is an Admin through the `admins` setting and the user store
 /// holds the credentials account `carol`; returns it with alice's and bob's (2002) sessions.
-async fn managed() -> (Setup, String, String) {
-    let s = setup_with(|settings| settings.admins = vec!["alice".into()]).await;
-    s.state
-        .context()
-        .update_users(|_, users| {
-            users.insert(
-                "carol".into(),
-                llms_auth::users::User::new("x:y".into(), vec![]),
-            );
-            Ok(())
-        })
-        .await
-        .unwrap();
+async fn managed(store: Store) -> (Setup, String, String) {
+    let builder = TestApp::builder(store).home(home_with_carol());
+    let s = setup_on(builder, |settings| settings.admins = vec!["alice".into()]).await;
     let bob = s.sign_in_as("bob", 2002).await;
     let alice = s.sign_in_as("alice", 1001).await;
     (s, alice, bob)
@@ -964,68 +655,57 @@ fn table_row<'a>(html: &'a str, name: &str) -> &'a str {
 }
 
 /// The message of a `responseStatus` error body, after checking the status.
-fn refusal(answer: &Answer, status: StatusCode) -> String {
-    assert_eq!(answer.status, status, "{}", answer.body);
+fn refusal(answer: &Reply, status: StatusCode) -> String {
+    assert_eq!(answer.status, status, "{}", answer.text());
     answer.json()["responseStatus"]["message"]
         .as_str()
-        .unwrap_or_else(|| panic!("no message: {}", answer.body))
+        .unwrap_or_else(|| panic!("no message: {}", answer.text()))
         .to_owned()
 }
 
 impl Setup {
-    async fn put_user(&self, cookie: &str, body: Value) -> Answer {
-        self.call(Method::PUT, "/admin/users", Some(cookie), Some(body))
+    async fn put_user(&self, cookie: &str, body: Value) -> Reply {
+        self.app
+            .json(Method::PUT, "/admin/users", Some(cookie), body)
             .await
     }
 
-    async fn delete_user(&self, cookie: &str, name: &str) -> Answer {
+    async fn delete_user(&self, cookie: &str, name: &str) -> Reply {
         let path = format!(
             "/admin/users/{}",
             llms_auth::request::paths::url_encode(name)
         );
-        self.call(Method::DELETE, &path, Some(cookie), None).await
+        let delete = request(Method::DELETE, &path, Some(cookie))
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .unwrap();
+        self.app.send(delete).await
     }
 
-    /// Whether the session of this cookie pair is still in the session store (memory and
-    /// disk), without making a request as its user.
-    async fn session_alive(&self, cookie: &str) -> bool {
+    /// Whether the session of this cookie pair is still in the session store, without
+    /// making a request as its user: its file (named by the SHA-256 of the token) is on
+    /// disk. The store ends a session by removing the file and the cached entry together,
+    /// and a lookup checks the disk, so the file is the truth.
+    fn session_alive(&self, cookie: &str) -> bool {
         let token = llms_auth::session::SessionToken::parse(
             cookie
                 .strip_prefix("llms-token=")
                 .expect("a session cookie"),
         )
         .expect("a well-formed token");
-        // The newest generation there can be: the disk is checked, not only the cache.
-        self.state
-            .context()
-            .sessions()
-            .find(token.key(), u64::MAX)
-            .await
-            .unwrap()
-            .is_some()
-    }
-
-    fn audit(&self) -> Vec<(String, String, String, Option<String>)> {
-        self.state
-            .context()
-            .audit_log()
-            .tail(100)
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.event.as_str().to_owned(), r.actor, r.target, r.detail))
-            .collect()
+        self.app.home.session_file(token.expose()).exists()
     }
 }
 
-#[tokio::test]
-async fn manage_users_lists_github_users_with_a_badge_and_no_change_password() {
-    let (s, alice, _bob) = managed().await;
+async fn manage_users_lists_github_users_with_a_badge_and_no_change_password(store: Store) {
+    let (s, alice, _bob) = managed(store).await;
     s.edit_records(|r| r["bob"]["locked"] = json!("Spam <b>"));
 
     for path in ["/admin", "/admin/table"] {
-        let page = s.get(path, Some(&alice)).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        let bob = table_row(&page.body, "bob");
+        let page = s.app.page(path, Some(&alice)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let html = page.text();
+        let bob = table_row(&html, "bob");
         assert!(
             bob.contains("data-testid=\"provider-badge\">GitHub<"),
             "{bob}"
@@ -1037,31 +717,30 @@ async fn manage_users_lists_github_users_with_a_badge_and_no_change_password() {
         assert!(!bob.contains("data-action=\"password\""));
 
         // The signed-in GitHub admin: no action on yourself.
-        let me = table_row(&page.body, "alice");
+        let me = table_row(&html, "alice");
         assert!(me.contains("provider-badge") && me.contains("badge-you"));
         assert!(me.contains("badge-admin"));
         assert!(!me.contains("data-action="), "{me}");
 
         // The user store's account, as before.
-        let carol = table_row(&page.body, "carol");
+        let carol = table_row(&html, "carol");
         assert!(!carol.contains("provider-badge"));
         assert!(carol.contains("data-action=\"password\""));
         assert!(carol.contains("data-action=\"lock\""));
     }
-    let fragment = s.get("/admin/table", Some(&alice)).await;
-    assert!(!fragment.body.contains("<html"), "a fragment, not a page");
+    let fragment = s.app.page("/admin/table", Some(&alice)).await;
+    assert!(!fragment.text().contains("<html"), "a fragment, not a page");
 }
 
-#[tokio::test]
-async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
-    let (s, alice, bob) = managed().await;
-    assert_eq!(s.api("/auth", Some(&bob)).await.status, StatusCode::OK);
+async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Store) {
+    let (s, alice, bob) = managed(store).await;
+    assert_eq!(s.app.get("/auth", Some(&bob)).await.status, StatusCode::OK);
 
     // Lock: recorded, and bob's session ends (it is removed, not merely refused).
     let answer = s
         .put_user(&alice, json!({"userName": "bob", "locked": "Spam"}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.json(), json!({"success": true, "userName": "bob"}));
     assert_eq!(s.records()["bob"]["locked"], "Spam");
     assert_eq!(
@@ -1069,12 +748,12 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
         2002,
         "the rest of the record stays"
     );
-    assert!(!s.session_alive(&bob).await, "ended by the lock itself");
+    assert!(!s.session_alive(&bob), "ended by the lock itself");
     assert_eq!(
-        s.api("/auth", Some(&bob)).await.status,
+        s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let table = s.get("/admin/table", Some(&alice)).await.body;
+    let table = s.app.page("/admin/table", Some(&alice)).await.text();
     assert!(table_row(&table, "bob").contains("data-testid=\"status-locked\""));
     s.fake.sign_in_next_as("bob", 2002);
     assert_refused(&s.round_trip(None).await, StatusCode::FORBIDDEN, "Spam");
@@ -1083,34 +762,35 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
     let answer = s
         .put_user(&alice, json!({"userName": "bob", "locked": false}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(s.records()["bob"].get("locked").is_none());
     assert_eq!(
-        s.api("/auth", Some(&bob)).await.status,
+        s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
     );
     let bob = s.sign_in_as("bob", 2002).await;
-    assert_eq!(s.api("/auth", Some(&bob)).await.status, StatusCode::OK);
+    assert_eq!(s.app.get("/auth", Some(&bob)).await.status, StatusCode::OK);
 
     // Delete: the record goes and the session ends on the next request.
     let answer = s.delete_user(&alice, "bob").await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(s.records().get("bob").is_none());
-    assert!(!s.session_alive(&bob).await, "ended by the deletion itself");
+    assert!(!s.session_alive(&bob), "ended by the deletion itself");
     assert_eq!(
-        s.api("/auth", Some(&bob)).await.status,
+        s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let listing = s.api("/admin/users", Some(&alice)).await.json();
+    let listing = s.app.get("/admin/users", Some(&alice)).await.json();
     assert!(!listing["users"]
         .as_array()
         .unwrap()
         .iter()
         .any(|u| u["userName"] == "bob"));
     assert!(!s
-        .get("/admin/table", Some(&alice))
+        .app
+        .page("/admin/table", Some(&alice))
         .await
-        .body
+        .text()
         .contains("data-user=\"bob\""));
     let again = s.delete_user(&alice, "bob").await;
     assert_eq!(
@@ -1134,25 +814,27 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api() {
         );
     }
     // The admin's own session was never touched.
-    assert!(s.session_alive(&alice).await);
-    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+    assert!(s.session_alive(&alice));
+    assert_eq!(
+        s.app.get("/auth", Some(&alice)).await.status,
+        StatusCode::OK
+    );
 }
 
-#[tokio::test]
-async fn roles_of_a_github_user_are_set_through_the_api() {
-    let (s, alice, bob) = managed().await;
+async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
+    let (s, alice, bob) = managed(store).await;
     assert_eq!(
-        s.api("/admin/users", Some(&bob)).await.status,
+        s.app.get("/admin/users", Some(&bob)).await.status,
         StatusCode::FORBIDDEN
     );
     let answer = s
         .put_user(&alice, json!({"userName": "bob", "roles": ["Admin"]}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(s.records()["bob"]["roles"], json!(["Admin"]));
     // In effect on bob's next request, and bob is now an Admin nobody can lock.
     assert_eq!(
-        s.api("/admin/users", Some(&bob)).await.status,
+        s.app.get("/admin/users", Some(&bob)).await.status,
         StatusCode::OK
     );
     let lock = s
@@ -1171,16 +853,15 @@ async fn roles_of_a_github_user_are_set_through_the_api() {
     let answer = s
         .put_user(&alice, json!({"userName": "bob", "roles": []}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(
-        s.api("/admin/users", Some(&bob)).await.status,
+        s.app.get("/admin/users", Some(&bob)).await.status,
         StatusCode::FORBIDDEN
     );
 }
 
-#[tokio::test]
-async fn github_users_are_guarded_like_store_users() {
-    let (s, alice, bob) = managed().await;
+async fn github_users_are_guarded_like_store_users(store: Store) {
+    let (s, alice, bob) = managed(store).await;
     let dave = s.sign_in_as("dave", 4004).await;
     let before = s.records();
     let cases = [
@@ -1223,17 +904,20 @@ async fn github_users_are_guarded_like_store_users() {
     let answer = s
         .put_user(&bob, json!({"userName": "dave", "locked": "x"}))
         .await;
-    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
     assert_eq!(
         s.delete_user(&bob, "dave").await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(s.records(), before, "nothing was written");
     for cookie in [&alice, &bob, &dave] {
-        assert!(s.session_alive(cookie).await);
+        assert!(s.session_alive(cookie));
     }
     for cookie in [&alice, &bob, &dave] {
-        assert_eq!(s.api("/auth", Some(cookie)).await.status, StatusCode::OK);
+        assert_eq!(
+            s.app.get("/auth", Some(cookie)).await.status,
+            StatusCode::OK
+        );
     }
 
     // An Admin through the `admins` setting cannot be locked, nor lose the role here, by
@@ -1241,7 +925,7 @@ async fn github_users_are_guarded_like_store_users() {
     let answer = s
         .put_user(&alice, json!({"userName": "dave", "roles": ["Admin"]}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     for body in [
         json!({"userName": "alice", "locked": "x"}),
         json!({"userName": "alice", "roles": []}),
@@ -1251,7 +935,7 @@ async fn github_users_are_guarded_like_store_users() {
             answer.status,
             StatusCode::BAD_REQUEST,
             "{body}: {}",
-            answer.body
+            answer.text()
         );
     }
     let answer = s
@@ -1262,24 +946,27 @@ async fn github_users_are_guarded_like_store_users() {
         "Cannot lock an Admin user"
     );
     assert!(s.records()["alice"].get("locked").is_none());
-    assert_eq!(s.api("/auth", Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(
+        s.app.get("/auth", Some(&alice)).await.status,
+        StatusCode::OK
+    );
 }
 
-#[tokio::test]
-async fn store_users_are_managed_as_before_next_to_github_users() {
-    let (s, alice, _bob) = managed().await;
+async fn store_users_are_managed_as_before_next_to_github_users(store: Store) {
+    let (s, alice, _bob) = managed(store).await;
     let github_before = s.records();
-    let carol = || s.state.context().user_store().load().unwrap()["carol"].clone();
+    // carol as users.json holds her now.
+    let carol = || serde_json::from_value::<User>(s.app.users_json()["carol"].clone()).unwrap();
 
     let answer = s
         .put_user(&alice, json!({"userName": "carol", "locked": "Away"}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(carol().lock_reason(), Some("Away"));
     let answer = s
         .put_user(&alice, json!({"userName": "carol", "locked": false}))
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(carol().lock_reason(), None);
 
     // A password is still accepted for a store user.
@@ -1289,17 +976,16 @@ async fn store_users_are_managed_as_before_next_to_github_users() {
             json!({"userName": "carol", "password": "new-secret-1"}),
         )
         .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_ne!(carol().password_hash, "x:y");
 
     let answer = s.delete_user(&alice, "carol").await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(!s
-        .state
-        .context()
-        .user_store()
-        .load()
-        .unwrap()
+        .app
+        .users_json()
+        .as_object()
+        .expect("users.json holds an object")
         .contains_key("carol"));
     assert_eq!(s.records(), github_before, "GitHub records untouched");
     assert!(s
@@ -1311,19 +997,6 @@ async fn store_users_are_managed_as_before_next_to_github_users() {
 // ---------------------------------------------------------------------------------------
 // The real binary
 // ---------------------------------------------------------------------------------------
-
-fn clear_github_env(cmd: &mut std::process::Command) {
-    for name in [
-        "GITHUB_CLIENT_ID",
-        "GITHUB_CLIENT_SECRET",
-        "GITHUB_USERS",
-        "GITHUB_ADMINS",
-        "LLMS_GITHUB_OAUTH_URL",
-        "LLMS_GITHUB_API_URL",
-    ] {
-        cmd.env_remove(name);
-    }
-}
 
 /// Runs `cmd` to completion within 30 seconds.
 fn run_bounded(mut cmd: std::process::Command) -> std::process::Output {
@@ -1349,7 +1022,6 @@ fn selecting_github_auth_without_configuration_exits_1_naming_the_variables() {
     let home = common::Home::new();
     for selection in [&["--auth", "github_auth"][..], &["--serve", "0"][..]] {
         let mut cmd = home.llms();
-        clear_github_env(&mut cmd);
         cmd.args(selection);
         if selection[0] == "--serve" {
             cmd.env("LLMS_AUTH", "github_auth");
@@ -1372,7 +1044,6 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     let logs = tempfile::tempdir().unwrap();
     let log_path = logs.path().join("stderr.log");
     let mut cmd = home.llms();
-    clear_github_env(&mut cmd);
     cmd.args([
         "--auth",
         "github_auth",
@@ -1391,14 +1062,7 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     let server = common::Server::launch(cmd);
     let client = common::http();
     // The Sign In page links to the start of the flow.
-    let page = client
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::get_text(&server, "/login").await;
     assert!(page.contains("Sign in with GitHub"));
     let start = client
         .get(server.url("/auth/github?next=/account"))
@@ -1462,27 +1126,20 @@ async fn real_server_signs_in_with_github_from_environment_settings() {
     }
 }
 
-/// The `name=value` pair of a cookie a real response sets.
-fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
+/// `GET path` for a page, through a proxy that says the browser came over HTTPS.
+fn https_page(path: &str, cookie: Option<&str>) -> axum::http::Request<Body> {
+    request(Method::GET, path, cookie)
+        .header(header::ACCEPT, "text/html")
+        .header("x-forwarded-proto", "https")
+        .body(Body::empty())
+        .unwrap()
 }
 
-#[tokio::test]
-async fn behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed() {
-    let s = setup_full(
-        |_| {},
-        |config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
-    )
-    .await;
-    let https = [("x-forwarded-proto", "https")];
-    let start = s.send_with("/auth/github", None, "text/html", &https).await;
+async fn behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed(store: Store) {
+    let builder = TestApp::builder(store)
+        .config(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let s = setup_on(builder, |_| {}).await;
+    let start = s.app.send(https_page("/auth/github", None)).await;
     assert_eq!(start.status, StatusCode::SEE_OTHER);
     let set = start
         .set_cookies()
@@ -1495,18 +1152,14 @@ async fn behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed() {
     let callback = back.strip_prefix("http://llms.test").unwrap();
     // The plain-HTTP cookie name is not accepted over HTTPS.
     let plain = cookie.replacen("__Host-", "", 1);
-    let refused = s
-        .send_with(callback, Some(&plain), "text/html", &https)
-        .await;
+    let refused = s.app.send(https_page(callback, Some(&plain))).await;
     assert_refused(
         &refused,
         StatusCode::FORBIDDEN,
         "not started in this browser",
     );
-    let done = s
-        .send_with(callback, Some(&cookie), "text/html", &https)
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let done = s.app.send(https_page(callback, Some(&cookie))).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
     let session = done
         .set_cookies()
         .into_iter()

@@ -5,179 +5,107 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{header, HeaderMap, Request, StatusCode};
-use axum::Router;
-use common::{sha256_hash, Home};
-use http_body_util::BodyExt;
-use llms_auth::password::HashScheme;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{
+    assert_error, avatar_upload, home_with_users, json_request, request, sha256_hash, Home, Reply,
+    Store, TestApp,
+};
 use llms_auth::providers::github_auth::{GithubAuthProvider, GithubConfig};
-use llms_auth::{AuthState, Config, ProviderRegistry};
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use llms_auth::Config;
+use serde_json::json;
 
-/// The app on `home`, with `configure` applied to its configuration.
-async fn app_with(home: &Home, configure: impl FnOnce(&mut Config)) -> Router {
-    let mut config = Config::new(home.path());
-    config.hash_scheme = HashScheme::Sha256;
-    configure(&mut config);
-    let state = AuthState::new(config, &ProviderRegistry::builtin())
-        .await
-        .expect("state");
-    with_peer(llms_auth::server::app(state))
-}
-
-fn with_peer(app: Router) -> Router {
-    app.layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50123))))
-}
-
-/// A home with `admin` (Admin, password `pw-admin`) and `bob` (`pw-bob`).
-fn home_with_users() -> Home {
-    let home = Home::new();
-    home.write_users(&[("admin", "pw-admin", &["Admin"]), ("bob", "pw-bob", &[])]);
-    home
-}
-
-/// A response, read to the end.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {:?} {}",
-                self.status,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    /// Asserts a 400 in the `responseStatus` shape and returns its message.
-    fn assert_bad_request(&self) -> String {
-        assert_eq!(self.status, StatusCode::BAD_REQUEST);
-        let body = self.json();
-        assert_eq!(body["responseStatus"]["errorCode"], "Error", "{body}");
-        body["responseStatus"]["message"]
-            .as_str()
-            .expect("a message")
-            .to_owned()
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut builder = Request::get(path);
-    if let Some(cookie) = cookie {
-        builder = builder.header(header::COOKIE, cookie);
-    }
-    builder.body(Body::empty()).unwrap()
-}
-
-/// `POST /auth/login` with `headers` added.
-fn sign_in(user: &str, password: &str, headers: &[(header::HeaderName, &str)]) -> Request<Body> {
-    let mut builder = Request::post("/auth/login").header(header::CONTENT_TYPE, "application/json");
-    for (name, value) in headers {
-        builder = builder.header(name, *value);
-    }
-    let body = json!({ "username": user, "password": password }).to_string();
-    builder.body(Body::from(body)).unwrap()
+/// Asserts a 400 in the `responseStatus` shape with exactly `message`; `what` names the
+/// case in a loop.
+fn assert_bad_request(reply: &Reply, message: &str, what: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "{what}: {}",
+        reply.text()
+    );
+    assert_eq!(
+        reply.error(),
+        ("Error".to_owned(), message.to_owned()),
+        "{what}: {}",
+        reply.text()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
 // Rejections of Path, Query and Multipart are `responseStatus` JSON.
 
-#[tokio::test]
-async fn a_repeated_next_on_the_sign_in_page_is_a_json_400() {
-    let home = home_with_users();
-    let app = app_with(&home, |_| {}).await;
-    let reply = send(&app, get("/login?next=/a&next=/b", None)).await;
-    assert_eq!(reply.assert_bad_request(), "Invalid query string");
+async fn a_repeated_next_on_the_sign_in_page_is_a_json_400(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let reply = app.get("/login?next=/a&next=/b", None).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Invalid query string",
+    );
 }
 
-#[tokio::test]
-async fn an_undecodable_user_name_in_the_path_is_a_json_400() {
-    let home = home_with_users();
-    let admin = home.write_session("admin", "credentials", 0.0);
-    let app = app_with(&home, |_| {}).await;
-    let request = Request::delete("/admin/users/%FF")
-        .header(header::COOKIE, &admin)
+async fn an_undecodable_user_name_in_the_path_is_a_json_400(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.home.write_session("admin", "credentials", 0.0);
+    let delete = request(Method::DELETE, "/admin/users/%FF", Some(&admin))
         .body(Body::empty())
         .unwrap();
-    let reply = send(&app, request).await;
-    assert_eq!(reply.assert_bad_request(), "Invalid path");
-    assert!(home.users_json().get("bob").is_some());
+    let reply = app.send(delete).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", "Invalid path");
+    assert!(app.users_json().get("bob").is_some());
 
-    let reply = send(&app, get("/assets/%FF", None)).await;
-    assert_eq!(reply.assert_bad_request(), "Invalid path");
+    let reply = app.get("/assets/%FF", None).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", "Invalid path");
 }
 
-#[tokio::test]
-async fn an_avatar_upload_that_is_not_multipart_is_a_json_400() {
-    let home = home_with_users();
-    let bob = home.write_session("bob", "credentials", 0.0);
-    let app = app_with(&home, |_| {}).await;
+async fn an_avatar_upload_that_is_not_multipart_is_a_json_400(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let bob = app.home.write_session("bob", "credentials", 0.0);
     for content_type in [None, Some("text/plain"), Some("multipart/form-data")] {
-        let mut builder = Request::post("/user/avatar").header(header::COOKIE, &bob);
+        let mut builder = request(Method::POST, "/user/avatar", Some(&bob));
         if let Some(content_type) = content_type {
             builder = builder.header(header::CONTENT_TYPE, content_type);
         }
-        let reply = send(&app, builder.body(Body::from("not an upload")).unwrap()).await;
-        assert_eq!(
-            reply.assert_bad_request(),
+        let reply = app
+            .send(builder.body(Body::from("not an upload")).unwrap())
+            .await;
+        assert_bad_request(
+            &reply,
             "Invalid upload: expected a multipart/form-data body",
-            "{content_type:?}"
+            &format!("{content_type:?}"),
         );
     }
 }
 
-#[tokio::test]
-async fn malformed_github_start_and_callback_queries_are_json_400s() {
-    let home = Home::new();
-    let mut config = Config::new(home.path());
-    config.auth = "github_auth".to_owned();
-    let mut registry = ProviderRegistry::builtin();
-    registry.register(Arc::new(GithubAuthProvider::new(GithubConfig::new(
-        "client-id",
-        "client-secret",
-    ))));
-    let state = AuthState::new(config, &registry).await.expect("state");
-    let app = with_peer(llms_auth::server::app(state));
+async fn malformed_github_start_and_callback_queries_are_json_400s(store: Store) {
+    let app = TestApp::builder(store)
+        .config(|config| config.auth = "github_auth".to_owned())
+        .provider(Arc::new(GithubAuthProvider::new(GithubConfig::new(
+            "client-id",
+            "client-secret",
+        ))))
+        .build()
+        .await;
     for path in [
         "/auth/github?next=/a&next=/b",
         "/auth/github/callback?code=a&code=b&state=s",
     ] {
-        let reply = send(&app, get(path, None)).await;
-        assert_eq!(reply.assert_bad_request(), "Invalid query string", "{path}");
+        let reply = app.get(path, None).await;
+        assert_bad_request(&reply, "Invalid query string", path);
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // A locked account's refusal is recognisable; other 403s are not called locks.
 
-#[tokio::test]
-async fn only_the_refusal_of_a_locked_account_says_locked() {
+async fn only_the_refusal_of_a_locked_account_says_locked(store: Store) {
     let home = Home::new();
     home.write_users_json(&json!({
         "alice": { "password_hash": sha256_hash("pw-alice"), "created": 1742034600.25, "roles": [] },
@@ -186,9 +114,9 @@ async fn only_the_refusal_of_a_locked_account_says_locked() {
             "locked": "On leave until March",
         },
     }));
-    let app = app_with(&home, |_| {}).await;
+    let app = TestApp::builder(store).home(home).build().await;
 
-    let locked = send(&app, sign_in("bob", "pw-bob", &[])).await;
+    let locked = app.login("bob", "pw-bob").await;
     assert_eq!(locked.status, StatusCode::FORBIDDEN);
     assert_eq!(
         locked.json(),
@@ -198,24 +126,28 @@ async fn only_the_refusal_of_a_locked_account_says_locked() {
     );
 
     // The wrong password for the locked account: no word of the lock.
-    let wrong = send(&app, sign_in("bob", "guess", &[])).await;
+    let wrong = app.login("bob", "guess").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.json()["responseStatus"].get("locked").is_none());
 
     // A refused cross-site sign-in is a 403 too, but not a lock.
-    let headers = [
-        (header::HOST, "127.0.0.1:8000"),
-        (header::ORIGIN, "http://evil.example"),
-    ];
-    let cross_site = send(&app, sign_in("alice", "pw-alice", &headers)).await;
+    let cross_site = request(Method::POST, "/auth/login", None)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::HOST, "127.0.0.1:8000")
+        .header(header::ORIGIN, "http://evil.example")
+        .body(Body::from(
+            json!({ "username": "alice", "password": "pw-alice" }).to_string(),
+        ))
+        .unwrap();
+    let cross_site = app.send(cross_site).await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
     let status = &cross_site.json()["responseStatus"];
     assert_eq!(status["errorCode"], "Forbidden");
     assert!(status.get("locked").is_none(), "{status}");
 
     // Nor is a missing Admin role.
-    let alice = home.write_session("alice", "credentials", 0.0);
-    let not_admin = send(&app, get("/admin/users", Some(&alice))).await;
+    let alice = app.home.write_session("alice", "credentials", 0.0);
+    let not_admin = app.get("/admin/users", Some(&alice)).await;
     assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
     assert!(not_admin.json()["responseStatus"].get("locked").is_none());
 }
@@ -246,36 +178,34 @@ fn assert_private(file: &std::path::Path) {
     );
 }
 
-#[tokio::test]
-async fn the_store_is_made_private_at_start_and_after_every_write() {
+async fn the_store_is_made_private_at_start_and_after_every_write(store: Store) {
     let home = home_with_users();
     let file = home.users_file();
     loosen(&file);
-    let app = app_with(&home, |_| {}).await;
+    let app = TestApp::builder(store).home(home).build().await;
     assert_private(&file);
 
     // Opened up again behind the server's back: the next write through the API closes it.
     loosen(&file);
-    let admin = home.write_session("admin", "credentials", 0.0);
-    let create = Request::post("/admin/users")
-        .header(header::COOKIE, &admin)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({ "userName": "carol", "password": "carol-password-1" }).to_string(),
-        ))
-        .unwrap();
-    let reply = send(&app, create).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let admin = app.home.write_session("admin", "credentials", 0.0);
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "carol", "password": "carol-password-1" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_private(&file);
 
     // And so does a write from the command line.
     loosen(&file);
-    home.add_user("dave", "dave-password-1");
+    app.home.add_user("dave", "dave-password-1");
     assert_private(&file);
 }
 
-#[tokio::test]
-async fn llms_py_own_store_location_is_made_private_too() {
+async fn llms_py_own_store_location_is_made_private_too(store: Store) {
     let home = Home::new();
     let file = home.path().join("user/default/credentials/users.json");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -284,32 +214,30 @@ async fn llms_py_own_store_location_is_made_private_too() {
     }});
     std::fs::write(&file, users.to_string()).unwrap();
     loosen(&file);
-    let _app = app_with(&home, |_| {}).await;
+    let _app = TestApp::builder(store).home(home).build().await;
     assert_private(&file);
 }
 
-#[tokio::test]
-async fn a_session_folder_open_to_others_is_made_private_at_start() {
+async fn a_session_folder_open_to_others_is_made_private_at_start(store: Store) {
     use std::os::unix::fs::PermissionsExt;
     let home = home_with_users();
     let bob = home.write_session("bob", "credentials", 0.0);
     let folder = home.sessions_dir();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let app = app_with(&home, |_| {}).await;
+    let app = TestApp::builder(store).home(home).build().await;
     assert_eq!(mode(&folder), 0o700);
     // The sessions in it are untouched and still live.
-    let reply = send(&app, get("/auth", Some(&bob))).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let reply = app.get("/auth", Some(&bob)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
-#[tokio::test]
-async fn a_session_folder_that_cannot_be_made_private_does_not_stop_the_start() {
+async fn a_session_folder_that_cannot_be_made_private_does_not_stop_the_start(store: Store) {
     let home = home_with_users();
     // A symbolic link to itself: its mode can be neither read nor changed.
     let folder = home.sessions_dir();
     std::os::unix::fs::symlink("sessions", &folder).unwrap();
-    let app = app_with(&home, |_| {}).await;
-    let reply = send(&app, get("/config", None)).await;
+    let app = TestApp::builder(store).home(home).build().await;
+    let reply = app.get("/config", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(std::fs::symlink_metadata(&folder).unwrap().is_symlink());
 }
@@ -369,69 +297,53 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-fn avatar_upload(cookie: &str, file: &[u8]) -> Request<Body> {
-    let boundary = "hardening-boundary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    Request::post("/user/avatar")
-        .header(header::COOKIE, cookie)
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once() {
-    let home = home_with_users();
-    let bob = home.write_session("bob", "credentials", 0.0);
-    let app = app_with(&home, |_| {}).await;
+async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let bob = app.home.write_session("bob", "credentials", 0.0);
     let bomb = png_claiming(20_000, 20_000);
     assert!(bomb.len() < 1024, "{} bytes", bomb.len());
 
     let started = std::time::Instant::now();
-    let reply = send(&app, avatar_upload(&bob, &bomb)).await;
+    let reply = app
+        .send(avatar_upload(Some(&bob), "a.png", "image/png", &bomb))
+        .await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        reply.assert_bad_request(),
-        "The image could not be read (damaged or too large)"
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "The image could not be read (damaged or too large)",
     );
-    assert!(!home.path().join("user/bob/avatar.png").exists());
+    assert!(!app.home.path().join("user/bob/avatar.png").exists());
 
     // The same construction within bounds is a real picture (the test file is sound).
     let small = png_claiming(4, 4);
-    let reply = send(&app, avatar_upload(&bob, &small)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    assert!(home.path().join("user/bob/avatar.png").exists());
+    let reply = app
+        .send(avatar_upload(Some(&bob), "a.png", "image/png", &small))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(app.home.path().join("user/bob/avatar.png").exists());
 }
 
 // ---------------------------------------------------------------------------------------
 // DNS rebinding: a loopback server answers only to loopback names, addresses and the list.
 
 /// A request to `path` carrying `Host: host` (and an `Origin` of the same site).
-fn addressed_to(method: &str, path: &str, host: &str) -> Request<Body> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, host)
-        .header(header::ORIGIN, format!("http://{host}"));
-    let body = if method == "POST" {
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
-        Body::from(json!({ "userName": "mallory", "password": "mallory-password-1" }).to_string())
+fn addressed_to(method: Method, path: &str, host: &str) -> Request<Body> {
+    let body = json!({ "userName": "mallory", "password": "mallory-password-1" });
+    let mut request = if method == Method::POST {
+        json_request(method, path, None, &body)
     } else {
-        Body::empty()
+        request(method, path, None).body(Body::empty()).unwrap()
     };
-    builder.body(body).unwrap()
+    let headers = request.headers_mut();
+    headers.insert(header::HOST, host.parse().unwrap());
+    headers.insert(header::ORIGIN, format!("http://{host}").parse().unwrap());
+    request
 }
 
 fn assert_misdirected(reply: &Reply, what: &str) {
@@ -447,46 +359,39 @@ fn assert_misdirected(reply: &Reply, what: &str) {
     );
 }
 
-#[tokio::test]
-async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run() {
+async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run(store: Store) {
     // The documented first run: no users, so authentication is off, on 127.0.0.1.
-    let home = Home::new();
-    let app = app_with(&home, |_| {}).await;
+    let app = TestApp::new(store).await;
 
     // attacker.example now resolves to 127.0.0.1: its page's requests are "same-origin".
-    let reply = send(
-        &app,
-        addressed_to("POST", "/admin/users", "attacker.example:8000"),
-    )
-    .await;
+    let reply = app
+        .send(addressed_to(
+            Method::POST,
+            "/admin/users",
+            "attacker.example:8000",
+        ))
+        .await;
     assert_misdirected(&reply, "POST /admin/users");
-    assert!(!home.users_file().exists(), "a user was created");
+    assert!(!app.home.users_file().exists(), "a user was created");
     for (method, path) in [
-        ("GET", "/admin/users"),
-        ("GET", "/"),
-        ("GET", "/config"),
-        ("GET", "/login"),
-        ("GET", "/assets/app.js"),
-        ("DELETE", "/admin/users/admin"),
-        ("PUT", "/admin/users"),
-        ("HEAD", "/"),
-        ("OPTIONS", "/config"),
+        (Method::GET, "/admin/users"),
+        (Method::GET, "/"),
+        (Method::GET, "/config"),
+        (Method::GET, "/login"),
+        (Method::GET, "/assets/app.js"),
+        (Method::DELETE, "/admin/users/admin"),
+        (Method::PUT, "/admin/users"),
+        (Method::HEAD, "/"),
+        (Method::OPTIONS, "/config"),
     ] {
-        let reply = send(&app, addressed_to(method, path, "attacker.example")).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::MISDIRECTED_REQUEST,
-            "{method} {path}"
-        );
+        let what = format!("{method} {path}");
+        let reply = app
+            .send(addressed_to(method, path, "attacker.example"))
+            .await;
+        assert_eq!(reply.status, StatusCode::MISDIRECTED_REQUEST, "{what}");
     }
     // The absolute form names the host in the request line itself.
-    let reply = send(
-        &app,
-        Request::get("http://attacker.example/admin/users")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = app.get("http://attacker.example/admin/users", None).await;
     assert_misdirected(&reply, "absolute form");
     // Two Host headers, or one that is not a host name, are refused too.
     for hosts in [
@@ -494,11 +399,11 @@ async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run() {
         &["a b"],
         &["x:port"],
     ] {
-        let mut builder = Request::get("/config");
+        let mut builder = request(Method::GET, "/config", None);
         for host in hosts {
             builder = builder.header(header::HOST, *host);
         }
-        let reply = send(&app, builder.body(Body::empty()).unwrap()).await;
+        let reply = app.send(builder.body(Body::empty()).unwrap()).await;
         assert_misdirected(&reply, &format!("{hosts:?}"));
     }
 
@@ -510,52 +415,59 @@ async fn a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run() {
         "[::1]:8000",
         "127.0.0.2",
     ] {
-        let reply = send(&app, addressed_to("GET", "/admin/users", host)).await;
+        let reply = app
+            .send(addressed_to(Method::GET, "/admin/users", host))
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "{host}");
     }
-    let reply = send(&app, get("/admin/users", None)).await;
+    let reply = app.get("/admin/users", None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = send(&app, addressed_to("POST", "/admin/users", "127.0.0.1:8000")).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    assert!(home.users_json().get("mallory").is_some());
+    let reply = app
+        .send(addressed_to(Method::POST, "/admin/users", "127.0.0.1:8000"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(app.users_json().get("mallory").is_some());
 }
 
-#[tokio::test]
-async fn llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server() {
-    let home = home_with_users();
-    let listed = |config: &mut Config| {
+async fn llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server(store: Store) {
+    fn listed(config: &mut Config) {
         config.allowed_hosts = vec!["llms.example.com".to_owned()];
+    }
+    // Three apps, each on its own home with the same users.
+    let app = |configure: fn(&mut Config)| {
+        TestApp::builder(store)
+            .home(home_with_users())
+            .config(configure)
+            .build()
     };
-    let loopback = app_with(&home, listed).await;
-    let reply = send(
-        &loopback,
-        addressed_to("GET", "/config", "LLMS.example.com:443"),
-    )
-    .await;
+    let loopback = app(listed).await;
+    let reply = loopback
+        .send(addressed_to(Method::GET, "/config", "LLMS.example.com:443"))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = send(&loopback, addressed_to("GET", "/config", "other.example")).await;
+    let reply = loopback
+        .send(addressed_to(Method::GET, "/config", "other.example"))
+        .await;
     assert_misdirected(&reply, "unlisted name on loopback");
 
     // Listening beyond loopback: every name, unless the list says otherwise.
-    let public = app_with(&home, |config| config.loopback_only = false).await;
-    let reply = send(&public, addressed_to("GET", "/config", "other.example")).await;
+    let public = app(|config| config.loopback_only = false).await;
+    let reply = public
+        .send(addressed_to(Method::GET, "/config", "other.example"))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let public_listed = app_with(&home, |config| {
+    let public_listed = app(|config| {
         config.loopback_only = false;
         listed(config);
     })
     .await;
-    let reply = send(
-        &public_listed,
-        addressed_to("GET", "/config", "other.example"),
-    )
-    .await;
+    let reply = public_listed
+        .send(addressed_to(Method::GET, "/config", "other.example"))
+        .await;
     assert_misdirected(&reply, "unlisted name on a public server");
-    let reply = send(
-        &public_listed,
-        addressed_to("GET", "/config", "llms.example.com"),
-    )
-    .await;
+    let reply = public_listed
+        .send(addressed_to(Method::GET, "/config", "llms.example.com"))
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
 }
 
@@ -586,21 +498,21 @@ impl HttpBody for Stalled {
     }
 }
 
-#[tokio::test]
-async fn a_body_that_stops_arriving_is_refused_with_408() {
-    let home = home_with_users();
-    let bob = home.write_session("bob", "credentials", 0.0);
+async fn a_body_that_stops_arriving_is_refused_with_408(store: Store) {
     let timeout = Duration::from_millis(300);
-    let app = app_with(&home, |config| config.body_timeout = timeout).await;
+    let app = TestApp::builder(store)
+        .home(home_with_users())
+        .config(move |config| config.body_timeout = timeout)
+        .build()
+        .await;
+    let bob = app.home.write_session("bob", "credentials", 0.0);
     let json_post = |path: &str, prefix: &'static [u8]| {
-        Request::post(path)
-            .header(header::COOKIE, &bob)
+        request(Method::POST, path, Some(&bob))
             .header(header::CONTENT_TYPE, "application/json")
             .body(Stalled::after(prefix))
             .unwrap()
     };
-    let upload = Request::post("/user/avatar")
-        .header(header::COOKIE, &bob)
+    let upload = request(Method::POST, "/user/avatar", Some(&bob))
         .header(header::CONTENT_TYPE, "multipart/form-data; boundary=b")
         .body(Stalled::after(
             b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n\x89PNG",
@@ -619,7 +531,7 @@ async fn a_body_that_stops_arriving_is_refused_with_408() {
     ] {
         let started = Instant::now();
         // Without the deadline the handler would wait for the rest of the body forever.
-        let reply = tokio::time::timeout(Duration::from_secs(5), send(&app, request))
+        let reply = tokio::time::timeout(Duration::from_secs(5), app.send(request))
             .await
             .unwrap_or_else(|_| panic!("{what}: still waiting for the body after 5 s"));
         let took = started.elapsed();
@@ -637,15 +549,38 @@ async fn a_body_that_stops_arriving_is_refused_with_408() {
             "{what}: {took:?}"
         );
     }
-    assert!(!home.path().join("user/bob/avatar.png").exists());
+    assert!(!app.home.path().join("user/bob/avatar.png").exists());
     assert_eq!(
-        home.users_json()["bob"]["password_hash"],
+        app.users_json()["bob"]["password_hash"],
         sha256_hash("pw-bob")
     );
 
     // Bodies that arrive in time are served as ever under the same deadline.
-    let reply = send(&app, sign_in("bob", "pw-bob", &[])).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    let reply = send(&app, avatar_upload(&bob, &png_claiming(4, 4))).await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let reply = app.login("bob", "pw-bob").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = app
+        .send(avatar_upload(
+            Some(&bob),
+            "a.png",
+            "image/png",
+            &png_claiming(4, 4),
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
+
+store_suite!(
+    a_repeated_next_on_the_sign_in_page_is_a_json_400,
+    an_undecodable_user_name_in_the_path_is_a_json_400,
+    an_avatar_upload_that_is_not_multipart_is_a_json_400,
+    malformed_github_start_and_callback_queries_are_json_400s,
+    only_the_refusal_of_a_locked_account_says_locked,
+    the_store_is_made_private_at_start_and_after_every_write,
+    llms_py_own_store_location_is_made_private_too,
+    a_session_folder_open_to_others_is_made_private_at_start,
+    a_session_folder_that_cannot_be_made_private_does_not_stop_the_start,
+    a_png_claiming_20000_by_20000_pixels_is_refused_at_once,
+    a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run,
+    llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server,
+    a_body_that_stops_arriving_is_refused_with_408,
+);

@@ -5,44 +5,26 @@
 mod common;
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use common::{http, session_cookie, Home, Server};
-use http_body_util::BodyExt;
-use llms_auth::users::{serialize_users, User, Users};
-use llms_auth::{AuthState, Config, ProviderRegistry};
-use sha2::{Digest, Sha256};
-use tower::ServiceExt;
+use axum::http::{Method, StatusCode};
+use common::{
+    figure, forwarded, http, login_request, now_secs, request, sha256_hash, Home, Server, Store,
+    TestApp,
+};
+use llms_auth::audit::AuditEvent;
+use llms_auth::users::{User, Users};
+use llms_auth::Config;
+use serde_json::json;
 
 /// The tests of this file run one at a time, so that the timing figures are not skewed by
 /// the others' processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Prints a figure where `cargo test` shows it.
-fn figure(text: &str) {
-    let _ = writeln!(std::io::stderr(), "FIGURE {text}");
-}
-
-/// A reference-format hash (fast to verify), for users whose hash scheme does not matter.
-fn sha256_hash(password: &str) -> String {
-    let salt = "00112233445566778899aabbccddeeff";
-    format!(
-        "{salt}:{}",
-        hex::encode(Sha256::digest(format!("{salt}{password}")))
-    )
-}
-
-fn write_users(path: &std::path::Path, users: &Users) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, serialize_users(users).unwrap()).unwrap();
-}
-
 /// A small deterministic generator, seeded from the clock and printed, so a failing run can
 /// be repeated.
 struct Lcg(u64);
@@ -61,13 +43,14 @@ fn crash_safety_kill_9_during_store_writes() {
     let _serial = SERIAL.blocking_lock();
     let home = Home::new();
     // A large store makes each write take long enough for kills to land inside it.
-    let mut users = Users::new();
-    for i in 0..3_000 {
-        users.insert(format!("existing{i}"), User::new(sha256_hash("x"), vec![]));
-    }
-    write_users(&home.users_file(), &users);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let names: Vec<String> = (0..3_000).map(|i| format!("existing{i}")).collect();
+    let users: Vec<(&str, &str, &[&str])> = names
+        .iter()
+        .map(|name| (name.as_str(), "x", &[][..]))
+        .collect();
+    home.write_users(&users);
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
     let mut rng = Lcg(seed);
@@ -146,25 +129,29 @@ fn crash_safety_kill_9_during_store_writes() {
 async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
     let _serial = SERIAL.lock().await;
     let home = Home::new();
-    let mut users = Users::new();
-    for i in 0..4 {
-        users.insert(format!("signer{i}"), User::new(sha256_hash("pw"), vec![]));
-    }
-    write_users(&home.users_file(), &users);
+    home.write_users(&[
+        ("signer0", "pw", &[]),
+        ("signer1", "pw", &[]),
+        ("signer2", "pw", &[]),
+        ("signer3", "pw", &[]),
+    ]);
     let server = Server::start_with(&home, &[], &[("LLMS_PASSWORD_HASH", "sha256")]);
     let started = Instant::now();
 
     // Four CLI processes at a time keep adding distinct users...
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let home_path = home.path().to_owned();
+            let adds: Vec<_> = (0..10)
+                .map(|i| {
+                    let mut add = home.llms();
+                    add.args(["--adduser", &format!("w{w}u{i}"), "--password-stdin"])
+                        .env("LLMS_PASSWORD_HASH", "sha256");
+                    add
+                })
+                .collect();
             std::thread::spawn(move || {
-                for i in 0..10 {
-                    let out = std::process::Command::new(common::llms_bin())
-                        .args(["--adduser", &format!("w{w}u{i}"), "--password-stdin"])
-                        .env("LLMS_HOME", &home_path)
-                        .env("LLMS_PASSWORD_HASH", "sha256")
-                        .env("LLMS_LOG", "warn")
+                for mut add in adds {
+                    let out = add
                         .stdin(Stdio::piped())
                         .stdout(Stdio::null())
                         .stderr(Stdio::piped())
@@ -188,7 +175,7 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
             let client = http();
             let mut last_window = (0.0, 0.0);
             for _ in 0..15 {
-                let before = llms_auth::time::now_secs();
+                let before = now_secs();
                 let response = client
                     .post(&url)
                     .json(&serde_json::json!({"username": format!("signer{i}"), "password": "pw"}))
@@ -196,7 +183,7 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
                     .await
                     .unwrap();
                 assert_eq!(response.status(), 200);
-                last_window = (before, llms_auth::time::now_secs());
+                last_window = (before, now_secs());
             }
             last_window
         }));
@@ -228,36 +215,64 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
     ));
 }
 
-/// An in-process app on a temporary home, with a peer address and a trusted proxy.
-async fn app_with_users(users: &Users) -> (tempfile::TempDir, AuthState, Router) {
-    let outer = tempfile::tempdir().unwrap();
-    let home = outer.path().join("home");
-    write_users(&home.join("credentials/users.json"), users);
-    let mut config = Config::new(&home);
-    config.trusted_proxies = vec!["10.9.9.9".parse().unwrap()];
-    let state = AuthState::new(config, &ProviderRegistry::builtin())
+/// The trusted proxy every in-process request comes through; `X-Forwarded-For` names the
+/// client.
+const PROXY: [u8; 4] = [10, 9, 9, 9];
+
+/// The app in process on `home`, configured as a real server is (Argon2id hashes for new
+/// passwords and for the unknown-user check, as many hashes at once as there are cores),
+/// behind [`PROXY`].
+async fn app_on(home: Home) -> TestApp {
+    TestApp::builder(Store::Files)
+        .home(home)
+        .peer(PROXY)
+        .config(|config| {
+            let defaults = Config::new(&config.home);
+            config.hash_scheme = defaults.hash_scheme;
+            config.hash_concurrency = defaults.hash_concurrency;
+            config.trusted_proxies = vec![PROXY.into()];
+        })
+        .build()
         .await
-        .unwrap();
-    let app = llms_auth::server::app(state.clone())
-        .layer(MockConnectInfo(SocketAddr::from(([10, 9, 9, 9], 4000))));
-    (outer, state, app)
 }
 
-fn login_request(username: &str, password: &str, forwarded_for: &str) -> Request<Body> {
-    Request::post("/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-forwarded-for", forwarded_for)
-        .body(Body::from(
-            serde_json::json!({"username": username, "password": password}).to_string(),
-        ))
-        .unwrap()
+/// The throttle schedule as documented (README.md, "Throttling", and the module doc of
+/// `src/throttle.rs`): "after 2 failures a wait of 1 s, then 3 s (3-8), 5 s (9-24), 10 s
+/// (25-99); an address is refused for the rest of the UTC day after 100". Each row: from
+/// this many failures on (up to the next row), the wait in seconds before the next attempt
+/// is checked; infinite for the rest of the day.
+const DOCUMENTED_SCHEDULE: [(u32, f64); 6] = [
+    (0, 0.0),
+    (2, 1.0),
+    (3, 3.0),
+    (9, 5.0),
+    (25, 10.0),
+    (100, f64::INFINITY),
+];
+
+/// The documented wait after `failures` failed attempts.
+fn documented_wait(failures: usize) -> f64 {
+    DOCUMENTED_SCHEDULE
+        .iter()
+        .rev()
+        .find(|(from, _)| failures >= *from as usize)
+        .map(|(_, wait)| *wait)
+        .expect("the schedule starts at 0 failures")
 }
+
+/// Attempts one username may have being checked at once, as documented in the module doc
+/// of `src/throttle.rs` ("2 per username").
+const DOCUMENTED_IN_FLIGHT_PER_USER: usize = 2;
+
+/// Attempts an address without failures may have being checked at once, as documented in
+/// the module doc of `src/throttle.rs` ("per address 32").
+const DOCUMENTED_IN_FLIGHT_PER_CLEAN_ADDRESS: usize = 32;
 
 /// How many attempts the schedule lets through in `elapsed` seconds of hammering.
 fn schedule_allows(elapsed: f64) -> usize {
     let (mut t, mut allowed) = (0.0, 0usize);
     loop {
-        let wait = llms_auth::throttle::delay_after(allowed as u32);
+        let wait = documented_wait(allowed);
         if wait.is_infinite() {
             return allowed;
         }
@@ -272,21 +287,33 @@ fn schedule_allows(elapsed: f64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_checks_only_what_the_schedule_allows() {
     let _serial = SERIAL.lock().await;
-    let mut users = Users::new();
-    users.insert("victim".into(), User::new(sha256_hash("right"), vec![]));
-    let (_outer, state, app) = app_with_users(&users).await;
+    let home = Home::new();
+    home.write_users(&[("victim", "right", &[])]);
+    let app = Arc::new(app_on(home).await);
     let started = Instant::now();
     let (mut checked, mut throttled) = (0usize, 0usize);
     for i in 0..1_000 {
-        let response = app
-            .clone()
-            .oneshot(login_request("victim", &format!("wrong{i}"), "203.0.113.7"))
-            .await
-            .unwrap();
-        match response.status() {
+        let reply = app
+            .send(forwarded(
+                login_request("victim", &format!("wrong{i}")),
+                "203.0.113.7",
+            ))
+            .await;
+        match reply.status {
             StatusCode::UNAUTHORIZED => checked += 1,
             StatusCode::TOO_MANY_REQUESTS => {
-                assert!(response.headers().contains_key(header::RETRY_AFTER));
+                // The wait it names is at most what the schedule imposes after this many
+                // failures (less when part of it has passed).
+                let retry_after: u64 = reply
+                    .header("retry-after")
+                    .expect("a Retry-After header")
+                    .parse()
+                    .expect("Retry-After in whole seconds");
+                let wait = documented_wait(checked);
+                assert!(
+                    retry_after >= 1 && retry_after as f64 <= wait.ceil(),
+                    "Retry-After {retry_after} after {checked} failures (documented wait {wait} s)"
+                );
                 throttled += 1;
             }
             other => panic!("unexpected {other}"),
@@ -298,18 +325,22 @@ async fn throttling_checks_only_what_the_schedule_allows() {
         checked <= allowed,
         "{checked} checked, schedule allows {allowed}"
     );
+    // The attempts the schedule lets through without any wait were all checked.
+    assert!(
+        checked >= schedule_allows(0.0),
+        "{checked} checked, the schedule lets {} through at once",
+        schedule_allows(0.0)
+    );
     // The right password while throttled is refused without being checked.
-    let response = app
-        .clone()
-        .oneshot(login_request("victim", "right", "203.0.113.7"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let reply = app
+        .send(forwarded(login_request("victim", "right"), "203.0.113.7"))
+        .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     // The audit log grows with the schedule, not with the request rate: one line per wait.
-    let audit = std::fs::read_to_string(state.context().audit_log().path()).unwrap();
-    let throttled_lines = audit
-        .lines()
-        .filter(|l| l.contains("sign_in_throttled"))
+    let throttled_lines = app
+        .audit()
+        .iter()
+        .filter(|record| record.event == AuditEvent::SignInThrottled)
         .count();
     assert!(
         (1..=checked).contains(&throttled_lines),
@@ -319,12 +350,12 @@ async fn throttling_checks_only_what_the_schedule_allows() {
     // Fifty parallel attempts: against one account, no more are checked than a username may
     // have in flight; spread over many accounts from a fresh address, no more than a clean
     // address may.
-    async fn parallel(app: &Router, user: impl Fn(usize) -> String, ip: &str) -> usize {
+    async fn parallel(app: &Arc<TestApp>, user: impl Fn(usize) -> String, ip: &str) -> usize {
         let tasks: Vec<_> = (0..50)
             .map(|i| {
-                let request = login_request(&user(i), "x", ip);
-                let app = app.clone();
-                tokio::spawn(async move { app.oneshot(request).await.unwrap().status() })
+                let request = forwarded(login_request(&user(i), "x"), ip);
+                let app = Arc::clone(app);
+                tokio::spawn(async move { app.send(request).await.status })
             })
             .collect();
         let mut checked = 0;
@@ -335,15 +366,14 @@ async fn throttling_checks_only_what_the_schedule_allows() {
         }
         checked
     }
-    use llms_auth::throttle::{MAX_IN_FLIGHT_PER_CLEAN_ADDRESS, MAX_IN_FLIGHT_PER_USER};
     let one_account = parallel(&app, |_| "victim2".to_owned(), "198.51.100.1").await;
     let many_accounts = parallel(&app, |i| format!("nobody{i}"), "198.51.100.2").await;
     assert!(
-        (1..=MAX_IN_FLIGHT_PER_USER as usize).contains(&one_account),
+        (1..=DOCUMENTED_IN_FLIGHT_PER_USER).contains(&one_account),
         "{one_account}"
     );
     assert!(
-        (1..=MAX_IN_FLIGHT_PER_CLEAN_ADDRESS as usize).contains(&many_accounts),
+        (1..=DOCUMENTED_IN_FLIGHT_PER_CLEAN_ADDRESS).contains(&many_accounts),
         "{many_accounts}"
     );
     figure(&format!(
@@ -363,8 +393,13 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
     let _serial = SERIAL.lock().await;
     const SAMPLES: usize = 41;
     // Real Argon2id hashes, and llms.py's reference hashes (which check in microseconds on
-    // their own): an unknown name must take as long as either.
+    // their own): an unknown name must take as long as either. And an admin, whose unlock
+    // forgives the others' failures between rounds.
     let mut users = Users::new();
+    users.insert(
+        "admin".into(),
+        User::new(sha256_hash("pw-admin"), vec!["Admin".into()]),
+    );
     for i in 0..SAMPLES {
         let hash = llms_auth::password::hash_password(
             "the-right-one",
@@ -377,18 +412,17 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
             User::new(sha256_hash("the-right-one"), vec![]),
         );
     }
-    let (_outer, state, app) = app_with_users(&users).await;
+    let home = Home::new();
+    home.write_users_json(&serde_json::to_value(&users).unwrap());
+    let app = app_on(home).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
     // Warm up every path (the dummy hash is made on first use).
     for (user, ip) in [
         ("warm-unknown", "192.0.2.250"),
         ("known0", "192.0.2.251"),
         ("legacy0", "192.0.2.252"),
     ] {
-        let _ = app
-            .clone()
-            .oneshot(login_request(user, "x", ip))
-            .await
-            .unwrap();
+        let _ = app.send(forwarded(login_request(user, "x"), ip)).await;
     }
     // Up to five rounds, pooled: a systematic difference shows in every round, while a
     // burst of machine noise is outvoted.
@@ -397,6 +431,25 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
     let mut medians = [0.0; 3];
     let mut worst = f64::INFINITY;
     for round in 0..5 {
+        // Each known name fails once a round: an admin's unlock forgives its failures first,
+        // so throttling never steps in (ghosts have fresh names every round).
+        for i in 0..SAMPLES {
+            for name in &names[1..] {
+                let user = format!("{name}{i}");
+                let unlock = json!({"userName": user, "locked": false});
+                let reply = app
+                    .json(Method::PUT, "/admin/users", Some(&admin), unlock)
+                    .await;
+                assert_eq!(
+                    reply.status,
+                    StatusCode::OK,
+                    "unlock {user}: {}",
+                    reply.text()
+                );
+            }
+        }
+        // The store changed: this untimed request is the one that reads it again.
+        assert!(app.is_signed_in(&admin).await);
         for i in 0..SAMPLES {
             // Distinct names and addresses, so throttling never steps in; interleaved in
             // rotating order, so machine noise falls on all alike.
@@ -407,18 +460,14 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
                 } else {
                     format!("{}{i}", names[kind])
                 };
-                state.context().throttle().clear_user(&user);
                 let ip = format!("192.{}.{}.{}", 10 + round, kind, i);
                 let started = Instant::now();
-                let response = app
-                    .clone()
-                    .oneshot(login_request(&user, "not-the-password", &ip))
-                    .await
-                    .unwrap();
+                let reply = app
+                    .send(forwarded(login_request(&user, "not-the-password"), &ip))
+                    .await;
                 samples[kind].push(started.elapsed().as_secs_f64() * 1000.0);
-                assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-                let body = response.into_body().collect().await.unwrap().to_bytes();
-                assert!(String::from_utf8_lossy(&body).contains("Invalid username or password"));
+                assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+                assert!(reply.text().contains("Invalid username or password"));
             }
         }
         for kind in 0..3 {
@@ -446,47 +495,19 @@ async fn unknown_users_cost_the_same_as_wrong_passwords() {
 #[tokio::test]
 async fn a_signed_out_cookie_and_garbage_cookies_reach_nothing() {
     let _serial = SERIAL.lock().await;
-    let mut users = Users::new();
-    users.insert(
-        "admin".into(),
-        User::new(sha256_hash("pw"), vec!["Admin".into()]),
-    );
-    let (_outer, _state, app) = app_with_users(&users).await;
-    let response = app
-        .clone()
-        .oneshot(login_request("admin", "pw", "192.0.2.1"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let cookie = response
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let get = |cookie: String| {
-        Request::get("/admin/users")
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())
-            .unwrap()
-    };
-    assert_eq!(
-        app.clone()
-            .oneshot(get(cookie.clone()))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let logout = Request::post("/auth/logout")
-        .header(header::COOKIE, &cookie)
+    let home = Home::new();
+    home.write_users(&[("admin", "pw", &["Admin"])]);
+    let app = app_on(home).await;
+    let reply = app
+        .send(forwarded(login_request("admin", "pw"), "192.0.2.1"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let cookie = reply.session_cookie().expect("a session cookie");
+    assert_eq!(app.get("/admin/users", Some(&cookie)).await.status, 200);
+    let logout = request(Method::POST, "/auth/logout", Some(&cookie))
         .body(Body::empty())
         .unwrap();
-    assert_eq!(app.clone().oneshot(logout).await.unwrap().status(), 200);
+    assert_eq!(app.send(logout).await.status, 200);
     for bad in [
         cookie.clone(),
         "llms-token=../users".to_owned(),
@@ -494,7 +515,6 @@ async fn a_signed_out_cookie_and_garbage_cookies_reach_nothing() {
         format!("llms-token={}", "A".repeat(43)),
         format!("llms-token={}", "A".repeat(5000)),
     ] {
-        assert_eq!(app.clone().oneshot(get(bad)).await.unwrap().status(), 401);
+        assert_eq!(app.get("/admin/users", Some(&bad)).await.status, 401);
     }
-    let _ = session_cookie; // shared helper, used by other tests
 }

@@ -5,142 +5,75 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use common::Home;
-use http_body_util::BodyExt;
-use llms_auth::audit::{AuditEvent, AuditRecord};
-use llms_auth::password::HashScheme;
-use llms_auth::{AuthState, Config, ProviderRegistry};
+use axum::http::{Method, StatusCode};
+use common::{forwarded, json_request, Home, Reply, Store, TestApp};
+use llms_auth::audit::AuditEvent;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 /// The trusted proxy every request comes through.
 const PROXY: [u8; 4] = [10, 0, 0, 9];
 
-struct TestApp {
-    home: Home,
-    router: Router,
+/// The app behind [`PROXY`], on a home holding these users (password `pw-<name>`).
+async fn app_with_users(store: Store, names: &[&str]) -> TestApp {
+    let home = Home::new();
+    let passwords: Vec<String> = names.iter().map(|n| format!("pw-{n}")).collect();
+    let users: Vec<(&str, &str, &[&str])> = names
+        .iter()
+        .zip(&passwords)
+        .map(|(n, p)| (*n, p.as_str(), &[][..]))
+        .collect();
+    home.write_users(&users);
+    TestApp::builder(store)
+        .home(home)
+        .peer(PROXY)
+        .config(|config| config.trusted_proxies = vec![PROXY.into()])
+        .build()
+        .await
 }
 
-struct Reply {
-    status: StatusCode,
-    retry_after: Option<String>,
-    cookie: Option<String>,
-    body: Value,
+/// `POST path` with a JSON body, through the proxy for `client` (its `X-Forwarded-For`).
+async fn post(app: &TestApp, path: &str, client: &str, cookie: Option<&str>, body: Value) -> Reply {
+    app.send(forwarded(
+        json_request(Method::POST, path, cookie, &body),
+        client,
+    ))
+    .await
 }
 
-impl TestApp {
-    /// The app on a home holding these users (password `pw-<name>`).
-    async fn with_users(names: &[&str]) -> Self {
-        let home = Home::new();
-        let passwords: Vec<String> = names.iter().map(|n| format!("pw-{n}")).collect();
-        let users: Vec<(&str, &str, &[&str])> = names
-            .iter()
-            .zip(&passwords)
-            .map(|(n, p)| (*n, p.as_str(), &[][..]))
-            .collect();
-        home.write_users(&users);
-        let mut config = Config::new(home.path());
-        config.hash_scheme = HashScheme::Sha256;
-        config.hash_concurrency = 2;
-        config.trusted_proxies = vec![PROXY.into()];
-        let state = AuthState::new(config, &ProviderRegistry::builtin())
-            .await
-            .expect("state");
-        let router =
-            llms_auth::server::app(state).layer(MockConnectInfo(SocketAddr::from((PROXY, 40000))));
-        Self { home, router }
-    }
-
-    async fn post(&self, path: &str, client: &str, cookie: Option<&str>, body: Value) -> Reply {
-        let mut request = Request::post(path)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("x-forwarded-for", client);
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let text = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after = text(header::RETRY_AFTER);
-        let cookie = text(header::SET_COOKIE)
-            .filter(|c| c.starts_with("llms-token=") && !c.starts_with("llms-token=;"))
-            .map(|c| c.split(';').next().unwrap().to_owned());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            retry_after,
-            cookie,
-            body,
-        }
-    }
-
-    async fn login(&self, user: &str, password: &str, client: &str) -> Reply {
-        let body = json!({ "username": user, "password": password });
-        self.post("/auth/login", client, None, body).await
-    }
-
-    fn audit(&self) -> Vec<AuditRecord> {
-        let path = self.home.path().join("credentials/audit.log");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-
-    fn audited(&self, event: AuditEvent) -> usize {
-        self.audit().iter().filter(|r| r.event == event).count()
-    }
+/// `POST /auth/login` from `client`.
+async fn login(app: &TestApp, user: &str, password: &str, client: &str) -> Reply {
+    let body = json!({ "username": user, "password": password });
+    post(app, "/auth/login", client, None, body).await
 }
 
-fn message(reply: &Reply) -> &str {
-    reply.body["responseStatus"]["message"]
-        .as_str()
-        .unwrap_or_default()
+/// How many audit records of `event` there are.
+fn audited(app: &TestApp, event: AuditEvent) -> usize {
+    app.audit().iter().filter(|r| r.event == event).count()
 }
 
-#[tokio::test]
-async fn accounts_with_long_names_sign_in_and_overlong_names_are_refused_unchecked() {
+async fn accounts_with_long_names_sign_in_and_overlong_names_are_refused_unchecked(store: Store) {
     // Hand-written (or llms.py) accounts may have longer names than new ones may.
     let at_limit = "a".repeat(64);
     let over = "b".repeat(65);
     let longest = "c".repeat(256);
     let too_long = "d".repeat(257);
-    let app = TestApp::with_users(&[&at_limit, &over, &longest, &too_long]).await;
+    let app = app_with_users(store, &[&at_limit, &over, &longest, &too_long]).await;
     for (i, name) in [&at_limit, &over, &longest].into_iter().enumerate() {
-        let reply = app
-            .login(
-                name,
-                &format!("pw-{name}"),
-                &format!("198.51.100.{}", i + 1),
-            )
-            .await;
+        let reply = login(
+            &app,
+            name,
+            &format!("pw-{name}"),
+            &format!("198.51.100.{}", i + 1),
+        )
+        .await;
         assert_eq!(reply.status, StatusCode::OK, "{} characters", name.len());
-        assert_eq!(reply.body["userName"], name.as_str());
-        assert!(reply.cookie.is_some());
+        assert_eq!(reply.json()["userName"], name.as_str());
+        assert!(reply.session_cookie().is_some());
     }
     // The wrong password of a long-named account is an ordinary failure, audited by name.
-    let reply = app.login(&over, "guess", "198.51.100.9").await;
+    let reply = login(&app, &over, "guess", "198.51.100.9").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(message(&reply), "Invalid username or password");
+    assert_eq!(reply.message(), "Invalid username or password");
 
     // Over 256 bytes: refused at once with a clear message, even the right password of a
     // (hand-written) 257-character account; nothing is checked, counted or audited.
@@ -151,24 +84,24 @@ async fn accounts_with_long_names_sign_in_and_overlong_names_are_refused_uncheck
         ("e".repeat(60 * 1024), "x".to_owned()),
         ("é".repeat(129), "x".to_owned()),
     ] {
-        let reply = app.login(&name, &password, client).await;
+        let reply = login(&app, &name, &password, client).await;
         assert_eq!(
             reply.status,
             StatusCode::BAD_REQUEST,
             "{} bytes",
             name.len()
         );
-        assert_eq!(message(&reply), "Username is too long (at most 256 bytes).");
+        assert_eq!(reply.message(), "Username is too long (at most 256 bytes).");
     }
     assert_eq!(app.audit().len(), audited_before);
 
     // Long unknown names are unknown users: the dummy hash, a failure for the address.
     for name in ["f".repeat(65), "g".repeat(256)] {
-        let reply = app.login(&name, "x", client).await;
+        let reply = login(&app, &name, "x", client).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(message(&reply), "Invalid username or password");
+        assert_eq!(reply.message(), "Invalid username or password");
     }
-    let reply = app.login("somebody", "x", client).await;
+    let reply = login(&app, "somebody", "x", client).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     let failed: Vec<(String, String)> = app
         .audit()
@@ -187,9 +120,8 @@ async fn accounts_with_long_names_sign_in_and_overlong_names_are_refused_uncheck
     );
 }
 
-#[tokio::test]
-async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts() {
-    let app = TestApp::with_users(&["alice"]).await;
+async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts(store: Store) {
+    let app = app_with_users(store, &["alice"]).await;
     let in_one_64 = [
         "2001:db8:1:2::1",
         "2001:db8:1:2::2",
@@ -205,7 +137,7 @@ async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts() {
         ]
     );
     // Another /64 is another client.
-    let reply = app.login("alice", "pw-alice", "2001:db8:1:3::1").await;
+    let reply = login(&app, "alice", "pw-alice", "2001:db8:1:3::1").await;
     assert_eq!(reply.status, StatusCode::OK);
     // The recorded address is the client's own, not its prefix.
     assert_eq!(app.home.users_json()["alice"]["lastIp"], "2001:db8:1:3::1");
@@ -215,50 +147,60 @@ async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts() {
 async fn wrong_sign_ins_from(app: &TestApp, addresses: &[&str]) -> Vec<StatusCode> {
     let mut statuses = Vec::new();
     for (i, address) in addresses.iter().enumerate() {
-        statuses.push(app.login(&format!("nobody{i}"), "x", address).await.status);
+        statuses.push(login(app, &format!("nobody{i}"), "x", address).await.status);
     }
     statuses
 }
 
-#[tokio::test]
-async fn the_password_change_is_throttled_like_sign_in() {
-    let app = TestApp::with_users(&["alice"]).await;
+async fn the_password_change_is_throttled_like_sign_in(store: Store) {
+    let app = app_with_users(store, &["alice"]).await;
     let client = "198.51.100.7";
-    let cookie = app
-        .login("alice", "pw-alice", client)
+    let cookie = login(&app, "alice", "pw-alice", client)
         .await
-        .cookie
+        .session_cookie()
         .expect("signed in");
     let change = |current: &str| {
         let body = json!({ "currentPassword": current, "newPassword": "new-alice" });
-        app.post("/account/change-password", client, Some(&cookie), body)
+        post(
+            &app,
+            "/account/change-password",
+            client,
+            Some(&cookie),
+            body,
+        )
     };
     for _ in 0..2 {
         let reply = change("guess").await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-        assert_eq!(message(&reply), "Current password is incorrect");
+        assert_eq!(reply.message(), "Current password is incorrect");
     }
     let reply = change("guess").await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(reply.body["responseStatus"]["errorCode"], "TooManyRequests");
-    let wait: u64 = reply.retry_after.expect("Retry-After").parse().unwrap();
+    assert_eq!(
+        reply.json()["responseStatus"]["errorCode"],
+        "TooManyRequests"
+    );
+    let wait: u64 = reply
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
     assert!(wait >= 1);
     // The right password is refused too while throttled, without being checked.
     let before = app.home.users_json();
     let reply = change("pw-alice").await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(reply.retry_after.is_some());
+    assert!(reply.header("retry-after").is_some());
     assert_eq!(app.home.users_json(), before);
     // The guesses count for signing in as well: one budget, not two.
     assert_eq!(
-        app.login("alice", "pw-alice", "192.0.2.1").await.status,
+        login(&app, "alice", "pw-alice", "192.0.2.1").await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
 }
 
-#[tokio::test]
-async fn throttled_attempts_do_not_grow_the_audit_log_one_line_each() {
-    let app = TestApp::with_users(&["alice"]).await;
+async fn throttled_attempts_do_not_grow_the_audit_log_one_line_each(store: Store) {
+    let app = app_with_users(store, &["alice"]).await;
     let (mut checked, mut refused) = (0, 0);
     // One account from one address, then many names from another: 1,000 attempts.
     for i in 0..1_000 {
@@ -267,17 +209,24 @@ async fn throttled_attempts_do_not_grow_the_audit_log_one_line_each() {
         } else {
             (format!("user{i}"), "198.51.100.2")
         };
-        match app.login(&user, "wrong", client).await.status {
+        match login(&app, &user, "wrong", client).await.status {
             StatusCode::UNAUTHORIZED => checked += 1,
             StatusCode::TOO_MANY_REQUESTS => refused += 1,
             other => panic!("unexpected {other}"),
         }
     }
     assert!(refused >= 900, "{refused} refused");
-    assert_eq!(app.audited(AuditEvent::SignInFailed), checked);
-    let throttled = app.audited(AuditEvent::SignInThrottled);
+    assert_eq!(audited(&app, AuditEvent::SignInFailed), checked);
+    let throttled = audited(&app, AuditEvent::SignInThrottled);
     assert!(
         (1..=checked).contains(&throttled),
         "{throttled} throttled lines for {refused} refusals and {checked} failures"
     );
 }
+
+store_suite!(
+    accounts_with_long_names_sign_in_and_overlong_names_are_refused_unchecked,
+    rotating_through_one_ipv6_64_buys_no_fresh_attempts,
+    the_password_change_is_throttled_like_sign_in,
+    throttled_attempts_do_not_grow_the_audit_log_one_line_each,
+);

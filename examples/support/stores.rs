@@ -5,9 +5,9 @@ use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use llms_auth::internals::now_secs;
 use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::session::SessionRecord;
-use llms_auth::time::now_secs;
 use llms_auth::users::{serialize_users, User, Users};
 use sha2::{Digest, Sha256};
 

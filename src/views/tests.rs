@@ -1,6 +1,7 @@
 //! Rendering checks: escaping of hostile and long usernames, which actions and menu entries
 //! each user is offered.
 
+use super::admin::RowActions;
 use super::*;
 use crate::accounts::Account;
 use crate::identity::CurrentUser;
