@@ -66,7 +66,7 @@ impl AuthProvider for ProxyHeaderProvider {
         let users = ctx.users().await?;
         let roles = match users.get(name) {
             Some(user) if user.lock_reason().is_some() => return Ok(Identity::Anonymous),
-            Some(user) => user.roles.clone(),
+            Some(user) => user.record.roles.clone(),
             None => Vec::new(),
         };
         Ok(Identity::User(CurrentUser {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::session::SessionKey;
-use crate::users::{User, ADMIN_ROLE};
+use crate::users::{AccountRecord, User, ADMIN_ROLE};
 
 /// One account as Manage Users lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,16 +30,21 @@ pub struct Account {
 }
 
 impl Account {
-    /// The account `name` of the password store.
-    pub fn of_user(name: &str, user: &User) -> Self {
+    /// The account `name` as `record` has it, with these `roles` in effect.
+    pub fn of(name: &str, record: &AccountRecord, roles: Vec<String>) -> Self {
         Self {
             user_name: name.to_owned(),
-            created: user.created,
-            roles: user.roles.clone(),
-            locked: user.lock_reason().map(str::to_owned),
-            last_ip: user.last_ip.clone(),
-            last_login: user.last_login,
+            created: record.created,
+            roles,
+            locked: record.lock_reason().map(str::to_owned),
+            last_ip: record.last_ip.clone(),
+            last_login: record.last_login,
         }
+    }
+
+    /// The account `name` of the password store.
+    pub fn of_user(name: &str, user: &User) -> Self {
+        Self::of(name, &user.record, user.record.roles.clone())
     }
 
     /// Whether the account holds the Admin role.
@@ -124,6 +129,23 @@ pub struct AccountFields<'a> {
     /// The setting that makes this account an Admin whatever its record says, if one does
     /// (for example "the github_auth admins setting").
     pub admin_by_config: Option<&'a str>,
+}
+
+impl<'a> AccountFields<'a> {
+    /// The fields of `record`, with its password hash when it has one here, and the setting
+    /// that makes it an Admin, if any.
+    pub fn of(
+        record: &'a mut AccountRecord,
+        password_hash: Option<&'a mut String>,
+        admin_by_config: Option<&'a str>,
+    ) -> Self {
+        Self {
+            roles: &mut record.roles,
+            locked: &mut record.locked,
+            password_hash,
+            admin_by_config,
+        }
+    }
 }
 
 /// What [`apply_change`] did.

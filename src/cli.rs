@@ -293,7 +293,7 @@ fn list_users(users: &Users, out: &mut impl Write) -> Result<()> {
     let width = users.keys().map(|n| n.chars().count()).max().unwrap_or(0);
     let mut text = String::with_capacity(users.len() * 64);
     for (name, user) in users {
-        let created = local_time(user.created);
+        let created = local_time(user.record.created);
         text.push_str(&format!("  {name:<width$}  (created: {created})"));
         if let Some(reason) = user.lock_reason() {
             text.push_str(&format!("  LOCKED: {reason}"));
@@ -344,7 +344,7 @@ fn lock_user(
     store.update(|users| {
         let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
         sessions.remove_user(name, None)?;
-        user.locked = Some(reason.clone());
+        user.record.locked = Some(reason.clone());
         Ok(())
     })?;
     say(out, &format!("User '{name}' locked: {reason}"))?;
@@ -356,7 +356,7 @@ fn lock_user(
 fn unlock_user(store: &UserStore, name: &str, out: &mut impl Write) -> Result<Option<AuditRecord>> {
     let was_locked = store.update(|users| {
         let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
-        Ok(user.locked.take().is_some())
+        Ok(user.record.locked.take().is_some())
     })?;
     if was_locked {
         say(out, &format!("User '{name}' unlocked."))?;
@@ -419,7 +419,7 @@ mod tests {
             ("bob", Some("Account suspended")),
         ] {
             let mut user = User::new("x:y".into(), vec![]);
-            user.locked = locked.map(str::to_owned);
+            user.record.locked = locked.map(str::to_owned);
             users.insert(name.into(), user);
         }
         let mut out = Vec::new();

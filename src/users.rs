@@ -29,13 +29,12 @@ pub const MAX_USERNAME_CHARS: usize = 64;
 /// hashing.
 pub const MAX_SIGN_IN_NAME_BYTES: usize = 256;
 
-/// One account, as stored in users.json. Unknown fields are kept in `extra`.
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-pub struct User {
-    /// Argon2id PHC string or the reference's `salt:sha256hex`.
-    #[serde(default)]
-    pub password_hash: String,
-    /// Unix seconds when the account was created.
+/// What every stored account records, whichever provider signs it in: when it was
+/// created, its roles, its lock, its last sign-in, and the fields this crate does not know
+/// (kept as they were). The fields and their names are llms.py's `users.json`'s.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AccountRecord {
+    /// Unix seconds when the account was created (or first seen).
     #[serde(default)]
     pub created: f64,
     /// Role names; `"Admin"` is the only one with a meaning.
@@ -55,30 +54,13 @@ pub struct User {
     pub extra: Map<String, Value>,
 }
 
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("password_hash", &"<redacted>")
-            .field("created", &self.created)
-            .field("roles", &self.roles)
-            .field("locked", &self.locked)
-            .field("last_ip", &self.last_ip)
-            .field("last_login", &self.last_login)
-            .finish_non_exhaustive()
-    }
-}
-
-impl User {
-    /// A new account with this password hash, created now.
-    pub fn new(password_hash: String, roles: Vec<String>) -> Self {
+impl AccountRecord {
+    /// A record of an account created now, with these roles.
+    pub fn new(roles: Vec<String>) -> Self {
         Self {
-            password_hash,
             created: now_secs(),
             roles,
-            locked: None,
-            last_ip: None,
-            last_login: None,
-            extra: Map::new(),
+            ..Self::default()
         }
     }
 
@@ -90,6 +72,52 @@ impl User {
     /// The lock reason, if the account is locked.
     pub fn lock_reason(&self) -> Option<&str> {
         self.locked.as_deref().filter(|r| !r.is_empty())
+    }
+
+    /// Records a sign-in from `client_ip`, now.
+    pub fn signed_in(&mut self, client_ip: &str) {
+        self.last_ip = Some(client_ip.to_owned());
+        self.last_login = Some(now_secs());
+    }
+}
+
+/// One password account, as stored in users.json.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    /// Argon2id PHC string or the reference's `salt:sha256hex`.
+    #[serde(default)]
+    pub password_hash: String,
+    /// Everything else the account records.
+    #[serde(flatten)]
+    pub record: AccountRecord,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("password_hash", &"<redacted>")
+            .field("record", &self.record)
+            .finish()
+    }
+}
+
+impl User {
+    /// A new account with this password hash, created now.
+    pub fn new(password_hash: String, roles: Vec<String>) -> Self {
+        Self {
+            password_hash,
+            record: AccountRecord::new(roles),
+        }
+    }
+
+    /// Whether the account has the Admin role.
+    pub fn is_admin(&self) -> bool {
+        self.record.is_admin()
+    }
+
+    /// The lock reason, if the account is locked.
+    pub fn lock_reason(&self) -> Option<&str> {
+        self.record.lock_reason()
     }
 }
 
@@ -232,11 +260,11 @@ mod tests {
         assert_eq!(users.keys().collect::<Vec<_>>(), ["admin", "bob"]);
         assert!(users["admin"].is_admin());
         assert_eq!(users["bob"].lock_reason(), Some("Account suspended"));
-        assert_eq!(users["bob"].extra["theme"], "dark");
+        assert_eq!(users["bob"].record.extra["theme"], "dark");
 
         store
             .update(|users| {
-                users["admin"].last_ip = Some("10.0.0.1".into());
+                users["admin"].record.last_ip = Some("10.0.0.1".into());
                 Ok(())
             })
             .unwrap();

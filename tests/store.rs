@@ -53,10 +53,10 @@ proptest! {
         let mut users = Users::new();
         for (name, hash, created, roles, locked, extra) in entries {
             let mut user = User::new(hash, roles);
-            user.created = created;
-            user.locked = locked;
+            user.record.created = created;
+            user.record.locked = locked;
             if let Some(extra) = extra {
-                user.extra.insert("theme".into(), json!(extra));
+                user.record.extra.insert("theme".into(), json!(extra));
             }
             users.insert(name, user);
         }
@@ -71,7 +71,7 @@ proptest! {
         // No `locked` key for active accounts.
         let value: Map<String, Value> = serde_json::from_str(&text).unwrap();
         for (name, user) in &users {
-            prop_assert_eq!(value[name].get("locked").is_some(), user.locked.is_some());
+            prop_assert_eq!(value[name].get("locked").is_some(), user.record.locked.is_some());
         }
     }
 

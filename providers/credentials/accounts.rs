@@ -65,12 +65,7 @@ impl AccountDirectory for PasswordAccounts {
             let Some(user) = users.get_mut(&target) else {
                 return Ok(None);
             };
-            let fields = AccountFields {
-                roles: &mut user.roles,
-                locked: &mut user.locked,
-                password_hash: Some(&mut user.password_hash),
-                admin_by_config: None,
-            };
+            let fields = AccountFields::of(&mut user.record, Some(&mut user.password_hash), None);
             let applied = apply_change(&target, fields, hash, roles, lock)?;
             if applied.ends_sessions {
                 ctx.sessions().remove_user(&target, keep_session)?;

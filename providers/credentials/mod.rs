@@ -99,7 +99,7 @@ impl AuthProvider for CredentialsProvider {
         // are read from the store, never from the session.
         match users.get(&found.username) {
             Some(user) if user.lock_reason().is_none() => Ok(Identity::User(
-                CurrentUser::from_session(found, user.roles.clone()),
+                CurrentUser::from_session(found, user.record.roles.clone()),
             )),
             _ => {
                 ctx.end_session(found.key).await?;

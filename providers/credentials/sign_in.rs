@@ -183,10 +183,9 @@ pub async fn authenticate(
             if let Some(hash) = upgraded {
                 user.password_hash = hash;
             }
-            user.last_ip = Some(ip.clone());
-            user.last_login = Some(now_secs());
+            user.record.signed_in(&ip);
             let token = ctx.start_session(&name, NAME, &ip, &agent)?;
-            Ok((token, user.roles.clone()))
+            Ok((token, user.record.roles.clone()))
         })
         .await?;
     tracing::info!(user = %username, ip = %client_ip, "signed in");

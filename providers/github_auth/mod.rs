@@ -122,7 +122,7 @@ impl Github {
 
     /// Roles in effect for a recorded user.
     fn roles(&self, user_name: &str, user: &GithubUser) -> Vec<String> {
-        let mut roles = user.roles.clone();
+        let mut roles = user.record.roles.clone();
         if self.admin_by_setting(user_name, user) && !roles.iter().any(|r| r == ADMIN_ROLE) {
             roles.push(ADMIN_ROLE.to_owned());
         }
@@ -131,14 +131,7 @@ impl Github {
 
     /// A recorded user as Manage Users lists them.
     fn account(&self, user_name: &str, user: &GithubUser) -> Account {
-        Account {
-            user_name: user_name.to_owned(),
-            created: user.created,
-            roles: self.roles(user_name, user),
-            locked: user.lock_reason().map(str::to_owned),
-            last_ip: user.last_ip.clone(),
-            last_login: user.last_login,
-        }
+        Account::of(user_name, &user.record, self.roles(user_name, user))
     }
 }
 
@@ -298,12 +291,8 @@ impl AccountDirectory for GithubAuthProvider {
                     return Ok(None);
                 };
                 let admin_by_setting = github.admin_by_setting(&name, user);
-                let fields = AccountFields {
-                    roles: &mut user.roles,
-                    locked: &mut user.locked,
-                    password_hash: None,
-                    admin_by_config: admin_by_setting.then_some("the github_auth admins setting"),
-                };
+                let setting = admin_by_setting.then_some("the github_auth admins setting");
+                let fields = AccountFields::of(&mut user.record, None, setting);
                 let applied = apply_change(&name, fields, None, change.roles, change.lock)?;
                 if applied.ends_sessions {
                     sessions.remove_user(&name, None)?;

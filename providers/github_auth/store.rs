@@ -4,7 +4,6 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::client::Profile;
 use super::NAME;
@@ -12,7 +11,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::json_store::JsonStore;
 use crate::session::{SessionStore, SessionToken};
-use crate::time::now_secs;
+use crate::users::AccountRecord;
 
 /// A GitHub account this server admitted, as recorded in `github_auth/users.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -21,24 +20,10 @@ pub struct GithubUser {
     pub id: u64,
     /// The login as GitHub last reported it.
     pub login: String,
-    /// Unix seconds of the first sign-in.
-    #[serde(default)]
-    pub created: f64,
-    /// Roles of this user (besides Admin from the `admins` setting).
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// The lock reason; absent when the account may sign in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locked: Option<String>,
-    /// Client address of the last sign-in.
-    #[serde(rename = "lastIp", default, skip_serializing_if = "Option::is_none")]
-    pub last_ip: Option<String>,
-    /// Unix seconds of the last sign-in.
-    #[serde(rename = "lastLogin", default, skip_serializing_if = "Option::is_none")]
-    pub last_login: Option<f64>,
-    /// Fields this crate does not know, kept as they were.
+    /// Everything else the account records (its roles are besides the Admin role the
+    /// `admins` setting gives).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub record: AccountRecord,
 }
 
 impl GithubUser {
@@ -47,18 +32,13 @@ impl GithubUser {
         Self {
             id,
             login: login.to_owned(),
-            created: now_secs(),
-            roles: Vec::new(),
-            locked: None,
-            last_ip: None,
-            last_login: None,
-            extra: Map::new(),
+            record: AccountRecord::new(Vec::new()),
         }
     }
 
     /// The lock reason, if the account is locked.
     pub fn lock_reason(&self) -> Option<&str> {
-        self.locked.as_deref().filter(|r| !r.is_empty())
+        self.record.lock_reason()
     }
 }
 
@@ -120,8 +100,7 @@ pub(super) fn admit(
         return Ok(Err(reason.to_owned()));
     }
     user.login = login.to_owned();
-    user.last_ip = Some(ip.to_owned());
-    user.last_login = Some(now_secs());
+    user.record.signed_in(ip);
     Ok(Ok(sessions.create(login, NAME, ip, agent)?))
 }
 
@@ -142,7 +121,7 @@ mod tests {
         assert!(admit(&mut users, &sessions, &alice, "10.0.0.1", "ua")
             .unwrap()
             .is_ok());
-        users.get_mut("alice").unwrap().locked = Some("spam".into());
+        users.get_mut("alice").unwrap().record.locked = Some("spam".into());
         // Renamed: the record (and its lock) follows the id.
         let renamed = Profile {
             login: "alice2".into(),

@@ -32,7 +32,7 @@ fn record(roles: &[&str], locked: Option<&str>) -> User {
         "x".to_owned(),
         roles.iter().map(|r| (*r).to_owned()).collect(),
     );
-    user.locked = locked.map(str::to_owned);
+    user.record.locked = locked.map(str::to_owned);
     user
 }
 
@@ -142,8 +142,8 @@ fn locked_users_show_the_reason_and_offer_unlock() {
 fn last_login_shows_the_address_and_a_relative_time() {
     let mut users = Users::new();
     let mut seen = record(&[], None);
-    seen.last_ip = Some("192.0.2.7".into());
-    seen.last_login = Some(1_000.0);
+    seen.record.last_ip = Some("192.0.2.7".into());
+    seen.record.last_login = Some(1_000.0);
     users.insert("bob".into(), seen);
     let html = users_table(&[store_section(&users)], "admin", 1_000.0 + 3.0 * 3600.0).into_string();
     assert!(html.contains("192.0.2.7"));
