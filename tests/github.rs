@@ -22,6 +22,7 @@ store_suite!(
     sign_in_page_offers_the_github_button_and_no_password_form,
     wrong_or_missing_state_is_refused,
     restrict_to_matches_logins_in_any_case_and_numeric_ids,
+    a_login_made_of_digits_is_never_taken_for_an_id,
     github_errors_give_a_clear_page_and_no_session,
     a_redirect_from_the_token_endpoint_is_not_followed,
     next_stays_on_this_site,
@@ -378,9 +379,46 @@ async fn wrong_or_missing_state_is_refused(store: Store) {
     assert!(answer.cookie("llms-token").is_some());
 }
 
+/// The review's finding: with `"restrict_to": "alice, 583231"` and `"admins": "583231"`
+/// meant as an id, the GitHub account whose login is `583231` got in as Admin. Entries are
+/// logins; an id is named only as `id:583231`.
+async fn a_login_made_of_digits_is_never_taken_for_an_id(store: Store) {
+    let s = setup_with(store, |settings| {
+        settings.restrict_to = vec!["alice".into(), "id:583231".into()];
+        settings.admins = vec!["id:583231".into()];
+    })
+    .await;
+    // The squatter: a login made of the id's digits, with an id of its own.
+    s.fake.sign_in_next_as("583231", 999_999);
+    let refused = s.round_trip(None).await;
+    assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
+    assert!(!s.records_path().exists(), "nobody recorded");
+    // The account the id names gets in, as an Admin, whatever its login.
+    let octocat = s.sign_in_as("octocat", 583231).await;
+    let me = s.app.get("/auth", Some(&octocat)).await.json();
+    assert_eq!(me["userName"], "octocat");
+    assert_eq!(me["roles"], json!(["Admin"]));
+    // A bare number is a login: it admits (and, in admins, makes an Admin of) the account
+    // with that login, never the account with that id.
+    let s = setup_with(store, |settings| {
+        settings.restrict_to = vec!["583231".into()];
+        settings.admins = vec!["583231".into()];
+    })
+    .await;
+    s.fake.sign_in_next_as("octocat", 583231);
+    let refused = s.round_trip(None).await;
+    assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
+    let digits = s.sign_in_as("583231", 999_999).await;
+    assert_eq!(
+        s.app.get("/auth", Some(&digits)).await.json()["roles"],
+        json!(["Admin"]),
+        "the login the entry names"
+    );
+}
+
 async fn restrict_to_matches_logins_in_any_case_and_numeric_ids(store: Store) {
     let s = setup_with(store, |settings| {
-        settings.restrict_to = vec!["ALICE".into(), "4242".into()];
+        settings.restrict_to = vec!["ALICE".into(), "id:4242".into()];
     })
     .await;
     // Case-insensitive login match.
@@ -389,7 +427,7 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids(store: Store) {
         s.app.get("/auth", Some(&alice)).await.json()["userName"],
         "alice"
     );
-    // Numeric id match, whatever the login.
+    // Numeric id match (`id:4242`), whatever the login.
     let bob = s.sign_in_as("bob-renamed", 4242).await;
     assert_eq!(
         s.app.get("/auth", Some(&bob)).await.json()["userName"],

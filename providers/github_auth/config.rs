@@ -28,9 +28,10 @@ pub struct GithubConfig {
     pub client_secret: String,
     /// The callback URL registered with GitHub; when unset, GitHub uses the app's own.
     pub redirect_uri: Option<String>,
-    /// GitHub logins (any case) or numeric ids allowed in; empty means every GitHub user.
+    /// GitHub logins (any case), or `id:NUMBER` for a numeric user id, allowed in; empty
+    /// means every GitHub user.
     pub restrict_to: Vec<String>,
-    /// GitHub logins (any case) or numeric ids that get the Admin role.
+    /// GitHub logins (any case), or `id:NUMBER`, that get the Admin role.
     pub admins: Vec<String>,
     /// Base of the OAuth endpoints, without a trailing slash (default [`DEFAULT_OAUTH_URL`]).
     pub oauth_url: String,
@@ -193,16 +194,18 @@ impl GithubConfig {
                 )));
             }
         }
+        let restrict_to =
+            split_names(expand_list(file.restrict_to, env).or_else(|| from_env("GITHUB_USERS")));
+        let admins =
+            split_names(expand_list(file.admins, env).or_else(|| from_env("GITHUB_ADMINS")));
+        check_entries(&restrict_to, "restrict_to")?;
+        check_entries(&admins, "admins")?;
         Ok(Self {
             client_id,
             client_secret,
             redirect_uri,
-            restrict_to: split_names(
-                expand_list(file.restrict_to, env).or_else(|| from_env("GITHUB_USERS")),
-            ),
-            admins: split_names(
-                expand_list(file.admins, env).or_else(|| from_env("GITHUB_ADMINS")),
-            ),
+            restrict_to,
+            admins,
             oauth_url: base_url(
                 expand(file.oauth_url, env).or_else(|| from_env("LLMS_GITHUB_OAUTH_URL")),
                 "oauth_url",
@@ -240,13 +243,45 @@ impl GithubConfig {
     pub fn is_admin(&self, login: &str, id: u64) -> bool {
         names_match(&self.admins, login, id)
     }
+
+    /// Entries of `restrict_to` and `admins` made of digits only: they name logins (GitHub
+    /// allows such logins), which may not be what was meant; `id:NUMBER` names an id.
+    pub fn all_digit_entries(&self) -> Vec<&str> {
+        self.restrict_to
+            .iter()
+            .chain(&self.admins)
+            .map(String::as_str)
+            .filter(|entry| !entry.is_empty() && entry.bytes().all(|b| b.is_ascii_digit()))
+            .collect()
+    }
 }
 
-/// Whether `list` names the user: a login in any case (GitHub logins are
-/// case-insensitive), or the numeric id.
+/// The prefix of an entry that names GitHub's numeric user id instead of a login.
+pub const ID_PREFIX: &str = "id:";
+
+/// Whether `list` names the user: an entry is a login, in any case (GitHub logins are
+/// case-insensitive), even when it is all digits (logins may be); only `id:NUMBER` names
+/// the numeric id.
 fn names_match(list: &[String], login: &str, id: u64) -> bool {
     list.iter()
-        .any(|entry| entry.eq_ignore_ascii_case(login) || entry.parse::<u64>() == Ok(id))
+        .any(|entry| match entry.strip_prefix(ID_PREFIX) {
+            Some(number) => number.parse::<u64>() == Ok(id),
+            None => entry.eq_ignore_ascii_case(login),
+        })
+}
+
+/// Refuses an `id:` entry that is no number, naming the `setting` it is in.
+fn check_entries(list: &[String], setting: &str) -> Result<()> {
+    for entry in list {
+        if let Some(number) = entry.strip_prefix(ID_PREFIX) {
+            if number.parse::<u64>().is_err() {
+                return Err(Error::Config(format!(
+                    "github_auth: {setting} entry '{entry}' is not id: followed by GitHub's numeric user id"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
@@ -352,15 +387,35 @@ mod tests {
     }
 
     #[test]
-    fn names_match_logins_in_any_case_and_ids() {
+    fn an_id_entry_that_is_no_number_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, value) in [("GITHUB_USERS", "alice id:x"), ("GITHUB_ADMINS", "id:")] {
+            let vars = env(&[
+                ("GITHUB_CLIENT_ID", "id"),
+                ("GITHUB_CLIENT_SECRET", "s"),
+                (name, value),
+            ]);
+            let err = GithubConfig::load(&Config::new(dir.path()), &vars).unwrap_err();
+            assert!(err.to_string().contains("numeric user id"), "{err}");
+        }
+    }
+
+    #[test]
+    fn entries_match_logins_in_any_case_and_ids_only_with_the_prefix() {
         let mut config = GithubConfig::new("id", "secret");
         assert!(config.allows("anyone", 1), "empty restrict_to admits all");
-        config.restrict_to = vec!["Alice".into(), "4242".into()];
+        config.restrict_to = vec!["Alice".into(), "id:4242".into(), "583231".into()];
         assert!(config.allows("alice", 1));
         assert!(config.allows("ALICE", 1));
         assert!(config.allows("someone-else", 4242));
         assert!(!config.allows("bob", 7));
         assert!(!config.allows("alice2", 7));
+        // A bare number is a login (GitHub logins may be all digits), never an id.
+        assert!(config.allows("583231", 9));
+        assert!(!config.allows("octocat", 583231));
+        // An id entry names the id, not a login made of the same digits.
+        assert!(!config.allows("4242", 7));
+        assert_eq!(config.all_digit_entries(), ["583231"]);
         assert!(!config.is_admin("alice", 1));
     }
 }

@@ -184,6 +184,9 @@ impl AuthProvider for GithubAuthProvider {
         if settings.restrict_to.is_empty() {
             tracing::warn!("github_auth: restrict_to / GITHUB_USERS is empty, so every GitHub account can sign in");
         }
+        for entry in settings.all_digit_entries() {
+            tracing::warn!("github_auth: '{entry}' in restrict_to or admins names the GitHub login '{entry}'; write id:{entry} to name the account whose numeric id is {entry}");
+        }
         Ok(())
     }
 
