@@ -101,7 +101,7 @@ fn main() -> ExitCode {
     match llms_auth::cli::run_with(cli, registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{err:#}");
+            eprintln!("{}", llms_auth::cli::report(&err));
             ExitCode::from(1)
         }
     }

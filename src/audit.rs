@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fsutil::open_append_private;
+use crate::text::printable;
 use crate::time::{local_time, now_secs};
 
 /// What happened.
@@ -142,19 +143,6 @@ impl AuditRecord {
         }
         line
     }
-}
-
-/// Escapes control characters so a log line cannot forge terminal output.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }
 
 /// The append-only audit file.

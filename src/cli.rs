@@ -12,8 +12,9 @@ use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::{Error, Result};
 use crate::password::{check_password_rules, hash_password};
 use crate::session::SessionStore;
+use crate::text::printable;
 use crate::time::local_time;
-use crate::users::{default_roles, validate_username, User, UserStore, Users, DEFAULT_LOCK_REASON};
+use crate::users::{default_roles, lock_reason, validate_username, User, UserStore, Users};
 
 /// The port `llms` serves on when no command is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -150,6 +151,12 @@ impl Cli {
     }
 }
 
+/// How `llms` reports an error: its whole chain on one line, every unprintable character
+/// escaped.
+pub fn report(err: &Error) -> String {
+    printable(&format!("{err:#}"))
+}
+
 /// Runs the command the flags ask for, with the built-in providers.
 pub fn run(cli: Cli) -> Result<()> {
     run_with(cli, crate::ProviderRegistry::builtin())
@@ -210,8 +217,11 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("User '{name}' not found."))
 }
 
+/// Prints one line, every unprintable character escaped: names and reasons come from a
+/// store that an editor or another program may have written, and must not act on the
+/// terminal.
 fn say(out: &mut impl Write, line: &str) -> Result<()> {
-    writeln!(out, "{line}")
+    writeln!(out, "{}", printable(line))
         .and_then(|()| out.flush())
         .map_err(|e| Error::Internal(anyhow::anyhow!("writing to standard output: {e}")))
 }
@@ -233,7 +243,7 @@ fn add_user(
     } else {
         validate_username(name)?;
     }
-    let password = input.password(&format!("Enter password for '{name}': "))?;
+    let password = input.password(&format!("Enter password for '{}': ", printable(name)))?;
     check_password_rules(&password)?;
     if !input.password_stdin {
         let confirm = input.password("Confirm password: ")?;
@@ -290,13 +300,14 @@ fn list_users(users: &Users, out: &mut impl Write) -> Result<()> {
     if users.is_empty() {
         return say(out, "No users configured.");
     }
-    let width = users.keys().map(|n| n.chars().count()).max().unwrap_or(0);
+    let names: Vec<String> = users.keys().map(|n| printable(n)).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let mut text = String::with_capacity(users.len() * 64);
-    for (name, user) in users {
+    for (name, user) in names.iter().zip(users.values()) {
         let created = local_time(user.record.created);
         text.push_str(&format!("  {name:<width$}  (created: {created})"));
         if let Some(reason) = user.lock_reason() {
-            text.push_str(&format!("  LOCKED: {reason}"));
+            text.push_str(&format!("  LOCKED: {}", printable(reason)));
         }
         text.push('\n');
     }
@@ -331,16 +342,13 @@ fn lock_user(
     let reason = match reason {
         Some(reason) => reason,
         None => {
-            write!(out, "Reason for locking '{name}': ")
+            write!(out, "Reason for locking '{}': ", printable(name))
                 .and_then(|()| out.flush())
                 .map_err(|e| Error::Internal(anyhow::anyhow!("writing to standard output: {e}")))?;
             read_stdin_line()?
         }
     };
-    let reason = match reason.trim() {
-        "" => DEFAULT_LOCK_REASON.to_owned(),
-        r => r.to_owned(),
-    };
+    let reason = lock_reason(&reason)?;
     store.update(|users| {
         let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
         sessions.remove_user(name, None)?;

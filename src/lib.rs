@@ -38,6 +38,7 @@ pub mod request;
 mod server;
 pub mod session;
 mod state;
+mod text;
 mod throttle;
 mod time;
 pub mod users;

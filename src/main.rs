@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match llms_auth::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("{err:#}");
+            eprintln!("{}", llms_auth::cli::report(&err));
             ExitCode::from(1)
         }
     }

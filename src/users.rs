@@ -20,6 +20,30 @@ pub const ADMIN_ROLE: &str = "Admin";
 /// The lock reason recorded when an admin gives none.
 pub const DEFAULT_LOCK_REASON: &str = "Account suspended";
 
+/// The longest lock reason accepted, in characters.
+pub const MAX_LOCK_REASON_CHARS: usize = 500;
+
+/// The lock reason `input` gives: trimmed, the default when blank; refused when longer
+/// than [`MAX_LOCK_REASON_CHARS`] or when it holds control characters (shown on terminals
+/// and pages, a reason must not be able to act on them).
+pub fn lock_reason(input: &str) -> Result<String> {
+    let reason = input.trim();
+    if reason.is_empty() {
+        return Ok(DEFAULT_LOCK_REASON.to_owned());
+    }
+    if reason.chars().count() > MAX_LOCK_REASON_CHARS {
+        return Err(Error::bad_request(format!(
+            "Lock reason is too long (at most {MAX_LOCK_REASON_CHARS} characters)."
+        )));
+    }
+    if reason.chars().any(crate::text::is_unprintable) {
+        return Err(Error::bad_request(
+            "Lock reason may not contain control characters.",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
 /// The longest username accepted for a new account.
 pub const MAX_USERNAME_CHARS: usize = 64;
 

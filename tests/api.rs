@@ -470,6 +470,54 @@ async fn admin_locks_and_unlocks(store: Store) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
 
+/// A lock reason is shown on terminals (`--listusers`) and pages: one with control
+/// characters (an escape sequence, a carriage return) is refused, and so is one over 500
+/// characters; nothing changes.
+async fn lock_reasons_with_control_characters_or_too_long_are_refused(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let too_long = "x".repeat(501);
+    for (reason, message) in [
+        (
+            "\u{1b}]0;owned\u{7}",
+            "Lock reason may not contain control characters.",
+        ),
+        (
+            "fine\r  LOCKED: forged",
+            "Lock reason may not contain control characters.",
+        ),
+        (
+            "bidi \u{202e}txt.exe",
+            "Lock reason may not contain control characters.",
+        ),
+        (
+            too_long.as_str(),
+            "Lock reason is too long (at most 500 characters).",
+        ),
+    ] {
+        let reply = app
+            .json(
+                Method::PUT,
+                "/admin/users",
+                Some(&admin),
+                json!({ "userName": "alice", "locked": reason }),
+            )
+            .await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "Error", message);
+        assert!(app.users_json()["alice"].get("locked").is_none());
+    }
+    let fine = "x".repeat(500);
+    let reply = app
+        .json(
+            Method::PUT,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "alice", "locked": fine }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
 async fn admin_update_guards(store: Store) {
     let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
@@ -1487,6 +1535,7 @@ async fn an_avatar_just_under_2_mib_is_accepted(store: Store) {
 
 store_suite!(
     config_says_whether_auth_is_required,
+    lock_reasons_with_control_characters_or_too_long_are_refused,
     sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body,
     every_sign_in_issues_a_new_token,
     sign_in_without_username_or_password_is_400,

@@ -686,3 +686,59 @@ fn a_rewrite_keeps_timestamps_digit_for_digit() {
         assert!(after.contains(number), "{number} changed:\n{after}");
     }
 }
+
+/// The review's finding: a lock reason set through the API with `ESC ]0;...` or `\r`
+/// printed raw in `--listusers` and `--lockuser`, retitling the terminal and forging lines.
+/// Stored text is printed escaped, whoever wrote it; a new reason may not hold controls.
+#[test]
+fn terminal_controls_in_stored_names_and_reasons_are_printed_escaped() {
+    let home = Home::new();
+    home.write_users_json(&json!({
+        "eve\u{1b}]0;pwned\u{7}": {
+            "password_hash": common::sha256_hash("pw-eve"),
+            "created": CREATED,
+            "roles": [],
+            "locked": "spam\r  admin  (created: 2025-01-01 00:00:00)\u{202e}",
+        },
+        "bob": {
+            "password_hash": common::sha256_hash("pw-bob"),
+            "created": CREATED,
+            "roles": [],
+        },
+    }));
+    for args in [&["--listusers"][..], &["--lockuser"][..]] {
+        let out = run(&home, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c == '\u{1b}' || c == '\r' || c == '\u{7}' || c == '\u{202e}'),
+            "{args:?} printed a raw control character: {text:?}"
+        );
+        assert!(
+            text.contains("eve\\u{1b}]0;pwned\\u{7}"),
+            "{args:?}: {text}"
+        );
+        assert!(text.contains("spam\\r  admin"), "{args:?}: {text}");
+        assert_eq!(
+            text.lines().count(),
+            if args[0] == "--lockuser" { 3 } else { 2 }
+        );
+    }
+    // Messages naming such an account are escaped too.
+    let out = run(&home, &["--unlockuser", "eve\u{1b}]0;pwned\u{7}"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "User 'eve\\u{1b}]0;pwned\\u{7}' unlocked.\n");
+    // A new reason with a control character is refused, and nothing changes.
+    for reason in ["x\u{1b}[2J", "ok\rLOCKED: forged", "tab\there"] {
+        let out = run(&home, &["--lockuser", "bob", "--reason", reason]);
+        assert_eq!(out.status.code(), Some(1), "{reason:?}");
+        assert_eq!(
+            stderr(&out),
+            "Lock reason may not contain control characters.\n",
+            "{reason:?}"
+        );
+        assert!(home.users_json()["bob"].get("locked").is_none());
+    }
+}

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::request::extract::{JsonBody, Path};
 use crate::request::RequestFacts;
 use crate::state::AuthState;
-use crate::users::{default_roles, validate_username, User, ADMIN_ROLE, DEFAULT_LOCK_REASON};
+use crate::users::{
+    default_roles, lock_reason, validate_username, User, ADMIN_ROLE, DEFAULT_LOCK_REASON,
+};
 use crate::web::extract::AdminUser;
 
 /// `GET /admin/users`: every account of every directory (the password store's first),
@@ -123,12 +125,7 @@ fn parse_lock(body: &Value) -> Result<LockChange> {
         Some(Value::Null) | Some(Value::Bool(false)) => Ok(LockChange::Unlock),
         Some(Value::Bool(true)) => Ok(LockChange::Lock(DEFAULT_LOCK_REASON.to_owned())),
         Some(Value::String(reason)) if reason.trim().is_empty() => Ok(LockChange::Unlock),
-        Some(Value::String(reason)) if reason.chars().count() <= 500 => {
-            Ok(LockChange::Lock(reason.trim().to_owned()))
-        }
-        Some(Value::String(_)) => Err(Error::bad_request(
-            "Lock reason is too long (at most 500 characters)",
-        )),
+        Some(Value::String(reason)) => Ok(LockChange::Lock(lock_reason(reason)?)),
         Some(_) => Err(Error::bad_request("locked must be a reason, true or false")),
     }
 }
