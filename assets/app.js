@@ -81,13 +81,14 @@ function showToast(message, isError = false) {
 
 // ---- Dialogs ----------------------------------------------------------------------------
 
-function openDialog(dialog, targetName = "") {
+function openDialog(dialog, targetName = "", provider = "credentials") {
   const form = dialog.querySelector("form");
   hideToast();
   form.reset();
   clearError(dialog.querySelector(".form-error"));
   setBusy(form, false);
   dialog.dataset.user = targetName;
+  dialog.dataset.provider = provider;
   dialog.querySelectorAll("[data-target-name]").forEach((el) => { el.textContent = targetName; });
   dialog.querySelectorAll("[data-target-value]").forEach((el) => { el.value = targetName; });
   if (!dialog.open) dialog.showModal();
@@ -309,14 +310,16 @@ function setupManageUsers() {
     const row = button && button.closest("tr[data-user]");
     if (!row) return;
     const name = row.dataset.user;
+    const provider = row.dataset.provider;
     switch (button.dataset.action) {
-      case "password": openDialog(dialogs.password, name); break;
-      case "lock": openDialog(dialogs.lock, name); break;
-      case "delete": openDialog(dialogs.remove, name); break;
+      case "password": openDialog(dialogs.password, name, provider); break;
+      case "lock": openDialog(dialogs.lock, name, provider); break;
+      case "delete": openDialog(dialogs.remove, name, provider); break;
       case "unlock": {
         button.disabled = true;
         const error = await adminAction("/admin/users",
-          { method: "PUT", json: { userName: name, locked: false } }, name, "User '" + name + "' unlocked.");
+          { method: "PUT", json: { userName: name, provider, locked: false } },
+          name, "User '" + name + "' unlocked.");
         if (error) {
           button.disabled = false;
           showToast(error, true);
@@ -339,24 +342,28 @@ function setupManageUsers() {
 
   onDialogSubmit(dialogs.password, async (dialog) => {
     const name = dialog.dataset.user;
+    const provider = dialog.dataset.provider;
     const password = fieldValue("reset-password");
     if (!password) return "Enter the new password.";
     if (password !== fieldValue("reset-confirm")) return "The passwords do not match.";
-    return adminAction("/admin/users", { method: "PUT", json: { userName: name, password } },
+    return adminAction("/admin/users", { method: "PUT", json: { userName: name, provider, password } },
       name, "Password of '" + name + "' changed.");
   });
 
   onDialogSubmit(dialogs.lock, async (dialog) => {
     const name = dialog.dataset.user;
+    const provider = dialog.dataset.provider;
     // No reason: `true`, and the server records its default reason.
     const reason = fieldValue("lock-reason").trim() || true;
-    return adminAction("/admin/users", { method: "PUT", json: { userName: name, locked: reason } },
+    return adminAction("/admin/users",
+      { method: "PUT", json: { userName: name, provider, locked: reason } },
       name, "User '" + name + "' locked.");
   });
 
   onDialogSubmit(dialogs.remove, async (dialog) => {
     const name = dialog.dataset.user;
-    return adminAction("/admin/users/" + encodeURIComponent(name), { method: "DELETE" },
+    const query = "?provider=" + encodeURIComponent(dialog.dataset.provider);
+    return adminAction("/admin/users/" + encodeURIComponent(name) + query, { method: "DELETE" },
       null, "User '" + name + "' deleted.");
   });
 }

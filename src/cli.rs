@@ -14,7 +14,10 @@ use crate::password::{check_password_rules, hash_password};
 use crate::session::SessionStore;
 use crate::text::printable;
 use crate::time::local_time;
-use crate::users::{default_roles, lock_reason, validate_username, User, UserStore, Users};
+use crate::users::{
+    default_roles, held_name, lock_reason, same_username, validate_new_username, User, UserStore,
+    Users,
+};
 
 /// The port `llms` serves on when no command is given.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -241,7 +244,8 @@ fn add_user(
             &format!("User '{name}' already exists. Updating password."),
         )?;
     } else {
-        validate_username(name)?;
+        validate_new_username(name)?;
+        refuse_taken_name(config, store, name)?;
     }
     let password = input.password(&format!("Enter password for '{}': ", printable(name)))?;
     check_password_rules(&password)?;
@@ -257,11 +261,14 @@ fn add_user(
             Some(user) => {
                 // Only the password changes; the old password's sessions end first, so a
                 // server that sees the new file never finds them again.
-                sessions.remove_user(name, None)?;
+                sessions.remove_user(crate::providers::credentials::NAME, name, None)?;
                 user.password_hash = hash;
                 AuditEvent::PasswordChanged
             }
             None => {
+                if let Some(held) = held_name(users, name) {
+                    return Err(name_taken(held, None));
+                }
                 users.insert(name.to_owned(), User::new(hash, default_roles(name)));
                 AuditEvent::UserCreated
             }
@@ -269,6 +276,28 @@ fn add_user(
     })?;
     say(out, &format!("User '{name}' added."))?;
     Ok(Some(AuditRecord::new(event, CLI_ACTOR, name)))
+}
+
+/// The refusal of a new account whose name `held` already has, in whatever case, as an
+/// account of `provider` (the password store's when `None`).
+fn name_taken(held: &str, provider: Option<&str>) -> Error {
+    let kind = provider.map_or(String::new(), |p| format!(" as an account of {p}"));
+    Error::bad_request(format!(
+        "User '{held}' already exists{kind}; usernames ignore case."
+    ))
+}
+
+/// Refuses `name` for a new password account when any account holds it, in any case:
+/// usernames are one namespace across providers.
+fn refuse_taken_name(config: &Config, store: &UserStore, name: &str) -> Result<()> {
+    if let Some(held) = held_name(&store.load()?, name) {
+        return Err(name_taken(held, None));
+    }
+    let github = crate::providers::github_auth::open_store(config).load()?;
+    if let Some(held) = github.keys().find(|held| same_username(held, name)) {
+        return Err(name_taken(held, Some(crate::providers::github_auth::NAME)));
+    }
+    Ok(())
 }
 
 fn remove_user(
@@ -282,7 +311,7 @@ fn remove_user(
         if !users.contains_key(name) {
             return Err(not_found(name));
         }
-        sessions.remove_user(name, None)?;
+        sessions.remove_user(crate::providers::credentials::NAME, name, None)?;
         users.shift_remove(name);
         Ok(())
     })?;
@@ -351,7 +380,7 @@ fn lock_user(
     let reason = lock_reason(&reason)?;
     store.update(|users| {
         let user = users.get_mut(name).ok_or_else(|| not_found(name))?;
-        sessions.remove_user(name, None)?;
+        sessions.remove_user(crate::providers::credentials::NAME, name, None)?;
         user.record.locked = Some(reason.clone());
         Ok(())
     })?;

@@ -137,30 +137,35 @@ impl AuthContext {
         self.inner.sessions.find(key, generation).await
     }
 
-    /// Starts a session for `user_name`, signed in by `provider`. Blocking: call it from
-    /// inside a store's read-modify-write or the blocking pool.
+    /// Starts a session for `user_name`, signed in by `provider`, bound to the account's
+    /// `binding` ([`crate::session::binding`]: the provider accepts the session only while
+    /// the account's binding is the same). Blocking: call it from inside a store's
+    /// read-modify-write or the blocking pool.
     pub fn start_session(
         &self,
         user_name: &str,
         provider: &str,
         client_ip: &str,
         user_agent: &str,
+        binding: u64,
     ) -> Result<SessionToken> {
         self.inner
             .sessions
-            .create(user_name, provider, client_ip, user_agent)
+            .create(user_name, provider, client_ip, user_agent, binding)
     }
 
-    /// Ends every session of `user_name` but `keep` (memory and disk); returns how many
-    /// ended. For a provider whose account was locked or removed.
+    /// Ends every session of `user_name` signed in by `provider` but `keep` (memory and
+    /// disk); returns how many ended. For a provider whose account was locked or removed.
     pub async fn end_sessions_of(
         &self,
+        provider: &str,
         user_name: &str,
         keep: Option<SessionKey>,
     ) -> Result<usize> {
         let sessions = self.inner.sessions.clone();
-        let user_name = user_name.to_owned();
-        tokio::task::spawn_blocking(move || sessions.remove_user(&user_name, keep)).await?
+        let (provider, user_name) = (provider.to_owned(), user_name.to_owned());
+        tokio::task::spawn_blocking(move || sessions.remove_user(&provider, &user_name, keep))
+            .await?
     }
 
     /// Ends one session (memory and disk).
@@ -178,7 +183,10 @@ mod tests {
     async fn sessions_start_end_and_end_by_user() {
         let home = tempfile::tempdir().unwrap();
         let ctx = AuthContext::open(Config::new(home.path())).await.unwrap();
-        let start = |name: &str| ctx.start_session(name, "test", "127.0.0.1", "ua").unwrap();
+        let start = |name: &str| {
+            ctx.start_session(name, "test", "127.0.0.1", "ua", 1)
+                .unwrap()
+        };
         let (kept, ended, other) = (start("bob"), start("bob"), start("carol"));
         let live = |token: &SessionToken| {
             let ctx = ctx.clone();
@@ -187,7 +195,9 @@ mod tests {
         };
         assert!(live(&ended).await);
         assert_eq!(
-            ctx.end_sessions_of("bob", Some(kept.key())).await.unwrap(),
+            ctx.end_sessions_of("test", "bob", Some(kept.key()))
+                .await
+                .unwrap(),
             1
         );
         assert!(live(&kept).await && live(&other).await);

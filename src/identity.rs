@@ -5,8 +5,7 @@ use serde_json::{json, Value};
 use crate::session::{FoundSession, SessionKey};
 use crate::users::ADMIN_ROLE;
 
-/// The user every request runs as while authentication is off.
-pub const DEFAULT_USERNAME: &str = "default";
+pub use crate::users::DEFAULT_USERNAME;
 
 /// Who makes a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -167,6 +167,13 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 }
 
 fn spawn_sweeper(state: AuthState) {
+    // A session folder from before the index gets it now, off the requests' way.
+    let sessions = state.context().sessions().clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = sessions.ensure_index() {
+            tracing::warn!(error = %e, "indexing the sessions failed; it is tried again when needed");
+        }
+    });
     tokio::spawn(async move {
         // The first sweep waits a while, so that start-up is not spent reading old files.
         let first = tokio::time::Instant::now() + FIRST_SWEEP_DELAY;

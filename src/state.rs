@@ -10,14 +10,15 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::http::request::Parts;
 
-use crate::accounts::AccountDirectory;
+use crate::accounts::{Account, AccountDirectory};
 use crate::config::Config;
 use crate::context::AuthContext;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::identity::{CurrentUser, Identity};
 use crate::provider::{AuthProvider, ProviderRegistry};
 use crate::providers::credentials::PASSWORD_ACCOUNTS;
 use crate::request::RequestFacts;
+use crate::users::same_username;
 
 /// Shared state of the auth extension. Cheap to clone.
 #[derive(Clone)]
@@ -144,5 +145,34 @@ impl AuthState {
             }
         }
         directories
+    }
+
+    /// The directory of `provider`'s accounts, or an error naming the ones there are.
+    pub fn directory(&self, provider: &str) -> Result<&dyn AccountDirectory> {
+        let directories = self.directories();
+        if let Some(directory) = directories.iter().find(|d| d.provider() == provider) {
+            return Ok(*directory);
+        }
+        let known: Vec<&str> = directories.iter().map(|d| d.provider()).collect();
+        Err(Error::bad_request(format!(
+            "Unknown provider '{provider}': accounts are kept by {}",
+            known.join(", ")
+        )))
+    }
+
+    /// The account that holds `name` in any directory, in whatever case (usernames are one
+    /// namespace across providers, and ignore case), with the directory's provider.
+    pub async fn account_named(&self, name: &str) -> Result<Option<(String, Account)>> {
+        for directory in self.directories() {
+            let found = directory
+                .list(&self.inner.context)
+                .await?
+                .into_iter()
+                .find(|account| same_username(&account.user_name, name));
+            if let Some(account) = found {
+                return Ok(Some((directory.provider().to_owned(), account)));
+            }
+        }
+        Ok(None)
     }
 }

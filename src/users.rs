@@ -12,7 +12,11 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::json_store::{parse_json, to_pretty_json, JsonStore};
+use crate::text::printable;
 use crate::time::now_secs;
+
+/// The user every request runs as while authentication is off.
+pub const DEFAULT_USERNAME: &str = "default";
 
 /// The only role with a meaning.
 pub const ADMIN_ROLE: &str = "Admin";
@@ -143,6 +147,13 @@ impl User {
     pub fn lock_reason(&self) -> Option<&str> {
         self.record.lock_reason()
     }
+
+    /// What this account's sessions are bound to: its password hash and created time
+    /// ([`crate::session::binding`]). A new password, or the account removed and made
+    /// again, by any program, ends the sessions made before.
+    pub fn binding(&self) -> u64 {
+        crate::session::binding(&self.password_hash, self.record.created)
+    }
 }
 
 /// All accounts, keyed by username, in file order.
@@ -158,13 +169,54 @@ pub fn validate_username(name: &str) -> Result<()> {
         return Err(Error::bad_request("Username is required"));
     }
     if count > MAX_USERNAME_CHARS || !name.chars().all(allowed) || name.starts_with(['.', '-']) {
-        let shown: String = name.chars().take(MAX_USERNAME_CHARS).collect();
+        // The name as typed (escaped where it would act on a terminal); a long one cut,
+        // saying so.
+        let quoted = if count > MAX_USERNAME_CHARS {
+            let start: String = name.chars().take(MAX_USERNAME_CHARS).collect();
+            format!("'{}…' ({count} characters)", printable(&start))
+        } else {
+            format!("'{}'", printable(name))
+        };
         return Err(Error::bad_request(format!(
-            "Invalid username '{}': use 1 to {MAX_USERNAME_CHARS} letters, digits and . _ @ -, not starting with . or -",
-            shown.escape_default()
+            "Invalid username {quoted}: use 1 to {MAX_USERNAME_CHARS} characters, ASCII letters, digits and . _ @ -, not starting with . or -"
         )));
     }
     Ok(())
+}
+
+/// Usernames no new account may have, in any case: `default` is the user every request
+/// runs as while authentication is off.
+pub const RESERVED_USERNAMES: &[&str] = &[DEFAULT_USERNAME];
+
+/// Checks the name of an account about to be created (by an admin, the command line, or a
+/// first sign-in through another provider): [`validate_username`], and not reserved.
+pub fn validate_new_username(name: &str) -> Result<()> {
+    validate_username(name)?;
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        return Err(Error::bad_request(format!(
+            "The username '{name}' is reserved"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether two usernames are the same account's: usernames ignore case.
+pub fn same_username(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
+/// The name under which `users` holds `name`, in whatever case, if it does.
+pub fn held_name<'a>(users: &'a Users, name: &str) -> Option<&'a str> {
+    if let Some((held, _)) = users.get_key_value(name) {
+        return Some(held);
+    }
+    users
+        .keys()
+        .find(|held| same_username(held, name))
+        .map(String::as_str)
 }
 
 /// The default roles of a new account: `admin` is an Admin.

@@ -518,6 +518,45 @@ async fn lock_reasons_with_control_characters_or_too_long_are_refused(store: Sto
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
+/// `ADMIN` beside `admin` was two accounts, and `default` (the user of an unauthenticated
+/// server) could be created: usernames ignore case, and `default` is reserved.
+async fn usernames_ignore_case_and_default_is_reserved(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let create = |name: &'static str| {
+        app.json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": name, "password": "pw-long-enough" }),
+        )
+    };
+    for (name, message) in [
+        (
+            "ADMIN",
+            "User 'admin' already exists (usernames ignore case)",
+        ),
+        (
+            "Alice",
+            "User 'alice' already exists (usernames ignore case)",
+        ),
+        ("alice", "User 'alice' already exists"),
+        ("default", "The username 'default' is reserved"),
+        ("Default", "The username 'Default' is reserved"),
+    ] {
+        let reply = create(name).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "Error", message);
+    }
+    let users = app.users_json();
+    let names: Vec<&String> = users.as_object().unwrap().keys().collect();
+    assert_eq!(
+        names,
+        ["admin", "admin2", "alice", "bob"],
+        "nothing created"
+    );
+    assert_eq!(create("carol").await.status, StatusCode::OK);
+}
+
 async fn admin_update_guards(store: Store) {
     let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
@@ -1535,6 +1574,11 @@ async fn an_avatar_just_under_2_mib_is_accepted(store: Store) {
 
 store_suite!(
     config_says_whether_auth_is_required,
+    a_password_changed_or_account_remade_by_another_program_ends_its_sessions,
+    a_hash_upgrade_at_sign_in_keeps_the_other_sessions,
+    an_account_keeps_at_most_100_sessions,
+    ending_an_accounts_sessions_reads_only_its_own,
+    usernames_ignore_case_and_default_is_reserved,
     lock_reasons_with_control_characters_or_too_long_are_refused,
     sign_in_sets_the_exact_cookie_and_keeps_the_token_out_of_the_body,
     every_sign_in_issues_a_new_token,
@@ -1579,3 +1623,117 @@ store_suite!(
     public_prefixes_do_not_open_other_routes,
     an_avatar_just_under_2_mib_is_accepted,
 );
+
+/// The review's finding: sessions survived a password change or re-creation made by
+/// another program (llms.py's own CLI shares users.json; an editor). A session is bound to
+/// its account's password hash and created time.
+async fn a_password_changed_or_account_remade_by_another_program_ends_its_sessions(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    // llms.py sets a new password for alice: only her session ends.
+    let mut users = app.users_json();
+    users["alice"]["password_hash"] = json!(sha256_hash("pw-alice-2"));
+    app.home.write_users_json(&users);
+    assert!(
+        !app.is_signed_in(&alice).await,
+        "the old password's session"
+    );
+    assert!(app.is_signed_in(&bob).await);
+    // Removed and made again with the very same password: a new account, its own sessions.
+    let alice = app.sign_in("alice", "pw-alice-2").await;
+    let mut users = app.users_json();
+    users["alice"]["created"] = json!(users["alice"]["created"].as_f64().unwrap() + 60.0);
+    app.home.write_users_json(&users);
+    assert!(
+        !app.is_signed_in(&alice).await,
+        "the removed account's session"
+    );
+    assert!(app.is_signed_in(&bob).await);
+    // Nothing else about the account ends them: a sign-in time recorded elsewhere, say.
+    let alice = app.sign_in("alice", "pw-alice-2").await;
+    let mut users = app.users_json();
+    users["alice"]["lastIp"] = json!("192.0.2.9");
+    users["alice"]["theme"] = json!("dark");
+    app.home.write_users_json(&users);
+    assert!(app.is_signed_in(&alice).await);
+}
+
+/// Signing in with a password stored in llms.py's format replaces the hash with an
+/// Argon2id one; that must not end the user's other sessions, which were bound to the old
+/// hash.
+async fn a_hash_upgrade_at_sign_in_keeps_the_other_sessions(store: Store) {
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    let laptop = home.write_session("alice", "credentials", 60.0);
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|c| c.hash_scheme = HashScheme::Argon2id)
+        .build()
+        .await;
+    assert!(app.is_signed_in(&laptop).await);
+    let phone = app.sign_in("alice", "pw-alice").await;
+    let stored = app.users_json()["alice"]["password_hash"].clone();
+    assert!(
+        stored.as_str().unwrap().starts_with("$argon2id$"),
+        "{stored}"
+    );
+    assert!(app.is_signed_in(&laptop).await, "kept across the upgrade");
+    assert!(app.is_signed_in(&phone).await);
+}
+
+/// The review's finding: 400 sign-ins made 400 session files. An account keeps at most
+/// 100 live sessions; the 101st sign-in ends the oldest.
+async fn an_account_keeps_at_most_100_sessions(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let first = app.sign_in("alice", "pw-alice").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let mut cookies = Vec::new();
+    for _ in 1..100 {
+        cookies.push(app.sign_in("alice", "pw-alice").await);
+    }
+    assert!(app.is_signed_in(&first).await, "100 sessions: all live");
+    let newest = app.sign_in("alice", "pw-alice").await;
+    assert!(!app.is_signed_in(&first).await, "the oldest ended");
+    assert!(!app.home.session_file(token_of(&first)).exists());
+    assert!(app.is_signed_in(&newest).await);
+    assert!(
+        app.is_signed_in(&cookies[0]).await,
+        "the second oldest stays"
+    );
+    assert!(
+        app.is_signed_in(&bob).await,
+        "another account's session stays"
+    );
+    assert_eq!(app.home.session_files().len(), 101, "alice's 100 and bob's");
+}
+
+/// Ending an account's sessions (a lock, a delete, a new password) reads that account's
+/// own sessions, not the whole session folder: a file there that cannot even be read (a
+/// FIFO, which blocks whoever opens it) does not stand in the way.
+async fn ending_an_accounts_sessions_reads_only_its_own(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let fifo = app
+        .home
+        .sessions_dir()
+        .join(format!("{}.json", "ab".repeat(32)));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let lock = app.json(
+        Method::PUT,
+        "/admin/users",
+        Some(&admin),
+        json!({ "userName": "alice", "locked": "Away" }),
+    );
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), lock)
+        .await
+        .expect("the lock did not wait on the rest of the folder");
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(!app.is_signed_in(&alice).await);
+    assert!(app.is_signed_in(&admin).await);
+}

@@ -742,3 +742,36 @@ fn terminal_controls_in_stored_names_and_reasons_are_printed_escaped() {
         assert!(home.users_json()["bob"].get("locked").is_none());
     }
 }
+
+/// Usernames ignore case and are one namespace across providers; `default` is reserved.
+#[test]
+fn adduser_refuses_names_taken_in_any_case_or_reserved() {
+    let home = Home::new();
+    seed_store(&home);
+    std::fs::create_dir_all(home.path().join("github_auth")).unwrap();
+    std::fs::write(
+        home.path().join("github_auth/users.json"),
+        r#"{"octo": {"id": 7, "login": "octo", "created": 1.0, "roles": []}}"#,
+    )
+    .unwrap();
+    for (name, message) in [
+        (
+            "ADMIN",
+            "User 'admin' already exists; usernames ignore case.\n",
+        ),
+        (
+            "Octo",
+            "User 'octo' already exists as an account of github_auth; usernames ignore case.\n",
+        ),
+        ("default", "The username 'default' is reserved\n"),
+    ] {
+        let out = home.run(&["--adduser", name, "--password-stdin"], "pw-long-enough\n");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(stderr(&out), message, "{name}");
+    }
+    let users = home.users_json();
+    assert_eq!(users.as_object().unwrap().len(), 3, "nothing written");
+    // The same name, exactly, is still an update of that user's password.
+    let out = home.run(&["--adduser", "admin", "--password-stdin"], "pw-new\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+}

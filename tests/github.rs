@@ -37,6 +37,8 @@ store_suite!(
     github_users_are_guarded_like_store_users,
     store_users_are_managed_as_before_next_to_github_users,
     behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed,
+    admin_actions_reach_only_the_account_of_the_provider_named,
+    usernames_are_one_namespace_across_providers,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -49,14 +51,18 @@ struct Setup {
     fake: FakeGithub,
 }
 
-/// Builds `builder` with `github_auth` selected, its settings (changed by `tweak`) pointing
-/// at a fresh fake GitHub.
+/// Builds `builder` with `github_auth` selected (alone, unless the builder lists it with
+/// others), its settings (changed by `tweak`) pointing at a fresh fake GitHub.
 async fn setup_on(builder: AppBuilder, tweak: impl FnOnce(&mut GithubConfig)) -> Setup {
     let fake = FakeGithub::start().await;
     let mut settings = settings(&fake);
     tweak(&mut settings);
     let app = builder
-        .config(|c| c.auth = "github_auth".into())
+        .config(|c| {
+            if !c.provider_names().contains(&"github_auth") {
+                c.auth = "github_auth".into();
+            }
+        })
         .provider(Arc::new(GithubAuthProvider::new(settings)))
         .build()
         .await;
@@ -708,10 +714,25 @@ impl Setup {
             .await
     }
 
+    /// `PUT /admin/users` on the GitHub account the body names.
+    async fn put_github(&self, cookie: &str, mut body: Value) -> Reply {
+        body["provider"] = json!("github_auth");
+        self.put_user(cookie, body).await
+    }
+
+    /// `DELETE /admin/users/{name}?provider=github_auth`.
+    async fn delete_github(&self, cookie: &str, name: &str) -> Reply {
+        self.delete_user(cookie, &format!("{name}?provider=github_auth"))
+            .await
+    }
+
+    /// `DELETE /admin/users/{name}` (`name` may carry a query).
     async fn delete_user(&self, cookie: &str, name: &str) -> Reply {
+        let (name, query) = name.split_once('?').unwrap_or((name, ""));
         let path = format!(
-            "/admin/users/{}",
-            llms_auth::request::paths::url_encode(name)
+            "/admin/users/{}{}{query}",
+            llms_auth::request::paths::url_encode(name),
+            if query.is_empty() { "" } else { "?" }
         );
         let delete = request(Method::DELETE, &path, Some(cookie))
             .header(header::ACCEPT, "application/json")
@@ -776,7 +797,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
 
     // Lock: recorded, and bob's session ends (it is removed, not merely refused).
     let answer = s
-        .put_user(&alice, json!({"userName": "bob", "locked": "Spam"}))
+        .put_github(&alice, json!({"userName": "bob", "locked": "Spam"}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.json(), json!({"success": true, "userName": "bob"}));
@@ -798,7 +819,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
 
     // Unlock (as the page does): bob can sign in again, but the old session stays ended.
     let answer = s
-        .put_user(&alice, json!({"userName": "bob", "locked": false}))
+        .put_github(&alice, json!({"userName": "bob", "locked": false}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(s.records()["bob"].get("locked").is_none());
@@ -810,7 +831,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
     assert_eq!(s.app.get("/auth", Some(&bob)).await.status, StatusCode::OK);
 
     // Delete: the record goes and the session ends on the next request.
-    let answer = s.delete_user(&alice, "bob").await;
+    let answer = s.delete_github(&alice, "bob").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(s.records().get("bob").is_none());
     assert!(!s.session_alive(&bob), "ended by the deletion itself");
@@ -830,7 +851,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
         .await
         .text()
         .contains("data-user=\"bob\""));
-    let again = s.delete_user(&alice, "bob").await;
+    let again = s.delete_github(&alice, "bob").await;
     assert_eq!(
         refusal(&again, StatusCode::NOT_FOUND),
         "User 'bob' not found"
@@ -866,7 +887,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
         StatusCode::FORBIDDEN
     );
     let answer = s
-        .put_user(&alice, json!({"userName": "bob", "roles": ["Admin"]}))
+        .put_github(&alice, json!({"userName": "bob", "roles": ["Admin"]}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(s.records()["bob"]["roles"], json!(["Admin"]));
@@ -876,7 +897,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
         StatusCode::OK
     );
     let lock = s
-        .put_user(&alice, json!({"userName": "bob", "locked": true}))
+        .put_github(&alice, json!({"userName": "bob", "locked": true}))
         .await;
     assert_eq!(
         refusal(&lock, StatusCode::BAD_REQUEST),
@@ -889,7 +910,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
 
     // Taken away again: bob loses access at once.
     let answer = s
-        .put_user(&alice, json!({"userName": "bob", "roles": []}))
+        .put_github(&alice, json!({"userName": "bob", "roles": []}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(
@@ -930,21 +951,21 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
         ),
     ];
     for (body, status, message) in cases {
-        let answer = s.put_user(&alice, body.clone()).await;
+        let answer = s.put_github(&alice, body.clone()).await;
         assert_eq!(refusal(&answer, status), message, "{body}");
     }
-    let answer = s.delete_user(&alice, "alice").await;
+    let answer = s.delete_github(&alice, "alice").await;
     assert_eq!(
         refusal(&answer, StatusCode::BAD_REQUEST),
         "Cannot delete your own account"
     );
     // Not an admin: no management at all.
     let answer = s
-        .put_user(&bob, json!({"userName": "dave", "locked": "x"}))
+        .put_github(&bob, json!({"userName": "dave", "locked": "x"}))
         .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text());
     assert_eq!(
-        s.delete_user(&bob, "dave").await.status,
+        s.delete_github(&bob, "dave").await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(s.records(), before, "nothing was written");
@@ -961,14 +982,14 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
     // An Admin through the `admins` setting cannot be locked, nor lose the role here, by
     // another admin either.
     let answer = s
-        .put_user(&alice, json!({"userName": "dave", "roles": ["Admin"]}))
+        .put_github(&alice, json!({"userName": "dave", "roles": ["Admin"]}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     for body in [
         json!({"userName": "alice", "locked": "x"}),
         json!({"userName": "alice", "roles": []}),
     ] {
-        let answer = s.put_user(&dave, body.clone()).await;
+        let answer = s.put_github(&dave, body.clone()).await;
         assert_eq!(
             answer.status,
             StatusCode::BAD_REQUEST,
@@ -977,7 +998,7 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
         );
     }
     let answer = s
-        .put_user(&dave, json!({"userName": "alice", "locked": "x"}))
+        .put_github(&dave, json!({"userName": "alice", "locked": "x"}))
         .await;
     assert_eq!(
         refusal(&answer, StatusCode::BAD_REQUEST),
@@ -1204,4 +1225,118 @@ async fn behind_an_https_proxy_the_cookies_are_secure_and_host_prefixed(store: S
         .find(|c| c.starts_with("llms-token="))
         .unwrap();
     assert!(session.contains("Secure"), "{session}");
+}
+
+/// The review's finding: Lock and Delete on a GitHub row changed the password user of the
+/// same name, because the handlers looked in users.json first and the page sent only the
+/// name. A request now names the account's provider (default `credentials`). The two
+/// accounts of one name stand for a home from before names were one namespace.
+async fn admin_actions_reach_only_the_account_of_the_provider_named(store: Store) {
+    let home = Home::new();
+    home.write_users(&[("bob", "pw-bob", &[])]);
+    let both = TestApp::builder(store)
+        .home(home)
+        .config(|c| c.auth = "github_auth,credentials".into());
+    let s = setup_on(both, |settings| {
+        settings.admins = vec!["alice".into()];
+    })
+    .await;
+    let alice = s.sign_in_as("alice", 1001).await;
+    s.edit_records(|records| {
+        records["bob"] = json!({ "id": 2002, "login": "bob", "created": 1.0, "roles": [] });
+    });
+    let password_bob = s.app.sign_in("bob", "pw-bob").await;
+
+    // The Manage Users page says whose row is whose.
+    let page = s.app.page("/admin/table", Some(&alice)).await.text();
+    assert!(
+        page.contains(r#"data-user="bob" data-provider="credentials""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"data-user="bob" data-provider="github_auth""#),
+        "{page}"
+    );
+
+    // Locking the GitHub bob locks the GitHub bob only.
+    let answer = s
+        .put_github(&alice, json!({"userName": "bob", "locked": "Spam"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(s.records()["bob"]["locked"], "Spam");
+    assert!(s.app.users_json()["bob"].get("locked").is_none());
+    assert!(
+        s.app.is_signed_in(&password_bob).await,
+        "the password bob is untouched"
+    );
+
+    // Deleting the GitHub bob leaves the password bob, and his avatar.
+    let answer = s.delete_github(&alice, "bob").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert!(s.records().get("bob").is_none());
+    assert!(s.app.users_json().get("bob").is_some());
+    assert!(s.app.is_signed_in(&password_bob).await);
+
+    // Without a provider, a request means the password account.
+    let answer = s
+        .put_user(&alice, json!({"userName": "bob", "locked": "Away"}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(s.app.users_json()["bob"]["locked"], "Away");
+    // A provider that keeps no accounts here is refused, naming the ones that do.
+    let answer = s
+        .put_user(
+            &alice,
+            json!({"userName": "bob", "provider": "nope", "locked": false}),
+        )
+        .await;
+    assert_eq!(
+        refusal(&answer, StatusCode::BAD_REQUEST),
+        "Unknown provider 'nope': accounts are kept by credentials, github_auth"
+    );
+}
+
+/// Usernames are one namespace across providers, and ignore case: a GitHub login that a
+/// password account holds (in any case) cannot sign in with it, and a password account
+/// cannot be made with a name a GitHub account holds.
+async fn usernames_are_one_namespace_across_providers(store: Store) {
+    let home = Home::new();
+    home.write_users(&[
+        ("Carol", "pw-carol", &[]),
+        ("admin", "pw-admin", &["Admin"]),
+    ]);
+    let both = TestApp::builder(store)
+        .home(home)
+        .config(|c| c.auth = "github_auth,credentials".into());
+    let s = setup_on(both, |_| {}).await;
+    s.fake.sign_in_next_as("carol", 3003);
+    let refused = s.round_trip(None).await;
+    assert_refused(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "belongs to another account",
+    );
+    assert!(refused.session_cookie().is_none());
+    assert!(!s.records_path().exists(), "nobody recorded");
+
+    let dave = s.sign_in_as("dave", 4004).await;
+    assert_eq!(s.app.get("/auth", Some(&dave)).await.status, StatusCode::OK);
+    let admin = s.app.sign_in("admin", "pw-admin").await;
+    for name in ["dave", "DAVE"] {
+        let answer = s
+            .app
+            .json(
+                Method::POST,
+                "/admin/users",
+                Some(&admin),
+                json!({"userName": name, "password": "pw-dave-1"}),
+            )
+            .await;
+        let message = refusal(&answer, StatusCode::BAD_REQUEST);
+        assert!(
+            message.starts_with("User 'dave' already exists as an account of github_auth"),
+            "{message}"
+        );
+    }
+    assert!(s.app.users_json().get("dave").is_none());
 }

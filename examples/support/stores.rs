@@ -2,10 +2,11 @@
 //! session files named the way the server names them, with tokens anyone can recompute.
 
 use std::path::Path;
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use llms_auth::internals::now_secs;
+use llms_auth::internals::{now_secs, SessionStore};
 use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::session::SessionRecord;
 use llms_auth::users::{serialize_users, User, Users};
@@ -19,9 +20,10 @@ pub fn token(i: usize) -> String {
 }
 
 /// Writes `users` users (reference sha256 hashes of "pw"; user 0 is `bench`, an Admin) and
-/// `sessions` session files of `bench` under `home`. The sessions were signed in over the
-/// past 20 days and were all last seen now, so none expires and none is due for a
-/// last-seen rewrite during the next five minutes.
+/// `sessions` session files under `home`, session `i` of user `i % users`, each bound to
+/// its account as the server binds them, and the index of each account's sessions. The
+/// sessions were signed in over the past 20 days and were all last seen now, so none
+/// expires and none is due for a last-seen rewrite during the next five minutes.
 pub fn generate(home: &Path, users: usize, sessions: usize) -> Result<()> {
     let credentials = home.join("credentials");
     let session_dir = credentials.join("sessions");
@@ -37,14 +39,17 @@ pub fn generate(home: &Path, users: usize, sessions: usize) -> Result<()> {
     }
     std::fs::write(credentials.join("users.json"), serialize_users(&store)?)?;
     let now = now_secs();
+    let accounts: Vec<(&String, &User)> = store.iter().collect();
     for i in 0..sessions {
+        let (name, user) = accounts[i % accounts.len()];
         let record = SessionRecord {
-            username: "bench".to_owned(),
+            username: name.clone(),
             provider: "credentials".to_owned(),
             created: now - (i % 20) as f64 * 86_400.0 - (i % 997) as f64,
             last_seen: now,
             client_ip: "127.0.0.1".to_owned(),
             user_agent: "loadtest".to_owned(),
+            binding: Some(user.binding()),
         };
         let key = hex::encode(Sha256::digest(token(i).as_bytes()));
         std::fs::write(
@@ -52,5 +57,8 @@ pub fn generate(home: &Path, users: usize, sessions: usize) -> Result<()> {
             serde_json::to_vec_pretty(&record)?,
         )?;
     }
+    // The index of each account's sessions, as the server keeps it, so that no server
+    // started on this home spends its first seconds building it.
+    SessionStore::new(session_dir, Duration::from_secs(30 * 86_400)).ensure_index()?;
     Ok(())
 }

@@ -65,10 +65,15 @@ impl AccountDirectory for PasswordAccounts {
             let Some(user) = users.get_mut(&target) else {
                 return Ok(None);
             };
+            let bound = user.binding();
             let fields = AccountFields::of(&mut user.record, Some(&mut user.password_hash), None);
             let applied = apply_change(&target, fields, hash, roles, lock)?;
             if applied.ends_sessions {
-                ctx.sessions().remove_user(&target, keep_session)?;
+                let sessions = ctx.sessions();
+                sessions.remove_user(NAME, &target, keep_session)?;
+                // The session kept (an admin's own, with a new password) moves to the new
+                // binding; every other one has ended.
+                sessions.rebind(NAME, &target, bound, user.binding())?;
             }
             Ok(Some(applied.changes))
         })
@@ -81,7 +86,7 @@ impl AccountDirectory for PasswordAccounts {
             if !users.contains_key(&target) {
                 return Ok(false);
             }
-            ctx.sessions().remove_user(&target, None)?;
+            ctx.sessions().remove_user(NAME, &target, None)?;
             users.shift_remove(&target);
             Ok(true)
         })

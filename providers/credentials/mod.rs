@@ -97,10 +97,12 @@ impl AuthProvider for CredentialsProvider {
         }
         // Authority is live: the account must still exist and be unlocked, and its roles
         // are read from the store, never from the session.
+        // The session is bound to the account's password and created time: a password
+        // changed, or the account made again, by any program ends it.
         match users.get(&found.username) {
-            Some(user) if user.lock_reason().is_none() => Ok(Identity::User(
-                CurrentUser::from_session(found, user.record.roles.clone()),
-            )),
+            Some(user) if user.lock_reason().is_none() && found.binding == user.binding() => Ok(
+                Identity::User(CurrentUser::from_session(found, user.record.roles.clone())),
+            ),
             _ => {
                 ctx.end_session(found.key).await?;
                 Ok(Identity::Anonymous)

@@ -181,10 +181,14 @@ pub async fn authenticate(
                 return Err(Error::Locked(reason.to_owned()));
             }
             if let Some(hash) = upgraded {
+                // The hash changes, the password does not: the user's other sessions move
+                // to the new binding rather than end.
+                let before = user.binding();
                 user.password_hash = hash;
+                ctx.sessions().rebind(NAME, &name, before, user.binding())?;
             }
             user.record.signed_in(&ip);
-            let token = ctx.start_session(&name, NAME, &ip, &agent)?;
+            let token = ctx.start_session(&name, NAME, &ip, &agent, user.binding())?;
             Ok((token, user.record.roles.clone()))
         })
         .await?;
@@ -254,8 +258,12 @@ pub async fn change_password(
                 "The password was changed meanwhile; try again",
             ));
         }
-        ctx.sessions().remove_user(&target, keep)?;
+        let before = record.binding();
+        let sessions = ctx.sessions();
+        sessions.remove_user(NAME, &target, keep)?;
         record.password_hash = hash;
+        // This session stays, bound to the new password.
+        sessions.rebind(NAME, &target, before, record.binding())?;
         Ok(())
     })
     .await?;

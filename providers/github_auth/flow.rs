@@ -29,7 +29,7 @@ use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
-use crate::users::validate_username;
+use crate::users::{held_name, validate_new_username};
 use crate::views::sign_in_refused_page;
 
 /// The scope asked for: the public profile only.
@@ -114,6 +114,8 @@ enum Refusal {
     NotAllowed(String),
     /// The recorded account is locked.
     Locked(String),
+    /// Another provider's account (a password account) holds this name.
+    NameTaken(String),
 }
 
 impl Refusal {
@@ -152,6 +154,10 @@ impl Refusal {
                 format!("The GitHub user '{login}' is not allowed to sign in to this server."),
             ),
             Self::Locked(reason) => ("Account locked", format!("Your account is locked: {reason}")),
+            Self::NameTaken(login) => (
+                "Sign-in refused",
+                format!("The name '{login}' belongs to another account on this server (usernames ignore case), so the GitHub user '{login}' cannot sign in with it. Ask an administrator."),
+            ),
         };
         sign_in_refused_page(title, &message)
     }
@@ -239,7 +245,7 @@ async fn complete(
     let token = exchange_code(http, settings, &code).await?;
     let profile = fetch_profile(http, settings, &token).await?;
     drop(token);
-    if validate_username(&profile.login).is_err() {
+    if validate_new_username(&profile.login).is_err() {
         tracing::info!(login = %tidy(&profile.login), "GitHub login unusable as a username");
         return Err(Refusal::UnusableLogin(tidy(&profile.login)).into());
     }
@@ -255,6 +261,18 @@ async fn complete(
         ctx.audit(audit(AuditEvent::SignInFailed, "not in restrict_to"))
             .await;
         return Err(Refusal::NotAllowed(profile.login).into());
+    }
+    // Usernames are one namespace: a name a password account holds, in any case, is not
+    // the GitHub user's to take.
+    let users = ctx.users().await?;
+    if held_name(&users, &profile.login).is_some() {
+        tracing::info!(login = %profile.login, "GitHub login held by a password account refused");
+        ctx.audit(audit(
+            AuditEvent::SignInFailed,
+            "name held by another account",
+        ))
+        .await;
+        return Err(Refusal::NameTaken(profile.login).into());
     }
     let agent = user_agent(headers).to_owned();
     let admitted = {

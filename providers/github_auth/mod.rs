@@ -208,7 +208,11 @@ impl AuthProvider for GithubAuthProvider {
         let users = self.inner.users().await?;
         let name = &found.username;
         match users.get(name) {
-            Some(user) if user.lock_reason().is_none() && settings.allows(name, user.id) => {
+            Some(user)
+                if user.lock_reason().is_none()
+                    && settings.allows(name, user.id)
+                    && found.binding == user.binding() =>
+            {
                 let roles = self.inner.roles(name, user);
                 Ok(Identity::User(CurrentUser::from_session(found, roles)))
             }
@@ -298,7 +302,7 @@ impl AccountDirectory for GithubAuthProvider {
                 let fields = AccountFields::of(&mut user.record, None, setting);
                 let applied = apply_change(&name, fields, None, change.roles, change.lock)?;
                 if applied.ends_sessions {
-                    sessions.remove_user(&name, None)?;
+                    sessions.remove_user(NAME, &name, None)?;
                 }
                 Ok(Some(applied.changes))
             })
@@ -315,7 +319,7 @@ impl AccountDirectory for GithubAuthProvider {
                 if users.shift_remove(&name).is_none() {
                     return Ok(false);
                 }
-                sessions.remove_user(&name, None)?;
+                sessions.remove_user(NAME, &name, None)?;
                 Ok(true)
             })
         })

@@ -40,6 +40,12 @@ impl GithubUser {
     pub fn lock_reason(&self) -> Option<&str> {
         self.record.lock_reason()
     }
+
+    /// What this account's sessions are bound to: GitHub's id and the record's created
+    /// time ([`crate::session::binding`]), so a record removed and made again ends them.
+    pub fn binding(&self) -> u64 {
+        crate::session::binding(&format!("github:{}", self.id), self.record.created)
+    }
 }
 
 /// Admitted GitHub users keyed by username (their login; `#ID` for an account whose login
@@ -78,7 +84,7 @@ pub(super) fn admit(
         .collect();
     for key in taken {
         if let Some(user) = users.shift_remove(&key) {
-            sessions.remove_user(&key, None)?;
+            sessions.remove_user(NAME, &key, None)?;
             users.insert(format!("#{}", user.id), user);
         }
     }
@@ -89,7 +95,7 @@ pub(super) fn admit(
         .map(|(key, _)| key.clone());
     if let Some(old) = own.filter(|key| key != login) {
         if let Some(user) = users.shift_remove(&old) {
-            sessions.remove_user(&old, None)?;
+            sessions.remove_user(NAME, &old, None)?;
             users.insert(login.to_owned(), user);
         }
     }
@@ -101,7 +107,13 @@ pub(super) fn admit(
     }
     user.login = login.to_owned();
     user.record.signed_in(ip);
-    Ok(Ok(sessions.create(login, NAME, ip, agent)?))
+    Ok(Ok(sessions.create(
+        login,
+        NAME,
+        ip,
+        agent,
+        user.binding(),
+    )?))
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! The sessions held in memory: only what every request reads, packed so that a lookup
 //! among 100,000 sessions touches two cache lines, the table's control bytes and one slot.
 //!
-//! A session's slot is exactly one 64-byte cache line: the key, two 4-byte ids of the
-//! interned user and provider names, the sign-in time and two atomics. Names are shared
-//! by every session of the same user, so a server with 100,000 sessions among a few
-//! hundred users keeps a few hundred strings, and a slot costs no allocation of its own.
+//! A session's slot is exactly one 64-byte cache line: the key, a 4-byte id of the
+//! interned account (provider and username), the sign-in second, and three atomics. An
+//! account's name is shared by all its sessions, so a server with 100,000 sessions among a
+//! few thousand users keeps a few thousand strings, and a slot costs no allocation of its
+//! own.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,19 +20,20 @@ use super::{FoundSession, SessionKey, SessionRecord, LAST_SEEN_PERSIST_INTERVAL}
 #[repr(C, align(64))]
 struct Slot {
     key: SessionKey,
-    user: NameId,
-    provider: NameId,
-    /// Unix seconds of the sign-in.
-    created: f64,
+    account: NameId,
+    /// Unix seconds of the sign-in, whole (sessions last 30 days: a second is plenty).
+    created: u32,
     /// The user-store generation at which the file was last known to exist.
     verified_generation: AtomicU64,
     /// `f64` bits of the last-seen time last written to disk.
     last_seen_on_disk: AtomicU64,
+    /// The account binding the session was made with (see [`super::binding`]).
+    binding: AtomicU64,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 64);
 
-/// The index of a name in [`SessionCache::names`].
+/// The index of an account in [`SessionCache::names`].
 #[derive(Clone, Copy)]
 struct NameId(u32);
 
@@ -49,8 +51,9 @@ pub(super) struct Hit {
 #[derive(Default)]
 pub(super) struct SessionCache {
     slots: HashTable<Slot>,
-    /// Every user and provider name a cached session has had. Never shrinks while the
-    /// process runs: a name is a few bytes, and only names that signed in are added.
+    /// Every account (`provider`, NUL, `username`) a cached session has had. Never shrinks
+    /// while the process runs: a name is a few bytes, and only accounts that signed in are
+    /// added.
     names: IndexSet<Box<str>>,
 }
 
@@ -78,13 +81,18 @@ impl SessionCache {
         self.slots.find(hash(key), |slot| slot.key == *key)
     }
 
-    fn name(&self, id: NameId) -> &str {
-        // Ids are only made by `intern`, and names are never removed.
-        &self.names[id.0 as usize]
+    /// The provider and username of an account id.
+    fn account(&self, id: NameId) -> (&str, &str) {
+        // Ids are only made by `intern`, and names are never removed; a provider's name
+        // holds no NUL, so the first one ends it.
+        self.names[id.0 as usize]
+            .split_once('\0')
+            .unwrap_or(("", ""))
     }
 
-    fn intern(&mut self, name: &str) -> NameId {
-        let index = match self.names.get_index_of(name) {
+    fn intern(&mut self, provider: &str, user_name: &str) -> NameId {
+        let name = format!("{provider}\0{user_name}");
+        let index = match self.names.get_index_of(name.as_str()) {
             Some(index) => index,
             None => self.names.insert_full(name.into()).0,
         };
@@ -110,13 +118,15 @@ impl SessionCache {
                     Ordering::Relaxed,
                 )
                 .is_ok();
+        let (provider, username) = self.account(slot.account);
         Hit {
             found: FoundSession {
                 key: slot.key,
-                username: self.name(slot.user).to_owned(),
-                provider: self.name(slot.provider).to_owned(),
+                username: username.to_owned(),
+                provider: provider.to_owned(),
+                binding: slot.binding.load(Ordering::Relaxed),
             },
-            created: slot.created,
+            created: f64::from(slot.created),
             verified: slot.verified_generation.load(Ordering::Acquire) >= generation,
             rewrite,
         }
@@ -133,11 +143,12 @@ impl SessionCache {
     ) -> Hit {
         let slot = Slot {
             key,
-            user: self.intern(&record.username),
-            provider: self.intern(&record.provider),
-            created: record.created,
+            account: self.intern(&record.provider, &record.username),
+            // Saturating: a time outside the range is expired, and was refused before.
+            created: record.created as u32,
             verified_generation: AtomicU64::new(generation),
             last_seen_on_disk: AtomicU64::new(record.last_seen.to_bits()),
+            binding: AtomicU64::new(record.binding.unwrap_or(0)),
         };
         let hit = self.hit(&slot, now, generation);
         match self
@@ -164,17 +175,29 @@ impl SessionCache {
         self.slot(key).is_some()
     }
 
+    /// The provider and username of `key`'s session, if cached.
+    pub fn account_of(&self, key: &SessionKey) -> Option<(String, String)> {
+        let (provider, user_name) = self.account(self.slot(key)?.account);
+        Some((provider.to_owned(), user_name.to_owned()))
+    }
+
+    /// Records that `key`'s session is now bound to `binding`.
+    pub fn set_binding(&self, key: &SessionKey, binding: u64) {
+        if let Some(slot) = self.slot(key) {
+            slot.binding.store(binding, Ordering::Relaxed);
+        }
+    }
+
     pub fn remove(&mut self, key: &SessionKey) {
         if let Ok(entry) = self.slots.find_entry(hash(key), |slot| slot.key == *key) {
             entry.remove();
         }
     }
 
-    /// Keeps only the sessions for which `keep(key, username, created)` holds.
-    pub fn retain(&mut self, mut keep: impl FnMut(&SessionKey, &str, f64) -> bool) {
-        let names = &self.names;
+    /// Keeps only the sessions for which `keep(key, created)` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&SessionKey, f64) -> bool) {
         self.slots
-            .retain(|slot| keep(&slot.key, &names[slot.user.0 as usize], slot.created));
+            .retain(|slot| keep(&slot.key, f64::from(slot.created)));
     }
 
     pub fn len(&self) -> usize {
@@ -194,6 +217,7 @@ mod tests {
             last_seen,
             client_ip: String::new(),
             user_agent: String::new(),
+            binding: Some(7),
         }
     }
 
@@ -209,11 +233,18 @@ mod tests {
             cache.insert(key(n), &record(user, f64::from(n), 0.0), 0, 1e9);
         }
         assert_eq!(cache.len(), 100);
-        assert_eq!(cache.names.len(), 3, "alice, bob and the provider");
+        assert_eq!(cache.names.len(), 2, "alice's account and bob's");
         let hit = cache.get(&key(7), 1e9, 0).unwrap();
         assert_eq!(hit.found.username, "bob");
         assert_eq!(hit.found.provider, "credentials");
+        assert_eq!(hit.found.binding, 7);
         assert_eq!(hit.created, 7.0);
+        assert_eq!(
+            cache.account_of(&key(7)),
+            Some(("credentials".to_owned(), "bob".to_owned()))
+        );
+        cache.set_binding(&key(7), 9);
+        assert_eq!(cache.get(&key(7), 1e9, 0).unwrap().found.binding, 9);
         assert!(cache.get(&key(200), 1e9, 0).is_none());
     }
 
@@ -226,7 +257,7 @@ mod tests {
         assert_eq!(cache.get(&key(1), 1e9, 0).unwrap().found.username, "carol");
         cache.insert(key(2), &record("dave", 3.0, 0.0), 0, 1e9);
         cache.insert(key(3), &record("dave", 4.0, 0.0), 0, 1e9);
-        cache.retain(|k, user, _| user != "dave" || *k == key(3));
+        cache.retain(|k, _| *k != key(2));
         assert!(cache.contains(&key(1)) && cache.contains(&key(3)));
         assert!(!cache.contains(&key(2)));
         cache.remove(&key(1));

@@ -55,6 +55,8 @@ impl RowActions {
 /// One store's accounts in the users table: the password store's, or a provider's own.
 #[derive(Debug, Clone, Default)]
 pub struct AccountSection {
+    /// The provider whose accounts these are (sent back with every action on them).
+    pub provider: String,
     /// The badge on each account ("GitHub"); `None` for the password store's own.
     pub badge: Option<String>,
     /// Whether these accounts have a password here.
@@ -68,7 +70,7 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Mark
     let actions = RowActions::for_account(row, section.has_passwords, me);
     let created = local_time(row.created);
     html! {
-        tr data-user=(name) data-testid="user-row" {
+        tr data-user=(name) data-provider=(section.provider) data-testid="user-row" {
             td.username data-label="Username" {
                 span.username-text { (name) }
                 @if let Some(label) = &section.badge {

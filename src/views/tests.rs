@@ -48,6 +48,7 @@ fn row<'a>(html: &'a str, escaped_name: &str) -> &'a str {
 /// The password store's accounts as their section of the table.
 fn store_section(users: &Users) -> AccountSection {
     AccountSection {
+        provider: "credentials".into(),
         badge: None,
         has_passwords: true,
         accounts: users
@@ -232,6 +233,7 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
         account(HOSTILE, &[], None),
     ];
     let provider = AccountSection {
+        provider: "github_auth".into(),
         badge: Some("GitHub".into()),
         has_passwords: false,
         accounts: accounts.clone(),
@@ -286,6 +288,7 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
 #[test]
 fn a_table_with_only_provider_accounts_is_not_empty() {
     let provider = AccountSection {
+        provider: "github_auth".into(),
         badge: Some("GitHub".into()),
         has_passwords: false,
         accounts: vec![account("octocat", &[], None)],

@@ -1,20 +1,24 @@
 //! User management for admins: `/admin/users`, asking the account directories
-//! ([`AuthState::directories`]) without caring which kind of store holds an account.
+//! ([`AuthState::directories`]) without caring which kind of store holds an account. A
+//! request names the account's provider (default `credentials`), so an action reaches the
+//! account the admin saw and no other of the same name.
 
 use axum::extract::State;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts::{AccountChange, AccountChanged, LockChange};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::avatar::remove_avatar;
-use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::request::extract::{JsonBody, Path};
+use crate::providers::credentials;
+use crate::request::extract::{JsonBody, Path, Query};
 use crate::request::RequestFacts;
 use crate::state::AuthState;
 use crate::users::{
-    default_roles, lock_reason, validate_username, User, ADMIN_ROLE, DEFAULT_LOCK_REASON,
+    default_roles, held_name, lock_reason, validate_new_username, User, ADMIN_ROLE,
+    DEFAULT_LOCK_REASON,
 };
 use crate::web::extract::AdminUser;
 
@@ -76,15 +80,45 @@ fn not_found(name: &str) -> Error {
     Error::NotFound(format!("User '{name}' not found"))
 }
 
-/// `POST /admin/users`: creates an account.
+/// The provider whose account a request means: `"provider"` (default `credentials`, the
+/// password accounts), so that an admin's action can only ever reach the account shown.
+fn requested_provider(provider: Option<String>) -> String {
+    provider.unwrap_or_else(|| credentials::NAME.to_owned())
+}
+
+/// The refusal of a new account whose name `held` (in `provider`'s store) already has,
+/// in whatever case.
+fn name_taken(name: &str, provider: &str, held: &str) -> Error {
+    let case = if held == name {
+        ""
+    } else {
+        " (usernames ignore case)"
+    };
+    let kind = if provider == credentials::NAME {
+        String::new()
+    } else {
+        format!(" as an account of {provider}")
+    };
+    Error::bad_request(format!("User '{held}' already exists{kind}{case}"))
+}
+
+/// `POST /admin/users`: creates a password account. Usernames are one namespace across
+/// providers and ignore case: a name any account holds is refused.
 pub async fn create_user(
-    State(ctx): State<AuthContext>,
+    State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
     facts: RequestFacts,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
+    let ctx = state.context();
     let name = required_user_name(&body)?;
-    validate_username(&name)?;
+    let provider = requested_provider(optional_string(&body, "provider")?);
+    if provider != credentials::NAME {
+        return Err(Error::bad_request(format!(
+            "Accounts of {provider} are made when they first sign in; only password accounts are created here"
+        )));
+    }
+    validate_new_username(&name)?;
     let password = optional_string(&body, "password")?.unwrap_or_default();
     if password.is_empty() {
         return Err(Error::bad_request("Password is required"));
@@ -95,17 +129,15 @@ pub async fn create_user(
             roles.push(role);
         }
     }
-    if ctx.users().await?.contains_key(&name) {
-        return Err(Error::bad_request(format!("User '{name}' already exists")));
+    if let Some((provider, account)) = state.account_named(&name).await? {
+        return Err(name_taken(&name, &provider, &account.user_name));
     }
     let hash = ctx.hasher().hash(password).await?;
     let created = name.clone();
     let detail = format!("roles: {}", roles.join(", "));
     ctx.update_users(move |_, users| {
-        if users.contains_key(&created) {
-            return Err(Error::bad_request(format!(
-                "User '{created}' already exists"
-            )));
+        if let Some(held) = held_name(users, &created) {
+            return Err(name_taken(&created, credentials::NAME, held));
         }
         users.insert(created, User::new(hash, roles));
         Ok(())
@@ -130,8 +162,8 @@ fn parse_lock(body: &Value) -> Result<LockChange> {
     }
 }
 
-/// `PUT /admin/users`: resets a password, changes roles, locks or unlocks, in whichever
-/// directory holds the name (the password store's first).
+/// `PUT /admin/users`: resets a password, changes roles, locks or unlocks the account
+/// `userName` of `provider` (default `credentials`).
 pub async fn update_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
@@ -139,7 +171,9 @@ pub async fn update_user(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<Value>> {
     let name = required_user_name(&body)?;
-    let is_self = name == admin.user_name;
+    let provider = requested_provider(optional_string(&body, "provider")?);
+    let directory = state.directory(&provider)?;
+    let is_self = name == admin.user_name && provider == admin.provider;
     let change = AccountChange {
         password: optional_string(&body, "password")?.filter(|p| !p.is_empty()),
         roles: parse_roles(body.get("roles"))?,
@@ -161,14 +195,10 @@ pub async fn update_user(
     }
     let unlocking = change.lock == LockChange::Unlock;
     let ctx = state.context();
-    let mut changes = None;
-    for directory in state.directories() {
-        changes = directory.update(ctx, &name, change.clone()).await?;
-        if changes.is_some() {
-            break;
-        }
-    }
-    let changes = changes.ok_or_else(|| not_found(&name))?;
+    let changes = directory
+        .update(ctx, &name, change)
+        .await?
+        .ok_or_else(|| not_found(&name))?;
     if unlocking {
         // An admin unlocking an account also forgives its failed sign-ins.
         ctx.throttle().clear_user(&name);
@@ -191,34 +221,40 @@ pub async fn update_user(
     Ok(Json(json!({ "success": true, "userName": name })))
 }
 
-/// `DELETE /admin/users/{name}`: removes an account from whichever directory holds it
-/// (the password store's first), ends its sessions and removes its avatar.
+/// The query of `DELETE /admin/users/{name}`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    provider: Option<String>,
+}
+
+/// `DELETE /admin/users/{name}?provider=...`: removes the account `name` of `provider`
+/// (default `credentials`), ends its sessions and removes its avatar.
 pub async fn delete_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
     facts: RequestFacts,
     Path(name): Path<String>,
+    Query(query): Query<DeleteQuery>,
 ) -> Result<Json<Value>> {
     let name = name.trim().to_owned();
     if name.is_empty() {
         return Err(Error::bad_request("Username is required"));
     }
-    if name == admin.user_name {
+    let provider = requested_provider(query.provider);
+    let directory = state.directory(&provider)?;
+    if name == admin.user_name && provider == admin.provider {
         return Err(Error::bad_request("Cannot delete your own account"));
     }
     let ctx = state.context();
-    let mut removed = false;
-    for directory in state.directories() {
-        if directory.remove(ctx, &name).await? {
-            removed = true;
-            break;
-        }
-    }
-    if !removed {
+    if !directory.remove(ctx, &name).await? {
         return Err(not_found(&name));
     }
-    let (config, target) = (ctx.config().clone(), name.clone());
-    tokio::task::spawn_blocking(move || remove_avatar(&config, &target)).await?;
+    // The avatar goes with the name, unless another account still holds that name (two
+    // providers' accounts of one name, from before names were one namespace).
+    if state.account_named(&name).await?.is_none() {
+        let (config, target) = (ctx.config().clone(), name.clone());
+        tokio::task::spawn_blocking(move || remove_avatar(&config, &target)).await?;
+    }
     tracing::info!(user = %name, by = %admin.user_name, "user deleted");
     let record =
         AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&facts.client_ip());

@@ -63,6 +63,7 @@ async fn account_sections(state: &AuthState) -> Result<Vec<AccountSection>> {
     let mut sections = Vec::new();
     for directory in state.directories() {
         sections.push(AccountSection {
+            provider: directory.provider().to_owned(),
             badge: directory.badge().map(str::to_owned),
             has_passwords: directory.has_passwords(),
             accounts: directory.list(state.context()).await?,

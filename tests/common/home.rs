@@ -169,8 +169,9 @@ impl Home {
         std::thread::sleep(EDIT_SEEN_WITHIN);
     }
 
-    /// Writes a session file for a fresh token by hand (file name: lowercase hex SHA-256
-    /// of the token) and returns the `llms-token=...` cookie pair.
+    /// Writes a session of `user` (signed in by `provider`, `age_secs` ago) by hand, as
+    /// the server would: the file named by the token's SHA-256, bound to the account as the
+    /// stores hold it now, and its marker in the index. Returns the `llms-token=...` pair.
     pub fn write_session(&self, user: &str, provider: &str, age_secs: f64) -> String {
         let token = random_token();
         let created = now_secs() - age_secs;
@@ -181,10 +182,61 @@ impl Home {
             "lastSeen": created,
             "clientIp": "127.0.0.1",
             "userAgent": "test",
+            "binding": format!("{:016x}", self.binding_of(user, provider)),
         });
         std::fs::create_dir_all(self.sessions_dir()).unwrap();
         std::fs::write(self.session_file(&token), record.to_string()).unwrap();
+        let marker = self.index_marker(user, provider, &token);
+        std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+        std::fs::write(marker, b"").unwrap();
         format!("llms-token={token}")
+    }
+
+    /// The binding a session of `user` (of `provider`) needs to be accepted now: of the
+    /// password hash and created time in users.json, or of the GitHub id and created time
+    /// in the GitHub records; 0 (no account's) otherwise.
+    pub fn binding_of(&self, user: &str, provider: &str) -> u64 {
+        let read = |path: PathBuf| -> serde_json::Value {
+            std::fs::read(path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default()
+        };
+        match provider {
+            "credentials" => {
+                let record = &read(self.users_file())[user];
+                match (record["password_hash"].as_str(), record["created"].as_f64()) {
+                    (Some(hash), Some(created)) => llms_auth::session::binding(hash, created),
+                    _ => 0,
+                }
+            }
+            "github_auth" => {
+                let record = &read(self.path().join("github_auth/users.json"))[user];
+                match (record["id"].as_u64(), record["created"].as_f64()) {
+                    (Some(id), Some(created)) => {
+                        llms_auth::session::binding(&format!("github:{id}"), created)
+                    }
+                    _ => 0,
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// The index marker of `token`'s session of `user` (of `provider`):
+    /// `sessions/by-user/<32 hex of SHA-256(provider NUL user)>/<key hex>`.
+    pub fn index_marker(&self, user: &str, provider: &str, token: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let account = Sha256::new()
+            .chain_update(provider.as_bytes())
+            .chain_update([0])
+            .chain_update(user.as_bytes())
+            .finalize();
+        let key = hex::encode(Sha256::digest(token.as_bytes()));
+        self.sessions_dir()
+            .join("by-user")
+            .join(hex::encode(&account[..16]))
+            .join(key)
     }
 
     /// The session file of `token` (its name is the SHA-256 of the token).
