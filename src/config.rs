@@ -15,6 +15,10 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// says otherwise (enough for a 2 MiB avatar at about 600 kbit/s).
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many connections one client address may hold open unless
+/// `LLMS_MAX_CONNECTIONS_PER_IP` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+
 /// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
 pub const DEFAULT_PROVIDER: &str = "credentials";
 
@@ -45,6 +49,9 @@ pub struct Config {
     /// How long a client may take to send a request's headers, and how long an idle
     /// connection is kept (`LLMS_HEADER_TIMEOUT_SECS`).
     pub header_timeout: Duration,
+    /// How many connections one client address may hold open at once
+    /// (`LLMS_MAX_CONNECTIONS_PER_IP`); trusted proxies are not limited.
+    pub max_connections_per_ip: usize,
     /// How long a client may take to send a request's body, counted from when the request
     /// reached the auth router (`LLMS_BODY_TIMEOUT_SECS`). A slower body is answered with
     /// 408 and the connection is closed.
@@ -66,11 +73,13 @@ impl Config {
             allowed_hosts: Vec::new(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
         }
     }
 
     /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES`,
-    /// `LLMS_ALLOWED_HOSTS`, `LLMS_HEADER_TIMEOUT_SECS` and `LLMS_BODY_TIMEOUT_SECS`;
+    /// `LLMS_ALLOWED_HOSTS`, `LLMS_HEADER_TIMEOUT_SECS`, `LLMS_BODY_TIMEOUT_SECS` and
+    /// `LLMS_MAX_CONNECTIONS_PER_IP`;
     /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
@@ -103,6 +112,9 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_BODY_TIMEOUT_SECS") {
             config.body_timeout = parse_seconds("LLMS_BODY_TIMEOUT_SECS", &value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_MAX_CONNECTIONS_PER_IP") {
+            config.max_connections_per_ip = parse_count("LLMS_MAX_CONNECTIONS_PER_IP", &value)?;
         }
         Ok(config)
     }
@@ -192,6 +204,17 @@ pub fn host_name(authority: &str) -> Option<String> {
     (port_ok && name_ok).then_some(name)
 }
 
+/// Parses a count setting such as `LLMS_MAX_CONNECTIONS_PER_IP` (named by `variable` in
+/// the error): a whole number, at least 1.
+pub fn parse_count(variable: &str, value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(Error::Config(format!(
+            "{variable}: '{value}' is not a positive whole number"
+        ))),
+    }
+}
+
 /// Parses a timeout setting such as `LLMS_HEADER_TIMEOUT_SECS` (named by `variable` in
 /// the error): a whole number of seconds, at least 1.
 pub fn parse_seconds(variable: &str, value: &str) -> Result<Duration> {
@@ -261,6 +284,23 @@ mod tests {
         assert_eq!(config.provider_names(), ["credentials"]);
         config.auth = " credentials , github_auth,".into();
         assert_eq!(config.provider_names(), ["credentials", "github_auth"]);
+    }
+
+    #[test]
+    fn counts_are_positive_whole_numbers() {
+        assert_eq!(
+            parse_count("LLMS_MAX_CONNECTIONS_PER_IP", " 8 ").unwrap(),
+            8
+        );
+        for bad in ["0", "-1", "1.5", "many", ""] {
+            let err = parse_count("LLMS_MAX_CONNECTIONS_PER_IP", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("LLMS_MAX_CONNECTIONS_PER_IP: "),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,9 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tower::Service;
 
 use crate::config::Config;
+use per_client::PerClient;
+
+mod per_client;
 use crate::error::{Error, Result};
 use crate::identity::CurrentUser;
 use crate::provider::ProviderRegistry;
@@ -62,9 +65,12 @@ pub fn app(state: AuthState) -> Router {
 /// Every connection must send a request's headers within the configured header timeout
 /// ([`Config::header_timeout`]), and an idle keep-alive connection is closed after as long,
 /// so slow or silent clients cannot hold connections; a request's body must then arrive
-/// within [`Config::body_timeout`] (enforced by the auth router, see
-/// [`crate::web::deadline`]). At most [`MAX_CONNECTIONS`] connections are served at once. Handlers see the peer as `ConnectInfo<SocketAddr>`. On shutdown the listener
-/// closes, idle connections close at once, and requests in flight get [`SHUTDOWN_GRACE`].
+/// within [`Config::body_timeout`] (enforced by the auth router). At most
+/// [`MAX_CONNECTIONS`] connections are served at once, and at most
+/// [`Config::max_connections_per_ip`] of them from one client address (a further one is
+/// closed at once), so one client cannot keep the others out. Handlers see the peer as
+/// `ConnectInfo<SocketAddr>`. On shutdown the listener closes, idle connections close at
+/// once, and requests in flight get [`SHUTDOWN_GRACE`].
 pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let addr = listener
         .local_addr()
@@ -88,6 +94,10 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         .timer(TokioTimer::new())
         .header_read_timeout(state.config().header_timeout)
         .keep_alive(true);
+    let per_client = PerClient::new(
+        state.config().max_connections_per_ip,
+        state.config().trusted_proxies.clone(),
+    );
     let mut make_service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(());
@@ -97,13 +107,17 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
             () = &mut shutdown => break,
             accepted = accept(&listener, &slots) => accepted?,
         };
+        let Some(client_slot) = per_client.try_take(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: this client holds its limit");
+            continue;
+        };
         let Ok(service) = make_service.call(peer).await;
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, client_slot);
             let mut connection = pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,

@@ -734,3 +734,80 @@ async fn the_real_server_refuses_a_request_for_an_unknown_host() {
     let response = http().get(server.url("/admin/users")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// Raw HTTP/1.1 `GET /config` from a socket bound to `source`, answered within `limit`.
+async fn get_config_from(
+    server: &Server,
+    source: [u8; 4],
+    limit: std::time::Duration,
+) -> Result<String, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+        socket
+            .bind((std::net::Ipv4Addr::from(source), 0).into())
+            .map_err(|e| e.to_string())?;
+        let addr: std::net::SocketAddr = server.addr().parse().unwrap();
+        let mut stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+        stream
+            .write_all(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    };
+    tokio::time::timeout(limit, attempt)
+        .await
+        .map_err(|_| format!("no answer within {limit:?}"))?
+}
+
+/// The review's finding: 1,030 idle sockets from one address made another client's
+/// request wait 7.4 s. One address may hold `LLMS_MAX_CONNECTIONS_PER_IP` connections
+/// (64 unless set); a further one is closed at once, and other addresses are served.
+#[tokio::test]
+async fn one_client_cannot_hold_every_connection() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(
+        &home,
+        &[],
+        &[
+            FAST_HASH[0],
+            ("LLMS_MAX_CONNECTIONS_PER_IP", "8"),
+            ("LLMS_HEADER_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let addr: std::net::SocketAddr = server.addr().parse().unwrap();
+    // The greedy client opens its eight connections and sends nothing on them.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // Give the server a moment to accept them all.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let limit = std::time::Duration::from_secs(2);
+    // Its ninth connection is closed without an answer.
+    let refused = get_config_from(&server, [127, 0, 0, 1], limit).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| !e.contains("no answer")) || refused == Ok(String::new()),
+        "the ninth connection of one address was served: {refused:?}"
+    );
+    // Another address is served at once.
+    let started = std::time::Instant::now();
+    let served = get_config_from(&server, [127, 0, 0, 2], limit)
+        .await
+        .unwrap();
+    assert!(served.starts_with("HTTP/1.1 200 OK"), "{served}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // When the greedy client lets go, it is served again.
+    held.clear();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let again = get_config_from(&server, [127, 0, 0, 1], limit)
+        .await
+        .unwrap();
+    assert!(again.starts_with("HTTP/1.1 200 OK"), "{again}");
+}
