@@ -1015,6 +1015,11 @@ async fn cross_site_state_changes_are_refused(store: Store) {
         ("sec-fetch-site", "cross-site"),
         ("origin", "http://evil.example"),
         ("origin", "null"),
+        // The review's finding: the scheme was ignored. This server is http:// on port
+        // 8000; the same host over https://, or on another port, is another site.
+        ("origin", "https://127.0.0.1:8000"),
+        ("origin", "http://127.0.0.1"),
+        ("origin", "http://127.0.0.1:8001"),
     ];
     for (name, value) in foreign {
         let mut req = json_request(Method::POST, "/admin/users", Some(&admin), &create);
@@ -1374,10 +1379,13 @@ async fn an_unparsable_forwarded_address_is_not_the_proxys_own(store: Store) {
 
 async fn the_public_host_named_by_a_trusted_proxy_is_same_site(store: Store) {
     let peer: IpAddr = "10.0.0.9".parse().unwrap();
+    // The proxy terminates TLS and says so: the browser's origin is https://, the
+    // forwarded host, the default port.
     let headers = [
         ("host", "127.0.0.1:8000"),
         ("origin", "https://llms.example.org"),
         ("x-forwarded-host", "llms.example.org"),
+        ("x-forwarded-proto", "https"),
     ];
     // From a trusted proxy: the browser's origin is the forwarded host.
     let trusted = TestApp::builder(store)
@@ -1392,11 +1400,30 @@ async fn the_public_host_named_by_a_trusted_proxy_is_same_site(store: Store) {
         ("host", "127.0.0.1:8000"),
         ("origin", "https://evil.example"),
         ("x-forwarded-host", "llms.example.org"),
+        ("x-forwarded-proto", "https"),
     ];
     assert_eq!(
         sign_in_via(&trusted, &other).await.status,
         StatusCode::FORBIDDEN
     );
+    // The right host over the other scheme, or on another port, is another site too.
+    for (origin, proto) in [
+        ("http://llms.example.org", "https"),
+        ("https://llms.example.org", "http"),
+        ("https://llms.example.org:8443", "https"),
+    ] {
+        let headers = [
+            ("host", "127.0.0.1:8000"),
+            ("origin", origin),
+            ("x-forwarded-host", "llms.example.org"),
+            ("x-forwarded-proto", proto),
+        ];
+        assert_eq!(
+            sign_in_via(&trusted, &headers).await.status,
+            StatusCode::FORBIDDEN,
+            "{origin} through {proto}"
+        );
+    }
     // From anyone else, X-Forwarded-Host is not believed.
     let untrusted = TestApp::builder(store)
         .home(proxied_home())

@@ -205,6 +205,26 @@ async fn the_store_is_made_private_at_start_and_after_every_write(store: Store) 
     assert_private(&file);
 }
 
+/// The review's finding: `github_auth/config.json`, holding the client secret, stayed
+/// 0644 as llms.py leaves it. It is made 0600 when the provider starts.
+async fn the_github_settings_holding_a_secret_are_made_private(store: Store) {
+    let home = Home::new();
+    let file = home.path().join("user/default/github_auth/config.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        r#"{"client_id": "cid", "client_secret": "s3cret-not-for-others"}"#,
+    )
+    .unwrap();
+    loosen(&file);
+    let _app = TestApp::builder(store)
+        .home(home)
+        .config(|config| config.auth = "github_auth".into())
+        .build()
+        .await;
+    assert_private(&file);
+}
+
 async fn llms_py_own_store_location_is_made_private_too(store: Store) {
     let home = Home::new();
     let file = home.path().join("user/default/credentials/users.json");
@@ -583,4 +603,5 @@ store_suite!(
     a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run,
     llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server,
     a_body_that_stops_arriving_is_refused_with_408,
+    the_github_settings_holding_a_secret_are_made_private,
 );

@@ -811,3 +811,29 @@ async fn one_client_cannot_hold_every_connection() {
         .unwrap();
     assert!(again.starts_with("HTTP/1.1 200 OK"), "{again}");
 }
+
+/// The review's finding: a username was logged raw, so a newline in a hand-written store
+/// split the log line. Names are logged escaped.
+#[tokio::test]
+async fn a_username_with_a_newline_cannot_forge_a_log_line() {
+    let home = Home::new();
+    home.write_users(&[
+        ("admin", "pw-admin", &["Admin"]),
+        ("eve\nINFO forged: admin signed out", "pw-eve", &[]),
+    ]);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("server.log");
+    let mut server = Server::start_logged(&home, &[], &[FAST_HASH[0], ("LLMS_LOG", "info")], &log);
+    let eve = sign_in(&server, "eve\nINFO forged: admin signed out", "pw-eve").await;
+    assert_eq!(status_of(&server, "/auth", &eve).await, StatusCode::OK);
+    assert!(server.terminate().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("eve\\nINFO forged"),
+        "escaped in its line: {text}"
+    );
+    assert!(
+        !text.lines().any(|line| line.starts_with("INFO forged")),
+        "a forged line: {text}"
+    );
+}

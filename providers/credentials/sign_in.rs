@@ -19,6 +19,7 @@ use crate::request::extract::JsonBody;
 use crate::request::facts::user_agent;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
+use crate::text::printable;
 use crate::throttle::Throttled;
 use crate::time::now_secs;
 use crate::users::MAX_SIGN_IN_NAME_BYTES;
@@ -192,7 +193,7 @@ pub async fn authenticate(
             Ok((token, user.record.roles.clone()))
         })
         .await?;
-    tracing::info!(user = %username, ip = %client_ip, "signed in");
+    tracing::info!(user = %printable(username), ip = %client_ip, "signed in");
     ctx.audit(attempt(AuditEvent::SignIn, "ok")).await;
     Ok(SignedIn {
         token,
@@ -267,7 +268,7 @@ pub async fn change_password(
         Ok(())
     })
     .await?;
-    tracing::info!(user = %name, "password changed");
+    tracing::info!(user = %printable(name), "password changed");
     let record = AuditRecord::new(AuditEvent::PasswordChanged, name, name).ip(client_ip);
     ctx.audit(record).await;
     Ok(())

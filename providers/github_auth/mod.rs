@@ -160,6 +160,20 @@ impl AuthProvider for GithubAuthProvider {
     }
 
     async fn prepare(&self, config: &Config) -> Result<()> {
+        // The settings file may hold the client secret: no one else may read it or its
+        // folder (llms.py leaves them 0644 and 0755). A failure is logged, never fatal.
+        let file = GithubConfig::path(config);
+        for path in [file.parent().unwrap_or(&file), &file] {
+            match crate::fsutil::make_private(path) {
+                Ok(true) => {
+                    tracing::info!(path = %path.display(), "permissions tightened: no access for group and others")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot make the github_auth settings private; other local users may read the client secret")
+                }
+            }
+        }
         let settings = match self.inner.settings.get() {
             Some(settings) => settings,
             None => {

@@ -16,6 +16,7 @@ use crate::identity::CurrentUser;
 use crate::providers::credentials;
 use crate::request::extract::{JsonBody, Multipart};
 use crate::request::RequestFacts;
+use crate::text::printable;
 
 /// The `POST /account/change-password` body.
 #[derive(Deserialize)]
@@ -72,7 +73,7 @@ pub async fn upload_avatar(
     let bytes = upload.ok_or_else(|| Error::bad_request("No file was uploaded (field 'file')"))?;
     let png = ctx.avatars().run(move || reencode_avatar(&bytes)).await??;
     tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await??;
-    tracing::info!(user = %user.user_name, "avatar changed");
+    tracing::info!(user = %printable(&user.user_name), "avatar changed");
     let record = AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name)
         .ip(&facts.client_ip());
     ctx.audit(record).await;

@@ -16,6 +16,7 @@ use crate::providers::credentials;
 use crate::request::extract::{JsonBody, Path, Query};
 use crate::request::RequestFacts;
 use crate::state::AuthState;
+use crate::text::printable;
 use crate::users::{
     default_roles, held_name, lock_reason, validate_new_username, User, ADMIN_ROLE,
     DEFAULT_LOCK_REASON,
@@ -143,7 +144,7 @@ pub async fn create_user(
         Ok(())
     })
     .await?;
-    tracing::info!(user = %name, by = %admin.user_name, "user created");
+    tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user created");
     let record = AuditRecord::new(AuditEvent::UserCreated, &admin.user_name, &name)
         .ip(&facts.client_ip())
         .detail(detail);
@@ -203,7 +204,7 @@ pub async fn update_user(
         // An admin unlocking an account also forgives its failed sign-ins.
         ctx.throttle().clear_user(&name);
     }
-    tracing::info!(user = %name, by = %admin.user_name, "user updated");
+    tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user updated");
     for change in changes {
         let (event, detail) = match change {
             AccountChanged::Password => (AuditEvent::PasswordChanged, None),
@@ -255,7 +256,7 @@ pub async fn delete_user(
         let (config, target) = (ctx.config().clone(), name.clone());
         tokio::task::spawn_blocking(move || remove_avatar(&config, &target)).await?;
     }
-    tracing::info!(user = %name, by = %admin.user_name, "user deleted");
+    tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user deleted");
     let record =
         AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&facts.client_ip());
     ctx.audit(record).await;

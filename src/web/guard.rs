@@ -74,7 +74,7 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
     }
     let facts = RequestFacts::read(&parts, state.config());
     parts.extensions.insert(facts);
-    if !safe_method && is_cross_site(&parts, facts.client.via_trusted_proxy) {
+    if !safe_method && is_cross_site(&parts, &facts) {
         return Error::Forbidden("Cross-site request refused".into()).into_response();
     }
     if !is_public(parts.uri.path(), state.provider_public_paths()) {

@@ -7,14 +7,60 @@ use axum::http::{header, HeaderValue};
 
 use crate::config::{host_name, Config};
 use crate::error::Error;
+use crate::request::RequestFacts;
+
+/// A web origin: scheme, lowercase host name, and port (the scheme's default when none is
+/// written).
+#[derive(Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: &'static str,
+    host: String,
+    port: u16,
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" {
+        443
+    } else {
+        80
+    }
+}
+
+impl Origin {
+    /// An `Origin` header's value (`http://host[:port]`, `https://...`); `None` for
+    /// anything else (`null`, another scheme, a path).
+    fn parse(text: &str) -> Option<Self> {
+        let (scheme, authority) = match text.split_once("://")? {
+            ("http", rest) => ("http", rest),
+            ("https", rest) => ("https", rest),
+            _ => return None,
+        };
+        Self::at(scheme, authority)
+    }
+
+    /// The origin of `authority` (a `Host` header: `host[:port]`) reached over `scheme`.
+    fn at(scheme: &'static str, authority: &str) -> Option<Self> {
+        let authority = authority.trim();
+        let host = host_name(authority)?;
+        let port = match authority.rsplit_once(':') {
+            Some((_, digits)) if !digits.ends_with(']') && !digits.is_empty() => {
+                digits.parse().ok()?
+            }
+            _ => default_port(scheme),
+        };
+        Some(Self { scheme, host, port })
+    }
+}
 
 /// Whether a state-changing request comes from another site.
-/// A same-site request's `Origin` names this server: the `Host` it was sent to or, behind
-/// a trusted proxy, the `X-Forwarded-Host` the browser used.
-pub(super) fn is_cross_site(
-    request: &axum::http::request::Parts,
-    behind_trusted_proxy: bool,
-) -> bool {
+///
+/// A same-site request's `Origin` is this server's: the scheme the request came by
+/// (`https` directly is not possible here, so only through a trusted proxy that says so),
+/// and the host and port of the `Host` it was sent to or, behind a trusted proxy, of the
+/// `X-Forwarded-Host` the browser used. Scheme, host and port are all compared: a page on
+/// `https://host` is not the same site as a server on `http://host`, nor is
+/// `http://host:8001` the same as `http://host:8000`.
+pub(super) fn is_cross_site(request: &axum::http::request::Parts, facts: &RequestFacts) -> bool {
     let headers = &request.headers;
     if headers
         .get("sec-fetch-site")
@@ -26,21 +72,20 @@ pub(super) fn is_cross_site(
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let Some(authority) = origin.to_str().ok().and_then(|o| {
-        o.strip_prefix("http://")
-            .or_else(|| o.strip_prefix("https://"))
-    }) else {
+    let Some(origin) = origin.to_str().ok().and_then(Origin::parse) else {
         return true;
     };
-    let named = |name: header::HeaderName| {
+    let scheme = if facts.https() { "https" } else { "http" };
+    let ours = |name: header::HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|host| authority.eq_ignore_ascii_case(host.trim()))
+            .and_then(|authority| Origin::at(scheme, authority))
+            .is_some_and(|own| own == origin)
     };
     let forwarded =
-        behind_trusted_proxy && named(header::HeaderName::from_static("x-forwarded-host"));
-    !(named(header::HOST) || forwarded)
+        facts.client.via_trusted_proxy && ours(header::HeaderName::from_static("x-forwarded-host"));
+    !(ours(header::HOST) || forwarded)
 }
 
 /// Whether a request addressed to `authority` may be served.
@@ -127,5 +172,34 @@ mod tests {
         assert!(!host_allowed(&config, "attacker.example"));
         config.allowed_hosts.clear();
         assert!(host_allowed(&config, "attacker.example"));
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let parse = |text: &str| Origin::parse(text);
+        assert_eq!(
+            parse("http://Example.COM"),
+            Some(Origin {
+                scheme: "http",
+                host: "example.com".into(),
+                port: 80
+            })
+        );
+        assert_eq!(parse("https://h:8443").unwrap().port, 8443);
+        assert_eq!(parse("http://[::1]:8000").unwrap().host, "[::1]");
+        assert_eq!(parse("http://[::1]").unwrap().port, 80);
+        for bad in [
+            "null",
+            "ftp://h",
+            "http://",
+            "http://h/path",
+            "h:80",
+            "http://h:port",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert_eq!(Origin::at("http", "h"), parse("http://h:80"));
+        assert_ne!(Origin::at("http", "h"), parse("https://h"));
+        assert_ne!(Origin::at("http", "h:8000"), parse("http://h:8001"));
     }
 }
