@@ -169,7 +169,8 @@ function setupSignIn() {
   const button = form.querySelector("button[type=submit]");
   let countdown = null;
 
-  function throttled(seconds) {
+  // `reason` says which limit (this account's failures, or this address's).
+  function throttled(reason, seconds) {
     clearInterval(countdown);
     let left = seconds;
     const tick = () => {
@@ -179,7 +180,7 @@ function setupSignIn() {
         button.disabled = false;
         return;
       }
-      showError(error, "Too many failed sign-in attempts. Try again in " + formatWait(left) + ".");
+      showError(error, reason + " Try again in " + formatWait(left) + ".");
       button.disabled = true;
       left -= 1;
     };
@@ -207,7 +208,8 @@ function setupSignIn() {
     }
     const wait = result.response && parseInt(result.response.headers.get("Retry-After"), 10);
     if (result.status === 429 && wait > 0) {
-      throttled(wait);
+      const status = (result.data && result.data.responseStatus) || {};
+      throttled(status.reason || "Too many failed sign-ins.", wait);
     } else if (result.status === 403 && result.data && result.data.responseStatus
                && result.data.responseStatus.locked === true) {
       // Only a locked account says so; any other 403 (a refused cross-site request, say)

@@ -40,9 +40,12 @@ pub enum Error {
     /// The named thing does not exist (404).
     #[error("{0}")]
     NotFound(String),
-    /// Too many failed sign-ins; try again after this many seconds (429).
-    #[error("Too many failed sign-in attempts. Try again in {}.", seconds(*retry_after))]
+    /// Too many attempts; `reason` says which limit, and the next attempt is allowed after
+    /// this many seconds (429).
+    #[error("{reason} Try again in {}.", seconds(*retry_after))]
     TooManyRequests {
+        /// What was exceeded, as a sentence ("Too many failed sign-ins for this account.").
+        reason: &'static str,
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
     },
@@ -170,12 +173,21 @@ impl IntoResponse for Error {
             tracing::error!(error = %format!("{self:#}"), "request failed");
         }
         let mut body = error_body(self.error_code(), &self.public_message());
-        if let Self::Locked(_) = self {
-            body["responseStatus"]["locked"] = true.into();
+        match &self {
+            Self::Locked(_) => body["responseStatus"]["locked"] = true.into(),
+            // A page counts the wait down itself: the reason apart from the wait.
+            Self::TooManyRequests {
+                reason,
+                retry_after,
+            } => {
+                body["responseStatus"]["reason"] = (*reason).into();
+                body["responseStatus"]["retryAfter"] = (*retry_after).into();
+            }
+            _ => {}
         }
         let mut response = (status, Json(body)).into_response();
         match self {
-            Self::TooManyRequests { retry_after } => {
+            Self::TooManyRequests { retry_after, .. } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -203,11 +203,24 @@ pub struct Throttle {
     tables: Mutex<Tables>,
 }
 
+/// Which limit refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The username's failures impose a wait.
+    Account,
+    /// The client address's failures impose a wait.
+    Address,
+    /// Too many attempts for the username or from the address are being checked at once.
+    InFlight,
+}
+
 /// Refused by the throttle: retry after this many whole seconds (at least 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttled {
     /// Seconds to wait.
     pub retry_after: u64,
+    /// The limit that refused it (the username's when both wait as long).
+    pub limit: Limit,
     /// Whether this is the first refusal of the wait that caused it: the first since the
     /// failure that started the username's or the address's wait, or the first while their
     /// attempts in flight keep them busy. Record only these; the rest repeat them.
@@ -298,6 +311,11 @@ impl Throttle {
             let address_first = address_wait > 0.0 && tables.addresses.report_refusal(&address_key);
             return Err(Throttled {
                 retry_after: (wait.ceil() as u64).max(1),
+                limit: if user_wait >= address_wait {
+                    Limit::Account
+                } else {
+                    Limit::Address
+                },
                 first: user_first || address_first,
             });
         }
@@ -315,6 +333,7 @@ impl Throttle {
             }
             return Err(Throttled {
                 retry_after: 1,
+                limit: Limit::InFlight,
                 first,
             });
         }

@@ -180,6 +180,18 @@ async fn the_password_change_is_throttled_like_sign_in(store: Store) {
         reply.json()["responseStatus"]["errorCode"],
         "TooManyRequests"
     );
+    // It says what it is about: wrong passwords, this account's (not "sign-in attempts").
+    assert_eq!(
+        reply.json()["responseStatus"]["reason"],
+        "Too many wrong passwords for this account."
+    );
+    assert!(
+        reply
+            .message()
+            .starts_with("Too many wrong passwords for this account. Try again in "),
+        "{}",
+        reply.message()
+    );
     let wait: u64 = reply
         .header("retry-after")
         .expect("Retry-After")
@@ -229,4 +241,48 @@ store_suite!(
     rotating_through_one_ipv6_64_buys_no_fresh_attempts,
     the_password_change_is_throttled_like_sign_in,
     throttled_attempts_do_not_grow_the_audit_log_one_line_each,
+    a_refusal_says_whether_the_account_or_the_address_must_wait,
 );
+
+/// A user who never failed, signing in from an address others failed from, was told
+/// "Too many failed sign-in attempts" as if it were their account: the refusal says which
+/// limit it is, and the wait.
+async fn a_refusal_says_whether_the_account_or_the_address_must_wait(store: Store) {
+    let app = app_with_users(store, &["alice", "bob"]).await;
+    let shared = "203.0.113.50";
+    // Someone at the shared address fails for names of their own.
+    for status in wrong_sign_ins_from(&app, &[shared, shared, shared]).await {
+        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    let reply = login(&app, "bob", "pw-bob", shared).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        reply.json()["responseStatus"]["reason"],
+        "Too many failed sign-ins from your address."
+    );
+    let wait = reply.json()["responseStatus"]["retryAfter"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(reply.header("retry-after"), Some(wait.to_string().as_str()));
+    assert_eq!(
+        reply.message(),
+        format!(
+            "Too many failed sign-ins from your address. Try again in {wait} second{}.",
+            if wait == 1 { "" } else { "s" }
+        )
+    );
+    // An account's own failures, from addresses that each failed once: the account's limit.
+    for (i, address) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].iter().enumerate() {
+        let reply = login(&app, "alice", &format!("guess{i}"), address).await;
+        assert!(
+            reply.status == StatusCode::UNAUTHORIZED
+                || reply.status == StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let reply = login(&app, "alice", "pw-alice", "192.0.2.9").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        reply.json()["responseStatus"]["reason"],
+        "Too many failed sign-ins for this account."
+    );
+}

@@ -20,7 +20,7 @@ use crate::request::facts::user_agent;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
 use crate::text::printable;
-use crate::throttle::Throttled;
+use crate::throttle::{Limit, Throttled};
 use crate::time::now_secs;
 use crate::users::MAX_SIGN_IN_NAME_BYTES;
 
@@ -139,13 +139,25 @@ pub async fn authenticate(
     };
     let upgrade =
         match check_throttled(ctx, username, client_ip, password.clone(), stored.clone()).await? {
-            Checked::Throttled(Throttled { retry_after, first }) => {
+            Checked::Throttled(Throttled {
+                retry_after,
+                first,
+                limit,
+            }) => {
                 // Once per wait: the refusals that follow add nothing but length to the log.
                 if first {
                     ctx.audit(attempt(AuditEvent::SignInThrottled, "throttled"))
                         .await;
                 }
-                return Err(Error::TooManyRequests { retry_after });
+                let reason = match limit {
+                    Limit::Account => "Too many failed sign-ins for this account.",
+                    Limit::Address => "Too many failed sign-ins from your address.",
+                    Limit::InFlight => "Too many sign-ins at once.",
+                };
+                return Err(Error::TooManyRequests {
+                    reason,
+                    retry_after,
+                });
             }
             Checked::Wrong => {
                 let why = if stored.is_some() {
@@ -234,8 +246,18 @@ pub async fn change_password(
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
     let name = user.user_name.as_str();
     match check_throttled(ctx, name, client_ip, current, Some(stored.clone())).await? {
-        Checked::Throttled(Throttled { retry_after, .. }) => {
-            return Err(Error::TooManyRequests { retry_after });
+        Checked::Throttled(Throttled {
+            retry_after, limit, ..
+        }) => {
+            let reason = match limit {
+                Limit::Account => "Too many wrong passwords for this account.",
+                Limit::Address => "Too many wrong passwords from your address.",
+                Limit::InFlight => "Too many password checks at once.",
+            };
+            return Err(Error::TooManyRequests {
+                reason,
+                retry_after,
+            });
         }
         Checked::Wrong => {
             // Someone holding this session guessed at the account's password.
