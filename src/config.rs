@@ -19,6 +19,9 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// `LLMS_MAX_CONNECTIONS_PER_IP` says otherwise.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
 
+/// The shortest new password accepted unless `LLMS_MIN_PASSWORD_LENGTH` says otherwise.
+pub const DEFAULT_MIN_PASSWORD_LENGTH: usize = 8;
+
 /// The provider used when neither `--auth` nor `LLMS_AUTH` names one.
 pub const DEFAULT_PROVIDER: &str = "credentials";
 
@@ -41,6 +44,9 @@ pub struct Config {
     pub loopback_only: bool,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// The fewest characters a new password may have (`LLMS_MIN_PASSWORD_LENGTH`);
+    /// existing passwords keep working whatever their length.
+    pub min_password_length: usize,
     /// `LLMS_ALLOWED_HOSTS`: host names (lowercase, no port) requests may be addressed to,
     /// beyond `localhost` and IP addresses. While the server listens only on loopback, any
     /// other name is refused (a defence against DNS rebinding); otherwise, an empty list
@@ -74,12 +80,13 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
         }
     }
 
     /// Reads `LLMS_HOME`, `LLMS_AUTH`, `LLMS_PASSWORD_HASH`, `LLMS_TRUSTED_PROXIES`,
-    /// `LLMS_ALLOWED_HOSTS`, `LLMS_HEADER_TIMEOUT_SECS`, `LLMS_BODY_TIMEOUT_SECS` and
-    /// `LLMS_MAX_CONNECTIONS_PER_IP`;
+    /// `LLMS_ALLOWED_HOSTS`, `LLMS_HEADER_TIMEOUT_SECS`, `LLMS_BODY_TIMEOUT_SECS`,
+    /// `LLMS_MAX_CONNECTIONS_PER_IP` and `LLMS_MIN_PASSWORD_LENGTH`;
     /// `auth_flag` (from `--auth`) wins over `LLMS_AUTH`.
     pub fn from_env(auth_flag: Option<&str>) -> Result<Self> {
         let home = match std::env::var_os("LLMS_HOME").filter(|v| !v.is_empty()) {
@@ -112,6 +119,9 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_BODY_TIMEOUT_SECS") {
             config.body_timeout = parse_seconds("LLMS_BODY_TIMEOUT_SECS", &value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_MIN_PASSWORD_LENGTH") {
+            config.min_password_length = parse_count("LLMS_MIN_PASSWORD_LENGTH", &value)?;
         }
         if let Ok(value) = std::env::var("LLMS_MAX_CONNECTIONS_PER_IP") {
             config.max_connections_per_ip = parse_count("LLMS_MAX_CONNECTIONS_PER_IP", &value)?;

@@ -309,11 +309,16 @@ impl<T: Document> JsonStore<T> {
 
 /// Parses a store's bytes, reporting the first problem with its line and column.
 pub fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
-        path: path.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+    serde_json::from_slice(bytes).map_err(|e| {
+        // The position is said once, by the error itself, not again by the parser's text.
+        let text = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        Error::Corrupt {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: text.strip_suffix(&position).unwrap_or(&text).to_owned(),
+        }
     })
 }
 
@@ -381,6 +386,9 @@ mod tests {
             other => panic!("expected Corrupt, got {other:?}"),
         }
         assert!(err.to_string().contains("users.json"), "{err}");
+        // The position is said once.
+        assert_eq!(err.to_string().matches("line 3").count(), 1, "{err}");
+        assert!(!err.to_string().contains(" at line "), "{err}");
         let result = store.update(|doc| {
             doc.clear();
             Ok(())

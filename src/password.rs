@@ -84,6 +84,20 @@ pub fn check_password_rules(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a password that is not acceptable as a new one: empty, over-long, or shorter
+/// than `min_chars` characters (`LLMS_MIN_PASSWORD_LENGTH`). Existing passwords are never
+/// held to this: only new ones.
+pub fn check_new_password(password: &str, min_chars: usize) -> Result<()> {
+    check_password_rules(password)?;
+    let chars = password.chars().count();
+    if chars < min_chars {
+        return Err(Error::bad_request(format!(
+            "Password is too short: use at least {min_chars} characters."
+        )));
+    }
+    Ok(())
+}
+
 fn argon2() -> Argon2<'static> {
     let params = Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None)
         .expect("constant Argon2 parameters are valid");

@@ -345,7 +345,7 @@ async fn admin_creates_users_who_can_sign_in(store: Store) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(
         reply.json(),
-        json!({ "success": true, "userName": "carol" })
+        json!({ "success": true, "userName": "carol", "roles": ["Admin"], "signInRequired": false })
     );
     let carol = &app.users_json()["carol"];
     assert_eq!(carol["roles"], json!(["Admin"]));
@@ -357,7 +357,7 @@ async fn admin_creates_users_who_can_sign_in(store: Store) {
             Method::POST,
             "/admin/users",
             Some(&admin),
-            json!({ "userName": "dave", "password": "pw-dave" }),
+            json!({ "userName": "dave", "password": "pw-dave-1" }),
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -370,21 +370,29 @@ async fn admin_create_refuses_bad_input(store: Store) {
     let before = app.users_json();
     let cases = [
         (
-            json!({ "userName": "alice", "password": "x" }),
+            json!({ "userName": "alice", "password": "pw-long-enough" }),
             "User 'alice' already exists",
         ),
-        (json!({ "password": "x" }), "Username is required"),
+        (
+            json!({ "password": "pw-long-enough" }),
+            "Username is required",
+        ),
         (json!({ "userName": "erin" }), "Password is required"),
+        // New passwords have at least 8 characters (LLMS_MIN_PASSWORD_LENGTH).
         (
-            json!({ "userName": "erin", "password": "x", "roles": "Admin" }),
+            json!({ "userName": "erin", "password": "seven77" }),
+            "Password is too short: use at least 8 characters.",
+        ),
+        (
+            json!({ "userName": "erin", "password": "pw-long-enough", "roles": "Admin" }),
             "roles must be an array of role names",
         ),
         (
-            json!({ "userName": "erin", "password": "x", "roles": [1] }),
+            json!({ "userName": "erin", "password": "pw-long-enough", "roles": [1] }),
             "roles must be an array of role names",
         ),
         (
-            json!({ "userName": "erin", "password": "x", "roles": [["Admin"]] }),
+            json!({ "userName": "erin", "password": "pw-long-enough", "roles": [["Admin"]] }),
             "roles must be an array of role names",
         ),
     ];
@@ -400,7 +408,7 @@ async fn admin_create_refuses_bad_input(store: Store) {
                 Method::POST,
                 "/admin/users",
                 Some(&admin),
-                json!({ "userName": name, "password": "x" }),
+                json!({ "userName": name, "password": "pw-long-enough" }),
             )
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name}");
@@ -690,12 +698,20 @@ async fn change_password_checks_the_current_one(store: Store) {
     let before = app.users_json();
     let change =
         |body: Value| app.json(Method::POST, "/account/change-password", Some(&alice), body);
-    let reply = change(json!({ "currentPassword": "wrong", "newPassword": "n" })).await;
+    let reply = change(json!({ "currentPassword": "wrong", "newPassword": "new-alice-1" })).await;
     assert_error(
         &reply,
         StatusCode::BAD_REQUEST,
         "Error",
         "Current password is incorrect",
+    );
+    // A new password shorter than 8 characters is refused before anything is checked.
+    let reply = change(json!({ "currentPassword": "pw-alice", "newPassword": "n" })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Password is too short: use at least 8 characters.",
     );
     let reply = change(json!({ "currentPassword": "pw-alice" })).await;
     assert_error(
@@ -1010,7 +1026,7 @@ async fn next_cannot_send_a_signed_in_user_elsewhere(store: Store) {
 async fn cross_site_state_changes_are_refused(store: Store) {
     let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
-    let create = json!({ "userName": "eve", "password": "pw", "roles": ["Admin"] });
+    let create = json!({ "userName": "eve", "password": "pw-eve-long", "roles": ["Admin"] });
     let foreign = [
         ("sec-fetch-site", "cross-site"),
         ("origin", "http://evil.example"),
@@ -1601,6 +1617,8 @@ async fn an_avatar_just_under_2_mib_is_accepted(store: Store) {
 
 store_suite!(
     config_says_whether_auth_is_required,
+    the_first_user_made_while_authentication_is_off_is_an_admin,
+    admins_make_and_unmake_admins_but_not_themselves,
     a_password_changed_or_account_remade_by_another_program_ends_its_sessions,
     a_hash_upgrade_at_sign_in_keeps_the_other_sessions,
     an_account_keeps_at_most_100_sessions,
@@ -1763,4 +1781,82 @@ async fn ending_an_accounts_sessions_reads_only_its_own(store: Store) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert!(!app.is_signed_in(&alice).await);
     assert!(app.is_signed_in(&admin).await);
+}
+
+/// The first-time user's finding: with an empty store, Create User (Admin unchecked)
+/// bounced to Sign In and the new user got "Access denied"; nobody could manage users.
+/// The first user is an Admin, and the answer says that signing in is required now.
+async fn the_first_user_made_while_authentication_is_off_is_an_admin(store: Store) {
+    let app = TestApp::new(store).await;
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            None,
+            json!({ "userName": "owner", "password": "owner-password", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({ "success": true, "userName": "owner", "roles": ["Admin"], "signInRequired": true })
+    );
+    assert_eq!(app.users_json()["owner"]["roles"], json!(["Admin"]));
+    let owner = app.sign_in("owner", "owner-password").await;
+    assert_eq!(
+        app.get("/admin/users", Some(&owner)).await.status,
+        StatusCode::OK
+    );
+    // The second user is what the form says.
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&owner),
+            json!({ "userName": "bob", "password": "bob-password", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.json()["roles"], json!([]));
+    assert_eq!(reply.json()["signInRequired"], false);
+}
+
+/// Manage Users makes and unmakes Admins: never one's own role.
+async fn admins_make_and_unmake_admins_but_not_themselves(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let put = |body: Value| app.json(Method::PUT, "/admin/users", Some(&admin), body);
+    let reply = put(json!({ "userName": "bob", "roles": ["Admin"] })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        app.get("/admin/users", Some(&bob)).await.status,
+        StatusCode::OK
+    );
+    let reply = put(json!({ "userName": "bob", "roles": [] })).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(
+        app.get("/admin/users", Some(&bob)).await.status,
+        StatusCode::FORBIDDEN,
+        "the role is read live"
+    );
+    let reply = put(json!({ "userName": "admin", "roles": [] })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Cannot remove your own Admin role",
+    );
+    // admin2, an Admin too, may take admin's role; then admin2 is the last, and keeps it.
+    let admin2 = app.sign_in("admin2", "pw-admin2").await;
+    let reply = app
+        .json(
+            Method::PUT,
+            "/admin/users",
+            Some(&admin2),
+            json!({ "userName": "admin", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(app.users_json()["admin"]["roles"], json!([]));
+    assert_eq!(app.users_json()["admin2"]["roles"], json!(["Admin"]));
 }

@@ -56,7 +56,7 @@ async fn sign_in_user_menu_forbidden_page_and_sign_out() {
         |client| async move {
             let home = Home::new();
             home.add_user("admin", "admin-pw");
-            home.add_user("bob", "bob-pw");
+            home.add_user("bob", "bob-password");
             let server = Server::start(&home, &[]);
             let page = Page::new(client, &server.base);
 
@@ -127,7 +127,7 @@ async fn sign_in_user_menu_forbidden_page_and_sign_out() {
             page.wait_path("/login?next=/admin").await;
 
             // A user without the Admin role: no Manage Users, and /admin is a 403 page.
-            page.sign_in("/login", "bob", "bob-pw", "/").await;
+            page.sign_in("/login", "bob", "bob-password", "/").await;
             page.wait_text("[data-testid=signed-in-as]", "Signed in as bob")
                 .await;
             page.open_menu().await;
@@ -155,7 +155,7 @@ async fn sign_in_user_menu_forbidden_page_and_sign_out() {
             let locked = home.run(&["--lockuser", "bob", "--reason", "On leave"], "");
             assert!(locked.status.success(), "{locked:?}");
             page.fill("#username", "bob").await;
-            page.fill("#password", "bob-pw").await;
+            page.fill("#password", "bob-password").await;
             page.click("[data-testid=sign-in-submit]").await;
             page.wait_text(
                 "[data-testid=sign-in-error]",
@@ -188,7 +188,7 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             assert_eq!(LONG_NAME.chars().count(), 64);
             let home = Home::new();
             home.add_user("admin", "admin-pw");
-            home.add_user(LONG_NAME, "long-pw");
+            home.add_user(LONG_NAME, "long-password");
             let server = Server::start(&home, &[]);
             let page = Page::new(client, &server.base);
             page.sign_in("/login?next=/admin", "admin", "admin-pw", "/admin")
@@ -244,8 +244,8 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             // Mismatched passwords are caught; what was typed stays.
             page.click("[data-testid=create-user]").await;
             page.fill("#new-username", "carol").await;
-            page.fill("#new-user-password", "carol-1").await;
-            page.fill("#new-user-confirm", "carol-2").await;
+            page.fill("#new-user-password", "carol-pw-1").await;
+            page.fill("#new-user-confirm", "carol-pw-2").await;
             page.click("#create-user-dialog [data-testid=dialog-submit]")
                 .await;
             page.wait_text(
@@ -254,7 +254,7 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             )
             .await;
             assert_eq!(page.value("#new-username").await, "carol");
-            page.fill("#new-user-confirm", "carol-1").await;
+            page.fill("#new-user-confirm", "carol-pw-1").await;
             page.click("#create-user-dialog [data-testid=dialog-submit]")
                 .await;
             page.wait_dialog_closed("create-user-dialog").await;
@@ -266,8 +266,8 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             // The server's refusal appears in the dialog.
             page.click("[data-testid=create-user]").await;
             page.fill("#new-username", "carol").await;
-            page.fill("#new-user-password", "x").await;
-            page.fill("#new-user-confirm", "x").await;
+            page.fill("#new-user-password", "carol-pw-9").await;
+            page.fill("#new-user-confirm", "carol-pw-9").await;
             page.click("#create-user-dialog [data-testid=dialog-submit]")
                 .await;
             page.wait_text(
@@ -282,8 +282,8 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             // An Admin created here gets the badge, and no Lock action.
             page.click("[data-testid=create-user]").await;
             page.fill("#new-username", "ops").await;
-            page.fill("#new-user-password", "ops-pw").await;
-            page.fill("#new-user-confirm", "ops-pw").await;
+            page.fill("#new-user-password", "ops-password").await;
+            page.fill("#new-user-confirm", "ops-password").await;
             page.click("#new-user-admin").await;
             page.click("#create-user-dialog [data-testid=dialog-submit]")
                 .await;
@@ -311,7 +311,7 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
             page.wait_text("[data-testid=toast]", "Password of 'carol' changed.")
                 .await;
             assert_eq!(http_sign_in(&server, "carol", "carol-new").await, 200);
-            assert_eq!(http_sign_in(&server, "carol", "carol-1").await, 401);
+            assert_eq!(http_sign_in(&server, "carol", "carol-pw-1").await, 401);
 
             // Lock, with a reason.
             page.click(&format!("{} [data-action=lock]", row("carol")))
@@ -431,10 +431,10 @@ async fn my_account_change_password_and_avatar() {
         |client| async move {
             let home = Home::new();
             home.add_user("admin", "admin-pw");
-            home.add_user("bob", "bob-pw");
+            home.add_user("bob", "bob-password");
             let server = Server::start(&home, &[]);
             let page = Page::new(client, &server.base);
-            page.sign_in("/login?next=/account", "bob", "bob-pw", "/account")
+            page.sign_in("/login?next=/account", "bob", "bob-password", "/account")
                 .await;
             page.wait_text("[data-testid=account-username]", "bob")
                 .await;
@@ -444,8 +444,8 @@ async fn my_account_change_password_and_avatar() {
             assert!(page.dialog_open("account-password-dialog").await);
             assert_eq!(page.focused_id().await, "current-password");
             page.fill("#current-password", "wrong").await;
-            page.fill("#new-password", "bob-new").await;
-            page.fill("#confirm-password", "bob-new").await;
+            page.fill("#new-password", "bob-new-pw").await;
+            page.fill("#confirm-password", "bob-new-pw").await;
             page.click("#account-password-dialog [data-testid=dialog-submit]")
                 .await;
             page.wait_text(
@@ -453,14 +453,14 @@ async fn my_account_change_password_and_avatar() {
                 "Current password is incorrect",
             )
             .await;
-            assert_eq!(page.value("#new-password").await, "bob-new");
-            page.fill("#current-password", "bob-pw").await;
+            assert_eq!(page.value("#new-password").await, "bob-new-pw");
+            page.fill("#current-password", "bob-password").await;
             page.click("#account-password-dialog [data-testid=dialog-submit]")
                 .await;
             page.wait_dialog_closed("account-password-dialog").await;
             page.wait_text("[data-testid=toast]", "Your password was changed.")
                 .await;
-            assert_eq!(http_sign_in(&server, "bob", "bob-new").await, 200);
+            assert_eq!(http_sign_in(&server, "bob", "bob-new-pw").await, 200);
             // This session stays signed in.
             page.goto("/account").await;
             page.wait_text("[data-testid=account-username]", "bob")

@@ -79,6 +79,9 @@ fn adduser_prompts_twice_without_echo_and_stores_an_argon2id_hash() {
     pty.exp_string("Confirm password: ").unwrap();
     type_secret(&mut pty, "Tr0ub4dor&3");
     pty.exp_string("User 'alice' added.").unwrap();
+    // The first user of an empty store manages the others.
+    pty.exp_string("'alice' is an Admin: the first user manages the others.")
+        .unwrap();
     let (rest, code) = pty_finish(pty);
     assert_eq!(code, 0, "{rest}");
     assert!(!rest.contains("Tr0ub4dor"), "password shown: {rest}");
@@ -91,7 +94,11 @@ fn adduser_prompts_twice_without_echo_and_stores_an_argon2id_hash() {
         "{hash}"
     );
     assert!(!hash.contains("Tr0ub4dor"));
-    assert_eq!(alice["roles"], json!([]));
+    assert_eq!(
+        alice["roles"],
+        json!(["Admin"]),
+        "the first user is an Admin"
+    );
     assert!(alice["created"].is_f64(), "created is float seconds");
     assert!(alice.get("locked").is_none(), "no locked key when active");
 }
@@ -171,10 +178,10 @@ fn adduser_on_an_existing_user_changes_only_the_password_and_ends_its_sessions()
         announced.contains("User 'bob' already exists. Updating password."),
         "{announced}"
     );
-    type_secret(&mut pty, "new-pw");
+    type_secret(&mut pty, "new-password-1");
     pty.exp_string("Confirm password: ").unwrap();
-    type_secret(&mut pty, "new-pw");
-    pty.exp_string("User 'bob' added.").unwrap();
+    type_secret(&mut pty, "new-password-1");
+    pty.exp_string("Password for 'bob' updated.").unwrap();
     let (rest, code) = pty_finish(pty);
     assert_eq!(code, 0, "{rest}");
 
@@ -220,12 +227,15 @@ fn password_stdin_reads_one_line_and_the_sha256_scheme_writes_reference_hashes()
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(b"s3cret\r\n")?;
+            child.stdin.take().unwrap().write_all(b"s3cret-pass\r\n")?;
             child.wait_with_output()
         })
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "User 'dave' added.\n");
+    assert_eq!(
+        stdout(&out),
+        "User 'dave' added.\n'dave' is an Admin: the first user manages the others.\n"
+    );
     let hash = home.users_json()["dave"]["password_hash"]
         .as_str()
         .unwrap()
@@ -235,7 +245,7 @@ fn password_stdin_reads_one_line_and_the_sha256_scheme_writes_reference_hashes()
     use sha2::{Digest, Sha256};
     assert_eq!(
         digest,
-        hex::encode(Sha256::digest(format!("{salt}s3cret"))),
+        hex::encode(Sha256::digest(format!("{salt}s3cret-pass"))),
         "line ending stripped, reference recipe"
     );
 }
@@ -422,7 +432,7 @@ fn invalid_usernames_are_refused_with_a_clear_message() {
         &long,
     ] {
         let flag = format!("--adduser={name}");
-        let out = home.run(&[&flag, "--password-stdin"], "pw\n");
+        let out = home.run(&[&flag, "--password-stdin"], "pw-long-enough\n");
         assert_eq!(out.status.code(), Some(1), "{name:?}");
         let err = stderr(&out);
         assert!(err.contains("Invalid username"), "{name:?}: {err}");
@@ -438,7 +448,7 @@ fn invalid_usernames_are_refused_with_a_clear_message() {
     );
 
     for name in ["a", "alice.smith", "bob_2", "x@example.com", "A-b"] {
-        home.add_user(name, "pw");
+        home.add_user(name, "pw-long-enough");
     }
     assert_eq!(home.users_json().as_object().unwrap().len(), 5);
 }
@@ -473,7 +483,9 @@ fn existing_accounts_with_names_new_ones_may_not_have_are_managed_by_name() {
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         assert_eq!(
             stdout(&out),
-            format!("User '{name}' already exists. Updating password.\nUser '{name}' added.\n")
+            format!(
+                "User '{name}' already exists. Updating password.\nPassword for '{name}' updated.\n"
+            )
         );
         assert_ne!(home.users_json()[name]["password_hash"], before);
 
@@ -483,7 +495,10 @@ fn existing_accounts_with_names_new_ones_may_not_have_are_managed_by_name() {
         assert!(home.users_json().get(name).is_none());
     }
     // A new account still keeps to the rules.
-    let out = home.run(&["--adduser", &long, "--password-stdin"], "pw\n");
+    let out = home.run(
+        &["--adduser", &long, "--password-stdin"],
+        "pw-long-enough\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("Invalid username"),
@@ -547,7 +562,10 @@ fn a_corrupt_store_is_reported_with_file_and_line_and_left_untouched() {
         assert!(err.contains("line 3"), "{args:?} names the line: {err}");
         assert_eq!(std::fs::read_to_string(home.users_file()).unwrap(), broken);
     }
-    let out = home.run(&["--adduser", "admin", "--password-stdin"], "pw\n");
+    let out = home.run(
+        &["--adduser", "admin", "--password-stdin"],
+        "pw-long-enough\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(&path), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(home.users_file()).unwrap(), broken);
@@ -603,7 +621,7 @@ fn unknown_or_unconfigured_providers_are_errors() {
 #[test]
 fn created_times_are_written_as_float_seconds() {
     let home = Home::new();
-    home.add_user("erin", "pw");
+    home.add_user("erin", "pw-long-enough");
     let created = home.users_json()["erin"]["created"].clone();
     let text = std::fs::read_to_string(home.users_file()).unwrap();
     assert!(created.is_f64(), "{created}");
@@ -772,6 +790,143 @@ fn adduser_refuses_names_taken_in_any_case_or_reserved() {
     let users = home.users_json();
     assert_eq!(users.as_object().unwrap().len(), 3, "nothing written");
     // The same name, exactly, is still an update of that user's password.
-    let out = home.run(&["--adduser", "admin", "--password-stdin"], "pw-new\n");
+    let out = home.run(&["--adduser", "admin", "--password-stdin"], "pw-new-long\n");
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Only a user named exactly `admin` could become an Admin from the command line, and the
+/// first user of an empty store had no role at all, so nobody could manage users.
+#[test]
+fn the_first_user_and_admin_flag_make_admins() {
+    let home = Home::new();
+    let out = home.run(&["--adduser", "root", "--password-stdin"], "pw-root-long\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "User 'root' added.\n'root' is an Admin: the first user manages the others.\n"
+    );
+    let out = home.run(
+        &["--adduser", "ops", "--admin", "--password-stdin"],
+        "pw-ops-long\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "User 'ops' added.\n'ops' is an Admin.\n");
+    let out = home.run(&["--adduser", "bob", "--password-stdin"], "pw-bob-long\n");
+    assert_eq!(stdout(&out), "User 'bob' added.\n");
+    let users = home.users_json();
+    assert_eq!(users["root"]["roles"], json!(["Admin"]));
+    assert_eq!(users["ops"]["roles"], json!(["Admin"]));
+    assert_eq!(users["bob"]["roles"], json!([]));
+    // --admin is for new users; an existing one is made an Admin in Manage Users.
+    let out = home.run(
+        &["--adduser", "bob", "--admin", "--password-stdin"],
+        "pw-bob-new1\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--admin applies to new users"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(home.users_json()["bob"]["roles"], json!([]));
+    // New passwords have at least 8 characters; said before anything is written.
+    let out = home.run(&["--adduser", "carol", "--password-stdin"], "short\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Password is too short: use at least 8 characters.\n"
+    );
+    let out = home
+        .llms()
+        .args(["--adduser", "carol", "--password-stdin"])
+        .env("LLMS_MIN_PASSWORD_LENGTH", "5")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"short\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "LLMS_MIN_PASSWORD_LENGTH=5: {}",
+        stderr(&out)
+    );
+}
+
+/// `--listusers` stays llms.py's; `--long` adds roles and the last sign-in.
+#[test]
+fn listusers_long_adds_roles_and_the_last_sign_in() {
+    let home = Home::new();
+    seed_store(&home);
+    let mut users = home.users_json();
+    users["alice"]["lastLogin"] = json!(CREATED + 3600.0);
+    users["alice"]["lastIp"] = json!("192.0.2.7");
+    home.write_users_json(&users);
+    let plain = stdout(&run(&home, &["--listusers"]));
+    assert!(!plain.contains("roles:"), "{plain}");
+    let out = run(&home, &["--listusers", "--long"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "  admin  (created: 2025-03-15 10:30:00)  roles: Admin  last sign-in: never\n\
+         \x20 alice  (created: 2025-03-15 11:00:00)  roles: -  last sign-in: 2025-03-15 11:30:00 from 192.0.2.7\n\
+         \x20 bob    (created: 2025-03-16 09:15:00)  roles: -  last sign-in: never  LOCKED: Account suspended\n"
+    );
+}
+
+/// The first-time user's findings about messages.
+#[test]
+fn messages_say_what_happened_once_and_what_to_do() {
+    let home = Home::new();
+    seed_store(&home);
+    // An existing user's password from a script: said after it was accepted, and the
+    // result says what changed.
+    let out = home.run(
+        &["--adduser", "alice", "--password-stdin"],
+        "new-alice-pw\n",
+    );
+    assert_eq!(
+        stdout(&out),
+        "User 'alice' already exists. Updating password.\nPassword for 'alice' updated.\n"
+    );
+    let out = home.run(&["--adduser", "alice", "--password-stdin"], "\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "", "no 'Updating password.' before a refusal");
+    assert_eq!(stderr(&out), "Password cannot be empty.\n");
+    // --audit 0 is a usage error, not "no events".
+    let out = run(&home, &["--audit", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A lock reason from a closed input: no prompt running into the result's line.
+    let out = run(&home, &["--lockuser", "alice"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "User 'alice' locked: Account suspended\n");
+    // Not found says where to look.
+    let out = run(&home, &["--unlockuser", "zed"]);
+    assert_eq!(
+        stderr(&out),
+        "User 'zed' not found. llms --listusers shows the users there are.\n"
+    );
+    // Removing the last user says what that means.
+    for name in ["admin", "alice"] {
+        let out = run(&home, &["--removeuser", name]);
+        assert!(out.status.success());
+        assert_eq!(stderr(&out), "", "{name}: users are left");
+    }
+    let out = run(&home, &["--removeuser", "bob"]);
+    assert_eq!(stdout(&out), "User 'bob' removed.\n");
+    assert!(
+        stderr(&out)
+            .starts_with("No users are left: a server that is running keeps authentication on"),
+        "{}",
+        stderr(&out)
+    );
+    // A store that does not parse names its line and column once.
+    std::fs::write(home.users_file(), "{\n  \"a\": {,\n}").unwrap();
+    let err = stderr(&run(&home, &["--listusers"]));
+    assert_eq!(err.matches("line 2").count(), 1, "{err}");
+    assert!(!err.contains(" at line "), "{err}");
 }

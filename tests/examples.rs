@@ -146,6 +146,8 @@ fn unknown_provider_names_list_the_registered_ones() {
 #[tokio::test]
 async fn host_app_mounts_the_auth_router_and_guards_its_own_routes() {
     let home = Home::new();
+    // The first user is an Admin; alice, the second, is not.
+    home.add_user("admin", "pw-admin");
     home.add_user("alice", "pw-alice");
     let mut cmd = example("host_app", &home);
     cmd.arg("0");

@@ -72,7 +72,12 @@ fn crash_safety_kill_9_during_store_writes() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pw-long-enough\n")
+            .unwrap();
         let kill = writes % 4 != 3; // three in four are killed at a random moment
         if kill {
             let delay = typical_micros / 2 + rng.next() % (typical_micros * 6 / 10 + 1);
@@ -157,7 +162,7 @@ async fn concurrent_cli_writers_and_sign_ins_lose_nothing() {
                         .stderr(Stdio::piped())
                         .spawn()
                         .and_then(|mut c| {
-                            c.stdin.take().unwrap().write_all(b"pw\n")?;
+                            c.stdin.take().unwrap().write_all(b"pw-long-enough\n")?;
                             c.wait_with_output()
                         })
                         .unwrap();

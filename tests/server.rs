@@ -246,7 +246,7 @@ async fn cross_site_and_text_plain_posts_to_admin_users_are_refused() {
     users(&home);
     let server = Server::start_with(&home, &[], FAST_HASH);
     let admin = sign_in(&server, "admin", "pw-admin").await;
-    let body = json!({ "userName": "eve", "password": "pw-eve", "roles": ["Admin"] });
+    let body = json!({ "userName": "eve", "password": "pw-eve-long", "roles": ["Admin"] });
 
     let response = http()
         .post(server.url("/admin/users"))
@@ -377,7 +377,7 @@ async fn the_cli_and_the_server_change_users_at_once_without_losing_updates() {
                     .spawn()
                     .and_then(|mut child| {
                         use std::io::Write;
-                        child.stdin.take().unwrap().write_all(b"pw\n")?;
+                        child.stdin.take().unwrap().write_all(b"pw-long-enough\n")?;
                         child.wait()
                     })
                     .unwrap();

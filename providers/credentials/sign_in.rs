@@ -13,7 +13,7 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::identity::{user_json, CurrentUser};
-use crate::password::{check_password_rules, Verification, MAX_PASSWORD_BYTES};
+use crate::password::{check_new_password, Verification, MAX_PASSWORD_BYTES};
 use crate::request::cookies::session_cookie;
 use crate::request::extract::JsonBody;
 use crate::request::facts::user_agent;
@@ -233,7 +233,7 @@ pub async fn change_password(
             "Current password and new password are required",
         ));
     }
-    check_password_rules(&new)?;
+    check_new_password(&new, ctx.config().min_password_length)?;
     if user.is_default {
         return Err(Error::bad_request(
             "Authentication is off: there is no password to change",

@@ -12,6 +12,7 @@ use crate::accounts::{AccountChange, AccountChanged, LockChange};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::avatar::remove_avatar;
 use crate::error::{Error, Result};
+use crate::password::check_new_password;
 use crate::providers::credentials;
 use crate::request::extract::{JsonBody, Path, Query};
 use crate::request::RequestFacts;
@@ -104,7 +105,9 @@ fn name_taken(name: &str, provider: &str, held: &str) -> Error {
 }
 
 /// `POST /admin/users`: creates a password account. Usernames are one namespace across
-/// providers and ignore case: a name any account holds is refused.
+/// providers and ignore case: a name any account holds is refused. The first user, made
+/// while authentication is off (by the default user), is an Admin: someone must be able
+/// to manage users once it is on; the answer says `"signInRequired": true` then.
 pub async fn create_user(
     State(state): State<AuthState>,
     AdminUser(admin): AdminUser,
@@ -124,8 +127,14 @@ pub async fn create_user(
     if password.is_empty() {
         return Err(Error::bad_request("Password is required"));
     }
+    check_new_password(&password, ctx.config().min_password_length)?;
     let mut roles = parse_roles(body.get("roles"))?.unwrap_or_default();
-    for role in default_roles(&name) {
+    let first = admin.is_default && ctx.users().await?.is_empty();
+    let mut implied = default_roles(&name);
+    if first {
+        implied.push(ADMIN_ROLE.to_owned());
+    }
+    for role in implied {
         if !roles.contains(&role) {
             roles.push(role);
         }
@@ -136,6 +145,7 @@ pub async fn create_user(
     let hash = ctx.hasher().hash(password).await?;
     let created = name.clone();
     let detail = format!("roles: {}", roles.join(", "));
+    let roles_given = roles.clone();
     ctx.update_users(move |_, users| {
         if let Some(held) = held_name(users, &created) {
             return Err(name_taken(&created, credentials::NAME, held));
@@ -149,7 +159,14 @@ pub async fn create_user(
         .ip(&facts.client_ip())
         .detail(detail);
     ctx.audit(record).await;
-    Ok(Json(json!({ "success": true, "userName": name })))
+    // The first user switches authentication on: the default user is nobody now.
+    let sign_in_required = admin.is_default && state.requires_auth().await?;
+    Ok(Json(json!({
+        "success": true,
+        "userName": name,
+        "roles": roles_given,
+        "signInRequired": sign_in_required,
+    })))
 }
 
 fn parse_lock(body: &Value) -> Result<LockChange> {
@@ -194,8 +211,18 @@ pub async fn update_user(
     {
         return Err(Error::bad_request("Cannot remove your own Admin role"));
     }
-    let unlocking = change.lock == LockChange::Unlock;
     let ctx = state.context();
+    if let Some(password) = &change.password {
+        check_new_password(password, ctx.config().min_password_length)?;
+    }
+    if change
+        .roles
+        .as_ref()
+        .is_some_and(|r| !r.iter().any(|x| x == ADMIN_ROLE))
+    {
+        refuse_removing_the_last_admin(&state, &provider, &name).await?;
+    }
+    let unlocking = change.lock == LockChange::Unlock;
     let changes = directory
         .update(ctx, &name, change)
         .await?
@@ -220,6 +247,35 @@ pub async fn update_user(
         ctx.audit(record).await;
     }
     Ok(Json(json!({ "success": true, "userName": name })))
+}
+
+/// Refuses taking the Admin role from `name` (of `provider`) when no other account would
+/// keep it: someone must always be able to manage users.
+async fn refuse_removing_the_last_admin(
+    state: &AuthState,
+    provider: &str,
+    name: &str,
+) -> Result<()> {
+    let mut others = 0;
+    let mut is_admin = false;
+    for directory in state.directories() {
+        for account in directory.list(state.context()).await? {
+            if !account.is_admin() {
+                continue;
+            }
+            if directory.provider() == provider && account.user_name == name {
+                is_admin = true;
+            } else {
+                others += 1;
+            }
+        }
+    }
+    if is_admin && others == 0 {
+        return Err(Error::bad_request(
+            "Cannot remove the Admin role of the last Admin",
+        ));
+    }
+    Ok(())
 }
 
 /// The query of `DELETE /admin/users/{name}`.
