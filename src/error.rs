@@ -151,6 +151,49 @@ impl Error {
     }
 }
 
+/// What a browser is shown for an error, kept in the response's extensions by
+/// [`Error`]'s `IntoResponse` so that the guard can answer a page request with a styled
+/// page instead of the JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    /// The page's heading.
+    pub title: &'static str,
+    /// What went wrong and what to do, for whoever reads the page.
+    pub message: String,
+}
+
+impl Error {
+    /// The page a browser is shown for this error: the public message, except that a
+    /// store that does not parse says which file and where (its name, not its path) and
+    /// what the operator must do, and other server faults say where the cause is told.
+    pub fn page(&self) -> ErrorPage {
+        let status = self.status();
+        let title = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => "Refused",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+            s if s.is_server_error() => "Something is wrong on the server",
+            _ => "This request cannot be answered",
+        };
+        let message = match self {
+            Self::Corrupt {
+                path, line, column, ..
+            } => {
+                let file = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "a store".to_owned());
+                format!(
+                    "The file {file} in the server's folder does not parse (line {line}, column {column}). Nothing was changed and nobody can sign in until it is fixed: its operator must fix the file or move it away, then reload this page."
+                )
+            }
+            _ if status.is_server_error() => "The server could not answer this request. Try again; if it goes on, the server's log says why.".to_owned(),
+            _ => self.public_message(),
+        };
+        ErrorPage { title, message }
+    }
+}
+
 /// "1 second", "5 seconds".
 fn seconds(count: u64) -> String {
     if count == 1 {
@@ -185,7 +228,9 @@ impl IntoResponse for Error {
             }
             _ => {}
         }
+        let page = self.page();
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(page);
         match self {
             Self::TooManyRequests { retry_after, .. } => {
                 response

@@ -1860,3 +1860,54 @@ async fn admins_make_and_unmake_admins_but_not_themselves(store: Store) {
     assert_eq!(app.users_json()["admin"]["roles"], json!([]));
     assert_eq!(app.users_json()["admin2"]["roles"], json!(["Admin"]));
 }
+
+/// The first-time user's finding: with users.json corrupted while the server runs, every
+/// page, /login included, showed `{"responseStatus":...}`. A browser gets a page that says
+/// what is wrong and what to do; an API client keeps the JSON.
+#[tokio::test]
+async fn a_browser_gets_a_page_for_an_error_and_an_api_client_json() {
+    let app = TestApp::with_users(Store::Files).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    std::fs::write(app.home.users_file(), "{\n  \"admin\": {,\n}").unwrap();
+    std::thread::sleep(common::EDIT_SEEN_WITHIN);
+    for (path, cookie) in [
+        ("/login", None),
+        ("/admin", Some(admin.as_str())),
+        ("/", None),
+    ] {
+        let page = app.page(path, cookie).await;
+        assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let html = page.text();
+        assert!(html.starts_with("<!DOCTYPE html>"), "{path}: {html}");
+        assert!(!html.contains("responseStatus"), "{path}: {html}");
+        assert!(html.contains("users.json"), "{path}: {html}");
+        assert!(html.contains("line 2, column"), "{path}: {html}");
+        assert!(
+            html.contains("fix the file or move it away"),
+            "{path}: {html}"
+        );
+        // The file's name, not where it lives.
+        assert!(
+            !html.contains(app.home.path().to_str().unwrap()),
+            "{path}: {html}"
+        );
+    }
+    let api = app.get("/admin/users", Some(&admin)).await;
+    assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        api.json()["responseStatus"]["message"],
+        "Internal server error"
+    );
+    // Other refusals of a page request are pages too: a malformed query, say.
+    let page = app.page("/login?next=/a&next=/b", None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.text().contains("data-testid=\"error-page\""),
+        "{}",
+        page.text()
+    );
+}

@@ -68,11 +68,10 @@ where
     }
 }
 
-/// Whether the request is a browser asking for a page.
-pub fn wants_html(parts: &Parts) -> bool {
-    (parts.method == Method::GET || parts.method == Method::HEAD)
-        && parts
-            .headers
+/// Whether a request with this method and these headers is a browser asking for a page.
+pub fn wants_html(method: &Method, headers: &HeaderMap) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"))

@@ -91,7 +91,7 @@ where
         {
             Identity::User(user) => Ok(user),
             Identity::Anonymous => Err(AuthRejection::SignInRequired {
-                wants_html: wants_html(parts),
+                wants_html: wants_html(&parts.method, &parts.headers),
                 next: path_and_query(parts),
             }),
         }
@@ -137,7 +137,7 @@ where
             Ok(Self(user))
         } else {
             Err(AuthRejection::NotAdmin {
-                wants_html: wants_html(parts),
+                wants_html: wants_html(&parts.method, &parts.headers),
                 user: Box::new(user),
             })
         }

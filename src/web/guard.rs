@@ -9,11 +9,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::extract::{identity, AuthRejection};
 use super::origin::{check_host, is_cross_site};
-use crate::error::Error;
+use crate::error::{Error, ErrorPage};
 use crate::identity::Identity;
 use crate::request::facts::wants_html;
 use crate::request::RequestFacts;
 use crate::state::AuthState;
+use crate::views::error_page;
 
 /// Paths reachable without a session (exact, or prefixes ending in `/`), besides the ones
 /// the selected providers declare.
@@ -46,7 +47,11 @@ pub(super) async fn guard(
     next: Next,
 ) -> Response {
     let is_asset = request.uri().path().starts_with("/assets/");
+    let page_wanted = wants_html(request.method(), request.headers());
     let mut response = check_and_run(state, request, next).await;
+    if page_wanted {
+        response = as_page(response);
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -61,6 +66,22 @@ pub(super) async fn guard(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// A browser asking for a page gets an error as a styled page, never the API's JSON: the
+/// status and headers stay (a `Retry-After`, say), the body becomes the page.
+fn as_page(response: Response) -> Response {
+    let Some(page) = response.extensions().get::<ErrorPage>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    let body = error_page(page.title, &page.message).into_string();
+    Response::from_parts(parts, body.into())
 }
 
 async fn check_and_run(state: AuthState, request: Request, next: Next) -> Response {
@@ -87,7 +108,7 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
                     .map(|pq| pq.as_str().to_owned())
                     .unwrap_or_else(|| "/".into());
                 return AuthRejection::SignInRequired {
-                    wants_html: wants_html(&parts),
+                    wants_html: wants_html(&parts.method, &parts.headers),
                     next,
                 }
                 .into_response();
