@@ -47,6 +47,10 @@ pub enum AuditEvent {
     RolesChanged,
     /// An avatar was uploaded.
     AvatarChanged,
+    /// An API key was made (the detail names its id, never the key).
+    KeyCreated,
+    /// An API key was revoked (its id in the detail).
+    KeyRemoved,
 }
 
 impl AuditEvent {
@@ -66,6 +70,8 @@ impl AuditEvent {
             Self::PasswordChangeFailed => "password_change_failed",
             Self::RolesChanged => "roles_changed",
             Self::AvatarChanged => "avatar_changed",
+            Self::KeyCreated => "key_created",
+            Self::KeyRemoved => "key_removed",
         }
     }
 }

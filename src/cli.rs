@@ -16,6 +16,7 @@ use crate::session::SessionStore;
 use crate::text::printable;
 use crate::users::UserStore;
 
+mod keys;
 mod users;
 
 /// The port `llms` serves on when no command is given.
@@ -28,7 +29,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     version,
     about = "LLM gateway server with username/password authentication and user management",
     after_help = "With no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
-    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit"]).multiple(false))
+    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit", "addkey", "listkeys", "removekey"]).multiple(false))
 )]
 pub struct Cli {
     /// Add a user, or set a new password for an existing one (prompts for the password)
@@ -59,6 +60,34 @@ pub struct Cli {
     #[arg(long, value_name = "USERNAME")]
     pub unlockuser: Option<String>,
 
+    /// Make an API key for USERNAME (with --name; shown once)
+    #[arg(long, value_name = "USERNAME", requires = "name")]
+    pub addkey: Option<String>,
+
+    /// With --addkey: the key's name
+    #[arg(long, value_name = "NAME", requires = "addkey")]
+    pub name: Option<String>,
+
+    /// With --addkey: the key stops working after DAYS days
+    #[arg(long, value_name = "DAYS", requires = "addkey")]
+    pub expires: Option<u32>,
+
+    /// With --addkey: the only models the key may use, comma-separated
+    #[arg(long, value_name = "MODEL[,MODEL...]", requires = "addkey")]
+    pub models: Option<String>,
+
+    /// With --addkey: requests per minute the key may make
+    #[arg(long, value_name = "N", requires = "addkey")]
+    pub rpm: Option<u32>,
+
+    /// List API keys (all, or USERNAME's)
+    #[arg(long, value_name = "USERNAME", num_args = 0..=1, default_missing_value = "")]
+    pub listkeys: Option<String>,
+
+    /// Revoke the API key with this id
+    #[arg(long, value_name = "ID")]
+    pub removekey: Option<String>,
+
     /// Print the last N audit-log events (default 20)
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "20",
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -71,6 +100,11 @@ pub struct Cli {
     /// Address the server listens on
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub host: IpAddr,
+
+    /// The OpenAI-compatible server /v1/* is forwarded to, with its /v1 (e.g.
+    /// http://127.0.0.1:11434/v1) [env: LLMS_UPSTREAM]
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
 
     /// Auth providers, comma-separated: credentials (default), github_auth, none [env: LLMS_AUTH]
     #[arg(long, value_name = "NAME[,NAME...]")]
@@ -151,6 +185,17 @@ pub enum Command {
     UnlockUser(String),
     /// `--audit [N]`
     Audit(usize),
+    /// `--addkey USER --name NAME ...`
+    AddKey {
+        /// The owner.
+        user: String,
+        /// What the key is asked to be.
+        key: crate::keys::NewKey,
+    },
+    /// `--listkeys [USER]`
+    ListKeys(Option<String>),
+    /// `--removekey ID`
+    RemoveKey(String),
     /// `--serve PORT`, or no command at all
     Serve(u16),
 }
@@ -180,6 +225,26 @@ impl Cli {
             Command::UnlockUser(name.clone())
         } else if let Some(count) = self.audit {
             Command::Audit(count as usize)
+        } else if let Some(user) = &self.addkey {
+            Command::AddKey {
+                user: user.clone(),
+                key: crate::keys::NewKey {
+                    name: self.name.clone().unwrap_or_default(),
+                    expires_days: self.expires,
+                    models: self.models.as_ref().map(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    }),
+                    rpm: self.rpm,
+                },
+            }
+        } else if let Some(user) = &self.listkeys {
+            Command::ListKeys((!user.is_empty()).then(|| user.clone()))
+        } else if let Some(id) = &self.removekey {
+            Command::RemoveKey(id.clone())
         } else {
             Command::Serve(self.serve.unwrap_or(DEFAULT_PORT))
         }
@@ -208,7 +273,10 @@ struct Commands<'a> {
 /// Runs the command the flags ask for, choosing `--auth NAME` from `registry`: how a host
 /// program with providers of its own reuses this command line (see `examples/`).
 pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
-    let config = Config::from_env(cli.auth.as_deref())?;
+    let mut config = Config::from_env(cli.auth.as_deref())?;
+    if let Some(upstream) = &cli.upstream {
+        config.upstream = Some(crate::config::parse_upstream("--upstream", upstream)?);
+    }
     let command = cli.command();
     if let Command::Serve(port) = command {
         return crate::server::run_blocking(config, registry, cli.host, port);
@@ -231,7 +299,13 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
             password_stdin: cli.password_stdin,
         },
     };
-    if let Some(record) = commands.user_command(command, out)? {
+    let record = match command {
+        Command::AddKey { .. } | Command::ListKeys(_) | Command::RemoveKey(_) => {
+            commands.key_command(command, out)?
+        }
+        command => commands.user_command(command, out)?,
+    };
+    if let Some(record) = record {
         audit.append_or_warn(&record);
     }
     Ok(())

@@ -28,6 +28,16 @@ pub const DEFAULT_PROVIDER: &str = "credentials";
 /// How long a session lives after it was created.
 pub const SESSION_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// A secret setting (an upstream's API key): never shown in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
 /// Everything the library needs to know, resolved once at start-up.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -44,6 +54,12 @@ pub struct Config {
     pub loopback_only: bool,
     /// How many password hashes may run at once.
     pub hash_concurrency: usize,
+    /// The OpenAI-compatible server `/v1/*` is forwarded to (`--upstream` /
+    /// `LLMS_UPSTREAM`), its base including its `/v1`, without a trailing slash; `None`:
+    /// `/v1/*` answers 404.
+    pub upstream: Option<String>,
+    /// The API key sent to the upstream (`LLMS_UPSTREAM_API_KEY`), if it needs one.
+    pub upstream_api_key: Option<Secret>,
     /// The fewest characters a new password may have (`LLMS_MIN_PASSWORD_LENGTH`);
     /// existing passwords keep working whatever their length.
     pub min_password_length: usize,
@@ -81,6 +97,8 @@ impl Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
+            upstream: None,
+            upstream_api_key: None,
         }
     }
 
@@ -119,6 +137,16 @@ impl Config {
         }
         if let Ok(value) = std::env::var("LLMS_BODY_TIMEOUT_SECS") {
             config.body_timeout = parse_seconds("LLMS_BODY_TIMEOUT_SECS", &value)?;
+        }
+        if let Ok(value) = std::env::var("LLMS_UPSTREAM") {
+            if !value.trim().is_empty() {
+                config.upstream = Some(parse_upstream("LLMS_UPSTREAM", &value)?);
+            }
+        }
+        if let Ok(value) = std::env::var("LLMS_UPSTREAM_API_KEY") {
+            if !value.trim().is_empty() {
+                config.upstream_api_key = Some(Secret(value.trim().to_owned()));
+            }
         }
         if let Ok(value) = std::env::var("LLMS_MIN_PASSWORD_LENGTH") {
             config.min_password_length = parse_count("LLMS_MIN_PASSWORD_LENGTH", &value)?;
@@ -214,6 +242,31 @@ pub fn host_name(authority: &str) -> Option<String> {
     (port_ok && name_ok).then_some(name)
 }
 
+/// Parses the upstream's base URL (named by `setting` in the error): `http://` or
+/// `https://`, no query or fragment; the trailing slash is dropped.
+pub fn parse_upstream(setting: &str, value: &str) -> Result<String> {
+    let text = value.trim();
+    // `http:///v1` parses as host `v1`: the authority must be written, not inferred.
+    let written_host = text
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+    let ok = written_host
+        && reqwest::Url::parse(text).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.username().is_empty()
+                && url.password().is_none()
+                && url.query().is_none()
+                && url.fragment().is_none()
+        });
+    if !ok {
+        return Err(Error::Config(format!(
+            "{setting}: '{text}' is not the http:// or https:// address of an OpenAI-compatible server (its base, with its /v1, e.g. http://127.0.0.1:11434/v1; a key for it goes in LLMS_UPSTREAM_API_KEY, not the address)"
+        )));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
 /// Parses a count setting such as `LLMS_MAX_CONNECTIONS_PER_IP` (named by `variable` in
 /// the error): a whole number, at least 1.
 pub fn parse_count(variable: &str, value: &str) -> Result<usize> {
@@ -294,6 +347,29 @@ mod tests {
         assert_eq!(config.provider_names(), ["credentials"]);
         config.auth = " credentials , github_auth,".into();
         assert_eq!(config.provider_names(), ["credentials", "github_auth"]);
+    }
+
+    #[test]
+    fn upstreams_are_http_bases() {
+        assert_eq!(
+            parse_upstream("LLMS_UPSTREAM", " http://127.0.0.1:11434/v1/ ").unwrap(),
+            "http://127.0.0.1:11434/v1"
+        );
+        assert!(parse_upstream("x", "https://api.example/v1").is_ok());
+        for bad in [
+            "",
+            "127.0.0.1:11434",
+            "ftp://h/v1",
+            "http://h/v1?x=1",
+            "http:///v1",
+            "http://u:p@h/v1",
+        ] {
+            let err = parse_upstream("LLMS_UPSTREAM", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("LLMS_UPSTREAM: "), "{bad}: {err}");
+        }
+        assert!(!format!("{:?}", Secret("sk-up".into())).contains("sk-up"));
     }
 
     #[test]

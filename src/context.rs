@@ -10,9 +10,11 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
 use crate::error::Result;
+use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
 use crate::throttle::Throttle;
+use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};
 
 /// The stores and services of one home (`LLMS_HOME`). Cheap to clone.
@@ -24,6 +26,9 @@ pub struct AuthContext {
 struct Inner {
     config: Config,
     users: UserStore,
+    keys: Arc<KeyRing>,
+    limiter: RateLimiter,
+    upstream: Option<Upstream>,
     sessions: Arc<SessionStore>,
     hasher: PasswordHasher,
     throttle: Throttle,
@@ -52,6 +57,9 @@ impl AuthContext {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
                 audit: AuditLog::new(config.audit_log()),
+                keys: Arc::new(KeyRing::new(crate::keys::open_store(&config))),
+                limiter: RateLimiter::new(),
+                upstream: Upstream::from_config(&config)?,
                 config,
                 users,
                 sessions,
@@ -63,9 +71,11 @@ impl AuthContext {
         tokio::task::spawn_blocking(move || {
             ctx.inner.users.make_private();
             ctx.inner.sessions.make_private();
+            ctx.inner.keys.store().make_private();
         })
         .await?;
         context.users().await?;
+        context.keys().keys().await?;
         Ok(context)
     }
 
@@ -77,6 +87,21 @@ impl AuthContext {
     /// The password store (`users.json`).
     pub(crate) fn user_store(&self) -> &UserStore {
         &self.inner.users
+    }
+
+    /// The API keys.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.inner.keys
+    }
+
+    /// The requests-per-minute limits of the keys.
+    pub(crate) fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    /// The OpenAI-compatible server `/v1/*` is forwarded to, if one is configured.
+    pub fn upstream(&self) -> Option<&Upstream> {
+        self.inner.upstream.as_ref()
     }
 
     /// The session store.

@@ -26,6 +26,10 @@ pub enum Error {
     /// Wrong username or password; deliberately the same for both (401).
     #[error("Invalid username or password")]
     InvalidCredentials,
+    /// An API key that is unknown, malformed, revoked or expired, or whose owner is gone
+    /// (401); the message says which, never the key.
+    #[error("{0}")]
+    KeyRefused(&'static str),
     /// Signed in, but not allowed (403). The message is shown to the client.
     #[error("{0}")]
     Forbidden(String),
@@ -114,7 +118,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::InvalidCredentials | Self::KeyRefused(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden(_) | Self::Locked(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,

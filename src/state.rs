@@ -15,10 +15,22 @@ use crate::config::Config;
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::identity::{CurrentUser, Identity};
+use crate::keys::{KeyGrant, KeyVerdict};
 use crate::provider::{AuthProvider, ProviderRegistry};
 use crate::providers::credentials::PASSWORD_ACCOUNTS;
 use crate::request::RequestFacts;
 use crate::users::same_username;
+
+/// Who an API key makes a request, or why it is refused.
+#[derive(Debug)]
+pub enum KeyIdentity {
+    /// The key's owner (or the default user while authentication is off, with no grant),
+    /// and what the key allows.
+    User(CurrentUser, Option<KeyGrant>),
+    /// Refused: unknown, expired, its owner gone ([`Error::KeyRefused`]) or locked
+    /// ([`Error::Locked`]).
+    Refused(Error),
+}
 
 /// Shared state of the auth extension. Cheap to clone.
 #[derive(Clone)]
@@ -131,6 +143,53 @@ impl AuthState {
             ctx.end_session(found.key).await?;
         }
         Ok(Identity::Anonymous)
+    }
+
+    /// Who an API key (its SHA-256 `hash`) makes a request: its owner while the key is
+    /// live and the owner exists, unlocked, in the directory of the provider that signs them
+    /// in (roles read from there now). While authentication is off, everyone is the default
+    /// user, key or not.
+    pub async fn identify_key(&self, hash: [u8; 32]) -> Result<KeyIdentity> {
+        if !self.requires_auth().await? {
+            let user = CurrentUser::default_user(self.provider_name());
+            return Ok(KeyIdentity::User(user, None));
+        }
+        let ctx = &self.inner.context;
+        let (id, key) = match ctx.keys().check_hash(hash).await? {
+            KeyVerdict::Unknown => {
+                return Ok(KeyIdentity::Refused(Error::KeyRefused(
+                    "Incorrect API key provided.",
+                )))
+            }
+            KeyVerdict::Expired => {
+                return Ok(KeyIdentity::Refused(Error::KeyRefused(
+                    "This API key has expired.",
+                )))
+            }
+            KeyVerdict::Valid { id, key } => (id, key),
+        };
+        let owner = match self.directory(&key.provider) {
+            Ok(directory) => directory.get(ctx, &key.user_name).await?,
+            Err(_) => None,
+        };
+        match owner {
+            None => Ok(KeyIdentity::Refused(Error::KeyRefused(
+                "This API key's user no longer exists here.",
+            ))),
+            Some(account) => match account.locked {
+                Some(reason) => Ok(KeyIdentity::Refused(Error::Locked(reason))),
+                None => Ok(KeyIdentity::User(
+                    CurrentUser {
+                        user_name: key.user_name.clone(),
+                        roles: account.roles,
+                        provider: key.provider.clone(),
+                        session: None,
+                        is_default: false,
+                    },
+                    Some(key.grant(&id)),
+                )),
+            },
+        }
     }
 
     /// Every store of accounts Manage Users shows: the password store first (its accounts

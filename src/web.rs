@@ -10,7 +10,9 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod extract;
+pub mod gateway;
 mod guard;
+pub mod keys;
 mod origin;
 pub mod pages;
 
@@ -60,6 +62,12 @@ where
         )
         .route("/admin/users/{name}", delete(admin::delete_user))
         .route("/account/change-password", post(account::change_password))
+        .route(
+            "/account/keys",
+            get(keys::list_own_keys).post(keys::create_key),
+        )
+        .route("/account/keys/{id}", delete(keys::remove_key))
+        .route("/admin/keys", get(keys::list_all_keys))
         .route("/user/avatar", avatar_upload)
         .route("/avatar/user", get(account::show_avatar))
         .route("/login", get(pages::show_sign_in))
@@ -67,6 +75,7 @@ where
         .route("/admin/table", get(pages::show_admin_table))
         .route("/account", get(pages::show_account))
         .nest("/assets", assets::router())
+        .merge(gateway::router())
         .merge(providers)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(MapRequestLayer::new(move |request| {

@@ -19,6 +19,10 @@ pub struct RequestFacts {
     /// The key of the session the request's cookie names, when it holds a well-formed
     /// token (whether the session is live is the session store's to say).
     pub session: Option<SessionKey>,
+    /// The SHA-256 of what `Authorization: Bearer ...` presents, when it does: an API key,
+    /// or something else (an unknown or malformed key costs what a known one does). Only
+    /// the routes that take keys look at it.
+    pub bearer: Option<[u8; 32]>,
 }
 
 impl RequestFacts {
@@ -27,6 +31,7 @@ impl RequestFacts {
         Self {
             client: Client::of(request, config),
             session: session_key(&request.headers),
+            bearer: bearer_hash(&request.headers),
         }
     }
 
@@ -68,6 +73,18 @@ where
     }
 }
 
+/// The SHA-256 of the credential of an `Authorization: Bearer ...` header (the scheme in
+/// any case; the first such header).
+fn bearer_hash(headers: &HeaderMap) -> Option<[u8; 32]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let (scheme, credential) = value.split_at(value.iter().position(|&b| b == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let credential = std::str::from_utf8(credential).ok()?.trim();
+    Some(crate::keys::key_hash(credential))
+}
+
 /// Whether a request with this method and these headers is a browser asking for a page.
 pub fn wants_html(method: &Method, headers: &HeaderMap) -> bool {
     (method == Method::GET || method == Method::HEAD)
@@ -83,4 +100,34 @@ pub fn user_agent(headers: &HeaderMap) -> &str {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bearer_credential_is_hashed_whatever_it_is() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            headers
+        };
+        let key = "sk-llms-0123456789012345678901234567890123456789012";
+        assert_eq!(
+            bearer_hash(&headers(&format!("Bearer {key}"))),
+            Some(crate::keys::key_hash(key))
+        );
+        assert_eq!(
+            bearer_hash(&headers(&format!("bearer  {key} "))),
+            Some(crate::keys::key_hash(key))
+        );
+        assert_eq!(
+            bearer_hash(&headers("Bearer x")),
+            Some(crate::keys::key_hash("x"))
+        );
+        assert_eq!(bearer_hash(&headers(&format!("Basic {key}"))), None);
+        assert_eq!(bearer_hash(&headers("Bearer")), None);
+        assert_eq!(bearer_hash(&HeaderMap::new()), None);
+    }
 }

@@ -12,6 +12,7 @@ use crate::accounts::{AccountChange, AccountChanged, LockChange};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::avatar::remove_avatar;
 use crate::error::{Error, Result};
+use crate::keys::remove_keys_of;
 use crate::password::check_new_password;
 use crate::providers::credentials;
 use crate::request::extract::{JsonBody, Path, Query};
@@ -306,6 +307,13 @@ pub async fn delete_user(
     if !directory.remove(ctx, &name).await? {
         return Err(not_found(&name));
     }
+    // The account's keys go with it (they stopped working the moment it went).
+    let (ring, owner, provider_name) = (ctx.keys().clone(), name.clone(), provider.clone());
+    let removed_keys = tokio::task::spawn_blocking(move || {
+        ring.store()
+            .update(|keys| Ok(remove_keys_of(keys, &owner, &provider_name)))
+    })
+    .await??;
     // The avatar goes with the name, unless another account still holds that name (two
     // providers' accounts of one name, from before names were one namespace).
     if state.account_named(&name).await?.is_none() {
@@ -313,8 +321,11 @@ pub async fn delete_user(
         tokio::task::spawn_blocking(move || remove_avatar(&config, &target)).await?;
     }
     tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user deleted");
-    let record =
+    let mut record =
         AuditRecord::new(AuditEvent::UserDeleted, &admin.user_name, &name).ip(&facts.client_ip());
+    if !removed_keys.is_empty() {
+        record = record.detail(format!("API keys removed: {}", removed_keys.join(", ")));
+    }
     ctx.audit(record).await;
     Ok(Json(json!({ "success": true, "userName": name })))
 }

@@ -8,12 +8,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::{identity, AuthRejection};
+use super::gateway::{is_gateway_path, openai_response};
 use super::origin::{check_host, is_cross_site};
 use crate::error::{Error, ErrorPage};
 use crate::identity::Identity;
 use crate::request::facts::wants_html;
 use crate::request::RequestFacts;
-use crate::state::AuthState;
+use crate::state::{AuthState, KeyIdentity};
 use crate::views::error_page;
 
 /// Paths reachable without a session (exact, or prefixes ending in `/`), besides the ones
@@ -90,17 +91,40 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let (mut parts, body) = request.into_parts();
+    // The gateway's refusals are in OpenAI's shape, for SDKs to show; the rest in ours.
+    let gateway = is_gateway_path(parts.uri.path());
+    let refuse = |error: Error| {
+        if gateway {
+            openai_response(error)
+        } else {
+            error.into_response()
+        }
+    };
     if let Err(refused) = check_host(state.config(), &parts) {
-        return refused.into_response();
+        return refuse(refused);
     }
     let facts = RequestFacts::read(&parts, state.config());
     parts.extensions.insert(facts);
     if !safe_method && is_cross_site(&parts, &facts) {
-        return Error::Forbidden("Cross-site request refused".into()).into_response();
+        return refuse(Error::Forbidden("Cross-site request refused".into()));
     }
-    if !is_public(parts.uri.path(), state.provider_public_paths()) {
+    // An API key is taken by the gateway and `GET /auth` only: everywhere else it is
+    // ignored, so a leaked key cannot manage users or keys.
+    let takes_keys = gateway || (parts.method == Method::GET && parts.uri.path() == "/auth");
+    if let (true, Some(hash)) = (takes_keys, facts.bearer) {
+        match state.identify_key(hash).await {
+            Ok(KeyIdentity::User(user, grant)) => {
+                parts.extensions.insert(Identity::User(user));
+                if let Some(grant) = grant {
+                    parts.extensions.insert(grant);
+                }
+            }
+            Ok(KeyIdentity::Refused(error)) | Err(error) => return refuse(error),
+        }
+    } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
         match identity(&state, &mut parts).await {
             Ok(Identity::User(_)) => {}
+            Ok(Identity::Anonymous) if gateway => return refuse(Error::Unauthorized),
             Ok(Identity::Anonymous) => {
                 let next = parts
                     .uri
@@ -113,7 +137,7 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
                 }
                 .into_response();
             }
-            Err(err) => return err.into_response(),
+            Err(err) => return refuse(err),
         }
     }
     next.run(Request::from_parts(parts, body)).await

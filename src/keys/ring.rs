@@ -1,0 +1,289 @@
+//! [`KeyRing`]: the keys in memory, found by their hash in one lookup, with their last use
+//! written back at most once a minute per key by one background writer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use subtle::ConstantTimeEq;
+
+use super::{key_hash, ApiKey, KeyStore, Keys};
+use crate::error::Result;
+use crate::time::now_secs;
+
+/// How often a key's last use is written to `keys.json`, at most.
+const LAST_USED_INTERVAL: f64 = 60.0;
+
+/// What a presented key turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyVerdict {
+    /// No key has this text (or the text is no key).
+    Unknown,
+    /// A key that has expired.
+    Expired,
+    /// A live key: its id and record. Whether its owner may still use it is the caller's
+    /// to check.
+    Valid {
+        /// The key's public id.
+        id: String,
+        /// Its record.
+        key: Box<ApiKey>,
+    },
+}
+
+/// The keys of `keys.json` as last read, indexed by hash.
+#[derive(Debug)]
+struct Index {
+    keys: Arc<Keys>,
+    by_hash: HashMap<[u8; 32], String>,
+}
+
+/// Last-use times: when each key's was last written, and those due to be.
+#[derive(Debug, Default)]
+struct LastUsed {
+    written: HashMap<String, f64>,
+    due: Vec<(String, f64)>,
+    writing: bool,
+}
+
+/// The keys, their lookup and their last-use writer. Shared through an `Arc`.
+#[derive(Debug)]
+pub struct KeyRing {
+    store: KeyStore,
+    index: Mutex<Option<Index>>,
+    last_used: Mutex<LastUsed>,
+}
+
+impl KeyRing {
+    /// The keys of `store`.
+    pub fn new(store: KeyStore) -> Self {
+        Self {
+            store,
+            index: Mutex::new(None),
+            last_used: Mutex::new(LastUsed::default()),
+        }
+    }
+
+    /// The store (`keys.json`).
+    pub fn store(&self) -> &KeyStore {
+        &self.store
+    }
+
+    /// The current keys: no I/O while the file is known unchanged; a re-read on the
+    /// blocking pool when it changed.
+    pub async fn keys(self: &Arc<Self>) -> Result<Arc<Keys>> {
+        if let Some(keys) = self.store.cached_if_current() {
+            return Ok(keys);
+        }
+        let ring = self.clone();
+        tokio::task::spawn_blocking(move || ring.store.snapshot()).await?
+    }
+
+    /// What `presented` (the text after `Bearer `) is: [`KeyRing::check_hash`] of its
+    /// SHA-256.
+    pub async fn check(self: &Arc<Self>, presented: &str) -> Result<KeyVerdict> {
+        self.check_hash(key_hash(presented)).await
+    }
+
+    /// What the key whose SHA-256 is `hash` is. The presented text was hashed whatever it
+    /// was, so an unknown or malformed key costs what a known one does; the stored hash is
+    /// compared in constant time. A valid key's use is noted for `lastUsed`.
+    pub async fn check_hash(self: &Arc<Self>, hash: [u8; 32]) -> Result<KeyVerdict> {
+        let keys = self.keys().await?;
+        let found = {
+            let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            if index.as_ref().is_none_or(|i| !Arc::ptr_eq(&i.keys, &keys)) {
+                *index = Some(Index::of(keys.clone()));
+            }
+            index.as_ref().and_then(|i| i.by_hash.get(&hash).cloned())
+        };
+        let Some((id, key)) = found.and_then(|id| keys.get(&id).map(|key| (id, key.clone())))
+        else {
+            return Ok(KeyVerdict::Unknown);
+        };
+        let stored = hex::decode(&key.hash).unwrap_or_default();
+        if !bool::from(stored.as_slice().ct_eq(&hash)) {
+            return Ok(KeyVerdict::Unknown);
+        }
+        let now = now_secs();
+        if key.is_expired(now) {
+            return Ok(KeyVerdict::Expired);
+        }
+        self.note_use(&id, key.last_used, now);
+        Ok(KeyVerdict::Valid {
+            id,
+            key: Box::new(key),
+        })
+    }
+
+    /// Queues the write of key `id`'s last use at `now` when the last one written (or the
+    /// file's `stored`) is more than a minute old, and starts the writer unless at work.
+    fn note_use(self: &Arc<Self>, id: &str, stored: Option<f64>, now: f64) {
+        let mut last = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+        let written = last.written.get(id).copied().or(stored).unwrap_or(0.0);
+        if now - written < LAST_USED_INTERVAL {
+            return;
+        }
+        last.written.insert(id.to_owned(), now);
+        last.due.push((id.to_owned(), now));
+        if !last.writing {
+            last.writing = true;
+            let ring = self.clone();
+            tokio::task::spawn_blocking(move || ring.write_due());
+        }
+    }
+
+    /// Writes the queued last-use times until none is left, one store write per batch.
+    /// A failure is logged, never fatal. Blocking.
+    fn write_due(&self) {
+        loop {
+            let batch = {
+                let mut last = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
+                if last.due.is_empty() {
+                    last.writing = false;
+                    return;
+                }
+                std::mem::take(&mut last.due)
+            };
+            let written = self.store.update(|keys| {
+                for (id, at) in &batch {
+                    // A key revoked meanwhile stays revoked.
+                    if let Some(key) = keys.get_mut(id) {
+                        key.last_used = Some(*at);
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not record when API keys were last used");
+            }
+        }
+    }
+
+    /// Waits (bounded) until no last-use write is queued or under way: for tests.
+    #[cfg(test)]
+    async fn settled(&self) {
+        for _ in 0..500 {
+            {
+                let last = self.last_used.lock().unwrap();
+                if !last.writing && last.due.is_empty() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the last-use writer never finished");
+    }
+}
+
+impl Index {
+    fn of(keys: Arc<Keys>) -> Self {
+        let by_hash = keys
+            .iter()
+            .filter_map(|(id, key)| {
+                let mut hash = [0u8; 32];
+                hex::decode_to_slice(&key.hash, &mut hash).ok()?;
+                Some((hash, id.clone()))
+            })
+            .collect();
+        Self { keys, by_hash }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json_store::JsonStore;
+    use crate::keys::{add_key, NewKey};
+
+    fn ring() -> (tempfile::TempDir, Arc<KeyRing>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JsonStore::at(dir.path().join("keys.json"), "keys");
+        (dir, Arc::new(KeyRing::new(store)))
+    }
+
+    fn make(ring: &KeyRing, expires_days: Option<u32>) -> crate::keys::MadeKey {
+        ring.store()
+            .update(|keys| {
+                Ok(add_key(
+                    keys,
+                    "alice",
+                    "credentials",
+                    &NewKey {
+                        name: "k".into(),
+                        expires_days,
+                        ..NewKey::default()
+                    },
+                ))
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn keys_are_found_by_their_text_and_nothing_else() {
+        let (_dir, ring) = ring();
+        let made = make(&ring, None);
+        match ring.check(made.secret.expose()).await.unwrap() {
+            KeyVerdict::Valid { id, key } => {
+                assert_eq!(id, made.id);
+                assert_eq!(key.user_name, "alice");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut wrong = made.secret.expose().to_owned();
+        let last = wrong.pop().unwrap();
+        wrong.push(if last == 'A' { 'B' } else { 'A' });
+        for text in [wrong.as_str(), "", "sk-llms-x", made.record.hash.as_str()] {
+            assert_eq!(
+                ring.check(text).await.unwrap(),
+                KeyVerdict::Unknown,
+                "{text}"
+            );
+        }
+        // Revoked: unknown at once.
+        ring.store()
+            .update(|keys| Ok(keys.shift_remove(&made.id)))
+            .unwrap();
+        assert_eq!(
+            ring.check(made.secret.expose()).await.unwrap(),
+            KeyVerdict::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_key_is_refused() {
+        let (_dir, ring) = ring();
+        let made = make(&ring, Some(1));
+        ring.store()
+            .update(|keys| {
+                keys[&made.id].expires = Some(now_secs() - 1.0);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            ring.check(made.secret.expose()).await.unwrap(),
+            KeyVerdict::Expired
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_use_is_written_at_most_once_a_minute() {
+        let (_dir, ring) = ring();
+        let made = make(&ring, None);
+        let before = now_secs();
+        for _ in 0..20 {
+            ring.check(made.secret.expose()).await.unwrap();
+        }
+        ring.settled().await;
+        let keys = ring.store().load().unwrap();
+        let first = keys[&made.id].last_used.expect("written");
+        assert!(first >= before);
+        for _ in 0..20 {
+            ring.check(made.secret.expose()).await.unwrap();
+        }
+        ring.settled().await;
+        assert_eq!(
+            ring.store().load().unwrap()[&made.id].last_used,
+            Some(first)
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! The gateway: `/v1/*`, from a signed-in browser, an API key, or (authentication off) the
+//! default user, forwarded to the OpenAI-compatible upstream (`--upstream URL`), bodies
+//! streamed both ways as they arrive. A key's model list and requests per minute are
+//! enforced here, before anything reaches the upstream; every refusal is in OpenAI's shape.
+
+mod error;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::Value;
+
+pub use error::{openai_response, OpenAiError};
+
+use crate::context::AuthContext;
+use crate::identity::CurrentUser;
+use crate::keys::KeyGrant;
+use crate::request::deadline::timed_out;
+use crate::state::AuthState;
+use crate::time::now_secs;
+use crate::upstream::without_hop_by_hop;
+
+/// Largest request body on `/v1/*` (chat messages may carry images).
+pub const GATEWAY_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Largest model list read back from the upstream to filter for a model-restricted key.
+const MODEL_LIST_LIMIT: usize = 8 * 1024 * 1024;
+
+/// `/v1` and everything under it, any method.
+pub fn router() -> Router<AuthState> {
+    Router::new()
+        .route("/v1", any(forward))
+        .route("/v1/{*rest}", any(forward))
+}
+
+/// Whether `path` is the gateway's (`/v1` or under it).
+pub fn is_gateway_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+async fn forward(State(ctx): State<AuthContext>, user: CurrentUser, request: Request) -> Response {
+    match relay(&ctx, &user, request).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Checks what the key allows, sends the request upstream and streams the answer back.
+async fn relay(
+    ctx: &AuthContext,
+    user: &CurrentUser,
+    request: Request,
+) -> Result<Response, OpenAiError> {
+    let upstream = ctx.upstream().ok_or_else(OpenAiError::no_upstream)?;
+    let grant = request.extensions().get::<KeyGrant>().cloned();
+    if let Some(KeyGrant {
+        id, rpm: Some(rpm), ..
+    }) = &grant
+    {
+        ctx.limiter()
+            .take(id, *rpm, now_secs())
+            .map_err(OpenAiError::rate_limited)?;
+    }
+    let (parts, body) = request.into_parts();
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/v1")
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_owned();
+    let declared = content_length(&parts.headers);
+    if declared.is_some_and(|length| length > GATEWAY_BODY_LIMIT as u64) {
+        return Err(OpenAiError::too_large(GATEWAY_BODY_LIMIT));
+    }
+    let has_body = declared.is_some_and(|length| length > 0)
+        || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let allowed = grant.as_ref().and_then(|g| g.models.clone());
+    let filter_models = allowed.is_some() && parts.method == Method::GET && rest == "models";
+    if let Some(allowed) = &allowed {
+        // A model named in the path (`GET /v1/models/{id}`) is checked like one in a body.
+        if let Some(model) = rest.strip_prefix("models/") {
+            if !allowed.iter().any(|m| m == model) {
+                return Err(OpenAiError::model_not_allowed(model));
+            }
+        }
+    }
+    let outgoing = match (&allowed, has_body) {
+        // The body must be read to know its model: the one case that reads it whole.
+        (Some(allowed), true) => {
+            let bytes = Limited::new(body, GATEWAY_BODY_LIMIT)
+                .collect()
+                .await
+                .map_err(|e| body_refusal(e.as_ref()))?
+                .to_bytes();
+            let model = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("model")?.as_str().map(str::to_owned))
+                .ok_or_else(OpenAiError::model_unknown)?;
+            if !allowed.contains(&model) {
+                return Err(OpenAiError::model_not_allowed(&model));
+            }
+            Some(reqwest::Body::from(bytes))
+        }
+        (None, true) => Some(reqwest::Body::wrap_stream(
+            Limited::new(body, GATEWAY_BODY_LIMIT).into_data_stream(),
+        )),
+        (_, false) => None,
+    };
+    let mut headers = upstream.request_headers(&parts.headers, &user.user_name);
+    if outgoing.is_none() || filter_models {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    let url = upstream.url(&rest, parts.uri.query());
+    let mut call = upstream
+        .client()
+        .request(parts.method.clone(), url)
+        .headers(headers);
+    if let Some(body) = outgoing {
+        call = call.body(body);
+    }
+    let answer = call.send().await.map_err(|e| send_refusal(&e))?;
+    if filter_models && answer.status().is_success() {
+        return filtered_models(answer, allowed.as_deref().unwrap_or_default()).await;
+    }
+    Ok(stream_back(answer))
+}
+
+/// The declared `Content-Length`, if any.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Why the caller's body could not be read: too large (413), too slow (408), or cut off.
+fn body_refusal(error: &(dyn std::error::Error + 'static)) -> OpenAiError {
+    if caused_by::<LengthLimitError>(error) {
+        OpenAiError::too_large(GATEWAY_BODY_LIMIT)
+    } else if timed_out(error) {
+        OpenAiError::from(&crate::error::Error::RequestTimeout)
+    } else {
+        OpenAiError::from(&crate::error::Error::bad_request(
+            "The request body was cut off.",
+        ))
+    }
+}
+
+/// Why sending upstream failed: the caller's streamed body (too large, too slow), or the
+/// upstream (unreachable, timed out connecting, refused): 502 with no internals.
+fn send_refusal(error: &reqwest::Error) -> OpenAiError {
+    if caused_by::<LengthLimitError>(error) || timed_out(error) {
+        return body_refusal(error);
+    }
+    tracing::warn!(
+        connect = error.is_connect(),
+        timeout = error.is_timeout(),
+        "the upstream could not be reached"
+    );
+    OpenAiError::upstream_unavailable()
+}
+
+/// Whether `error` or an error it was caused by is an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The upstream's answer, streamed back as it comes: status, headers but hop-by-hop ones
+/// (and cookies: the upstream sets none here), body. A client that goes away drops the
+/// stream, and with it the upstream request.
+fn stream_back(answer: reqwest::Response) -> Response {
+    let status = answer.status();
+    let mut headers = without_hop_by_hop(answer.headers());
+    headers.remove(header::SET_COOKIE);
+    let body = Body::from_stream(answer.bytes_stream().map_err(|e| {
+        tracing::debug!(
+            timeout = e.is_timeout(),
+            "the upstream's answer was cut off"
+        );
+        e
+    }));
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `GET /v1/models` for a key that may use only `allowed`: the upstream's list with the
+/// other models left out.
+async fn filtered_models(
+    answer: reqwest::Response,
+    allowed: &[String],
+) -> Result<Response, OpenAiError> {
+    let status = answer.status();
+    let bytes = read_at_most(answer, MODEL_LIST_LIMIT).await?;
+    let mut list: Value =
+        serde_json::from_slice(&bytes).map_err(|_| OpenAiError::upstream_unavailable())?;
+    let Some(models) = list.get_mut("data").and_then(Value::as_array_mut) else {
+        return Err(OpenAiError::upstream_unavailable());
+    };
+    models.retain(|model| {
+        model
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| allowed.iter().any(|m| m == id))
+    });
+    Ok((status, axum::Json(list)).into_response())
+}
+
+/// Reads at most `limit` bytes of the upstream's answer; more, or a cut, is a bad answer.
+async fn read_at_most(mut answer: reqwest::Response, limit: usize) -> Result<Vec<u8>, OpenAiError> {
+    let mut bytes = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(60), answer.chunk()).await;
+        match next {
+            Ok(Ok(Some(chunk))) if bytes.len() + chunk.len() <= limit => {
+                bytes.extend_from_slice(&chunk)
+            }
+            Ok(Ok(None)) => return Ok(bytes),
+            _ => return Err(OpenAiError::upstream_unavailable()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_owns_v1_and_nothing_else() {
+        for path in ["/v1", "/v1/", "/v1/models", "/v1/chat/completions"] {
+            assert!(is_gateway_path(path), "{path}");
+        }
+        for path in ["/v10", "/v1x/models", "/auth", "/"] {
+            assert!(!is_gateway_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn status_codes_of_refusals() {
+        use axum::http::StatusCode;
+        assert_eq!(
+            OpenAiError::too_large(GATEWAY_BODY_LIMIT)
+                .into_response()
+                .status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let limited = OpenAiError::rate_limited(7).into_response();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers()["retry-after"], "7");
+    }
+}
