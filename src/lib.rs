@@ -57,7 +57,7 @@ pub mod providers {
 }
 
 pub use accounts::{Account, AccountChange, AccountChanged, AccountDirectory, LockChange};
-pub use config::Config;
+pub use config::{Config, Secret};
 pub use context::AuthContext;
 pub use error::{Error, Result};
 pub use identity::{CurrentUser, Identity, DEFAULT_USERNAME};

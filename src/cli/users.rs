@@ -139,19 +139,22 @@ impl Commands<'_> {
             users.shift_remove(name);
             Ok(users.len())
         })?;
-        // As the API does: a later account of the same name must not inherit the picture.
+        // As the API does: a later account of the same name must not inherit the picture,
+        // nor the keys (which stopped working the moment the account went).
         crate::avatar::remove_avatar(self.config, name);
+        let removed_keys = crate::keys::open_store(self.config)
+            .update(|keys| Ok(crate::keys::remove_keys_of(keys, name, credentials::NAME)))?;
         say(out, &format!("User '{name}' removed."))?;
         if left == 0 {
             eprintln!(
                 "No users are left: a server that is running keeps authentication on, and nobody can sign in to it until a user is added (llms --adduser NAME); a server started now runs with authentication off."
             );
         }
-        Ok(Some(AuditRecord::new(
-            AuditEvent::UserDeleted,
-            CLI_ACTOR,
-            name,
-        )))
+        let mut record = AuditRecord::new(AuditEvent::UserDeleted, CLI_ACTOR, name);
+        if !removed_keys.is_empty() {
+            record = record.detail(format!("API keys removed: {}", removed_keys.join(", ")));
+        }
+        Ok(Some(record))
     }
 
     /// `--lockuser NAME`: locks the user with a reason (from `--reason`, or asked for;

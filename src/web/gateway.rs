@@ -80,8 +80,7 @@ async fn relay(
     if declared.is_some_and(|length| length > GATEWAY_BODY_LIMIT as u64) {
         return Err(OpenAiError::too_large(GATEWAY_BODY_LIMIT));
     }
-    let has_body = declared.is_some_and(|length| length > 0)
-        || parts.headers.contains_key(header::TRANSFER_ENCODING);
+    let has_body = !http_body::Body::is_end_stream(&body);
     let allowed = grant.as_ref().and_then(|g| g.models.clone());
     let filter_models = allowed.is_some() && parts.method == Method::GET && rest == "models";
     if let Some(allowed) = &allowed {

@@ -44,6 +44,9 @@ pub const LLMS_VARIABLES: &[&str] = &[
     "LLMS_HEADER_TIMEOUT_SECS",
     "LLMS_MAX_CONNECTIONS_PER_IP",
     "LLMS_BODY_TIMEOUT_SECS",
+    "LLMS_MIN_PASSWORD_LENGTH",
+    "LLMS_UPSTREAM",
+    "LLMS_UPSTREAM_API_KEY",
 ];
 
 /// A temporary `LLMS_HOME`, removed when dropped.
