@@ -36,9 +36,16 @@ async function request(url, { method = "POST", json, body } = {}) {
   return { ok: response.ok, status: response.status, data, response };
 }
 
+// `text` as a sentence: ending with a full stop unless it already ends with one (or with
+// "?" or "!"), so that the server's messages read like the page's own.
+function sentence(text) {
+  const trimmed = String(text).trim();
+  return trimmed === "" || /[.?!]$/.test(trimmed) ? trimmed : trimmed + ".";
+}
+
 function errorMessage(result) {
   const message = result.data && result.data.responseStatus && result.data.responseStatus.message;
-  if (message) return message;
+  if (message) return sentence(message);
   if (result.status === 0) return "The server could not be reached. Check your connection and try again.";
   if (result.status === 413) return "That is too large.";
   return "Something went wrong (" + result.status + "). Try again.";
@@ -85,6 +92,7 @@ function openDialog(dialog, targetName = "", provider = "credentials") {
   const form = dialog.querySelector("form");
   hideToast();
   form.reset();
+  hidePasswords(dialog);
   clearError(dialog.querySelector(".form-error"));
   setBusy(form, false);
   dialog.dataset.user = targetName;
@@ -92,9 +100,27 @@ function openDialog(dialog, targetName = "", provider = "credentials") {
   dialog.querySelectorAll("[data-target-name]").forEach((el) => { el.textContent = targetName; });
   dialog.querySelectorAll("[data-target-value]").forEach((el) => { el.value = targetName; });
   if (!dialog.open) dialog.showModal();
-  const first = dialog.querySelector(".modal-body input:not([hidden]):not([type=checkbox])")
-    || dialog.querySelector(".modal-actions [data-close]");
+  const first = firstField(dialog) || dialog.querySelector(".modal-actions [data-close]");
   if (first) first.focus();
+}
+
+function firstField(dialog) {
+  return dialog.querySelector(".modal-body input:not([hidden]):not([type=checkbox]):not(:disabled)");
+}
+
+// A refusal of a dialog's form: `message`, and the id of the field to correct.
+function refusal(message, field) {
+  return { message, field };
+}
+
+// Puts the cursor back where the user has to correct something: the field `id`, else the
+// dialog's first field, else its confirming button.
+function focusField(dialog, id) {
+  const target = (id && byId(id)) || firstField(dialog)
+    || dialog.querySelector(".modal-actions button[type=submit]");
+  if (!target) return;
+  target.focus();
+  if (target.tagName === "INPUT" && target.value) target.select();
 }
 
 function setBusy(form, busy) {
@@ -103,7 +129,8 @@ function setBusy(form, busy) {
 }
 
 // Runs `handler(dialog)` when the dialog's form is submitted. The handler returns an error
-// message to show in the dialog (which then keeps what was typed), or nothing to close it.
+// message, or a `refusal(message, field)`, to show in the dialog (which then keeps what was
+// typed and puts the cursor in the field concerned), or nothing to close it.
 function onDialogSubmit(dialog, handler) {
   if (!dialog) return;
   const form = dialog.querySelector("form");
@@ -113,14 +140,16 @@ function onDialogSubmit(dialog, handler) {
     if (form.getAttribute("aria-busy") === "true") return;
     clearError(error);
     setBusy(form, true);
-    let message;
+    let outcome;
     try {
-      message = await handler(dialog);
+      outcome = await handler(dialog);
     } finally {
       setBusy(form, false);
     }
-    if (message) {
-      showError(error, message);
+    if (outcome) {
+      const refused = typeof outcome === "string" ? refusal(outcome) : outcome;
+      showError(error, sentence(refused.message));
+      focusField(dialog, refused.field);
     } else {
       dialog.close();
     }
@@ -132,6 +161,8 @@ function setupDialogs() {
     dialog.querySelectorAll("[data-close]").forEach((button) => {
       button.addEventListener("click", () => dialog.close());
     });
+    // A password shown in a dialog is hidden again when it closes.
+    dialog.addEventListener("close", () => hidePasswords(dialog));
     // A click on the backdrop (the dialog box itself has no padding) closes it, unless
     // the press started inside (selecting text in a field and releasing outside).
     let pressedOnBackdrop = false;
@@ -153,6 +184,28 @@ function fieldValue(id) {
   return input ? input.value : "";
 }
 
+// ---- Show password ----------------------------------------------------------------------
+
+// The eye button next to a password input (`data-reveal` names the input) switches it
+// between hidden and shown; `aria-pressed` says which.
+function setRevealed(button, shown) {
+  const input = byId(button.dataset.reveal);
+  if (!input) return;
+  input.type = shown ? "text" : "password";
+  button.setAttribute("aria-pressed", shown ? "true" : "false");
+}
+
+function hidePasswords(root) {
+  root.querySelectorAll("button[data-reveal]").forEach((button) => setRevealed(button, false));
+}
+
+function setupRevealButtons() {
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-reveal]");
+    if (button) setRevealed(button, button.getAttribute("aria-pressed") !== "true");
+  });
+}
+
 // ---- Sign in and out --------------------------------------------------------------------
 
 function formatWait(seconds) {
@@ -162,12 +215,44 @@ function formatWait(seconds) {
   return Math.ceil(minutes / 60) + " hours";
 }
 
+// What the next page's sign-in form is to say (kept for this tab only).
+const SIGN_IN_NOTICE = "llms-sign-in-notice";
+
+function leaveSignInNotice(message, userName) {
+  try {
+    sessionStorage.setItem(SIGN_IN_NOTICE, JSON.stringify({ message, userName }));
+  } catch (_) {
+    // Storage refused: the sign-in page simply says nothing.
+  }
+}
+
+function takeSignInNotice() {
+  try {
+    const saved = sessionStorage.getItem(SIGN_IN_NOTICE);
+    sessionStorage.removeItem(SIGN_IN_NOTICE);
+    return saved ? JSON.parse(saved) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 function setupSignIn() {
   const form = byId("sign-in-form");
   if (!form) return;
   const error = form.querySelector(".form-error");
   const button = form.querySelector("button[type=submit]");
   let countdown = null;
+
+  const notice = takeSignInNotice();
+  const noticeBox = document.querySelector("[data-testid=sign-in-notice]");
+  if (notice && noticeBox && typeof notice.message === "string") {
+    noticeBox.textContent = notice.message;
+    noticeBox.hidden = false;
+    if (typeof notice.userName === "string" && notice.userName) {
+      form.username.value = notice.userName;
+      form.password.focus();
+    }
+  }
 
   // `reason` says which limit (this account's failures, or this address's).
   function throttled(reason, seconds) {
@@ -180,7 +265,7 @@ function setupSignIn() {
         button.disabled = false;
         return;
       }
-      showError(error, reason + " Try again in " + formatWait(left) + ".");
+      showError(error, sentence(reason) + " Try again in " + formatWait(left) + ".");
       button.disabled = true;
       left -= 1;
     };
@@ -203,6 +288,7 @@ function setupSignIn() {
     const result = await request("/auth/login", { json: { username, password } });
     button.disabled = false;
     if (result.ok) {
+      hidePasswords(form);
       window.location.assign(form.dataset.next || "/");
       return;
     }
@@ -214,7 +300,7 @@ function setupSignIn() {
                && result.data.responseStatus.locked === true) {
       // Only a locked account says so; any other 403 (a refused cross-site request, say)
       // is shown as it is.
-      showError(error, "This account is locked: " + result.data.responseStatus.message);
+      showError(error, sentence("This account is locked: " + result.data.responseStatus.message));
     } else {
       showError(error, errorMessage(result));
     }
@@ -255,7 +341,95 @@ function setupMenu() {
 
 // ---- Manage Users -----------------------------------------------------------------------
 
+// The search and the sort of the users table. They live here, not in the table, so that
+// they stay when the table is replaced by a fresh one after an action.
+const usersView = { query: "", column: -1, descending: false };
+const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+
+function compareNumbers(a, b) {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+// The text a search looks in: the username (and its badges), the roles and the status
+// (with the lock reason), as shown.
+function searchText(row) {
+  return Array.from(row.cells).slice(0, 3).map((cell) => cell.textContent).join(" ").toLowerCase();
+}
+
+// Sorts the table by the chosen column (by each cell's `data-sort` value: a timestamp for
+// dates, never the text shown), hides the rows that do not match the search, and updates
+// the count, the "no match" line and `aria-sort`.
+function applyUsersView() {
+  const table = document.querySelector("#users-table table.users");
+  const tools = byId("user-tools");
+  const count = byId("user-count");
+  const noMatch = byId("no-match");
+  const body = table && table.tBodies[0];
+  const rows = body ? Array.from(body.rows) : [];
+  if (tools) tools.hidden = rows.length === 0;
+  if (!table || !body) {
+    if (noMatch) noMatch.hidden = true;
+    return;
+  }
+
+  const headers = Array.from(table.tHead.rows[0].cells);
+  headers.forEach((th, index) => {
+    if (index === usersView.column) {
+      th.setAttribute("aria-sort", usersView.descending ? "descending" : "ascending");
+    } else {
+      th.removeAttribute("aria-sort");
+    }
+  });
+  const sorted = headers[usersView.column];
+  if (sorted) {
+    const numeric = sorted.dataset.sortType === "number";
+    const keyOf = (row) => {
+      const cell = row.cells[usersView.column];
+      const value = (cell && cell.dataset.sort) || "";
+      if (!numeric) return value;
+      return value === "" ? -Infinity : Number(value);
+    };
+    const entries = rows.map((row, index) => ({ row, index, key: keyOf(row) }));
+    entries.sort((a, b) => {
+      let order = numeric ? compareNumbers(a.key, b.key) : collator.compare(a.key, b.key);
+      if (order === 0) order = collator.compare(a.row.dataset.user, b.row.dataset.user);
+      if (order === 0) order = a.index - b.index;
+      return usersView.descending ? -order : order;
+    });
+    entries.forEach(({ row }) => body.appendChild(row));
+  }
+
+  const terms = usersView.query.toLowerCase().split(/\s+/).filter(Boolean);
+  let shown = 0;
+  rows.forEach((row) => {
+    const text = searchText(row);
+    const match = terms.every((term) => text.includes(term));
+    row.hidden = !match;
+    if (match) shown += 1;
+  });
+  const total = rows.length + (rows.length === 1 ? " user" : " users");
+  if (count) count.textContent = terms.length ? shown + " of " + total : total;
+  if (noMatch) {
+    noMatch.hidden = shown > 0;
+    const query = byId("no-match-query");
+    if (query) query.textContent = usersView.query.trim();
+  }
+}
+
+function sortUsersBy(th) {
+  const column = th.cellIndex;
+  if (usersView.column === column) {
+    usersView.descending = !usersView.descending;
+  } else {
+    usersView.column = column;
+    usersView.descending = false;
+  }
+  applyUsersView();
+}
+
 // Replaces the users table with a fresh one from the server, flashing the row `highlight`.
+// The search and the sort stay, and so does the focus when it was on a row's action.
 async function refreshUsers(highlight) {
   let response;
   try {
@@ -274,12 +448,23 @@ async function refreshUsers(highlight) {
   const fresh = parsed.getElementById("users-table");
   const current = byId("users-table");
   if (!fresh || !current) return;
+  const focused = document.activeElement && document.activeElement.closest
+    && document.activeElement.closest("#users-table tr[data-user]");
+  const focusedRow = focused && { user: focused.dataset.user, provider: focused.dataset.provider };
   const table = document.importNode(fresh, true);
   current.replaceWith(table);
+  applyUsersView();
+  const rows = Array.from(table.querySelectorAll("tr[data-user]"));
   if (highlight) {
-    table.querySelectorAll("tr[data-user]").forEach((row) => {
+    rows.forEach((row) => {
       if (row.dataset.user === highlight) row.classList.add("flash");
     });
+  }
+  if (focusedRow) {
+    const row = rows.find((r) => r.dataset.user === focusedRow.user
+      && r.dataset.provider === focusedRow.provider);
+    const button = row && !row.hidden && row.querySelector("button[data-action]");
+    if (button) button.focus();
   }
 }
 
@@ -297,6 +482,45 @@ async function adminAction(url, options, name, done) {
   return undefined;
 }
 
+// The roles of a row (a JSON array in `data-roles`), with "Admin" added or taken away and
+// every other role kept as it is.
+function rolesWithAdmin(row, admin) {
+  let roles = [];
+  try {
+    roles = JSON.parse(row.dataset.roles || "[]");
+  } catch (_) {
+    roles = [];
+  }
+  if (!Array.isArray(roles)) roles = [];
+  roles = roles.filter((role) => role !== "Admin");
+  if (admin) roles.push("Admin");
+  return roles;
+}
+
+// Runs a row's one-click action (no dialog): disables its button meanwhile, and shows the
+// server's refusal as an error.
+async function rowAction(button, json, name, done) {
+  button.disabled = true;
+  const error = await adminAction("/admin/users", { method: "PUT", json }, name, done);
+  if (error) {
+    button.disabled = false;
+    showToast(error, true);
+  }
+}
+
+// After the first user exists, the next one is an ordinary user again (when creating it
+// did not switch sign-in on, as with `--auth none`).
+function endFirstUser(dialog) {
+  const admin = byId("new-user-admin");
+  if (admin && admin.disabled) {
+    admin.disabled = false;
+    admin.defaultChecked = false;
+    admin.checked = false;
+  }
+  const note = dialog.querySelector("[data-testid=first-user-note]");
+  if (note) note.remove();
+}
+
 function setupManageUsers() {
   const page = byId("manage-users");
   if (!page) return;
@@ -307,7 +531,25 @@ function setupManageUsers() {
     remove: byId("delete-dialog"),
   };
 
+  const search = byId("user-search");
+  if (search) {
+    const filter = () => {
+      if (usersView.query === search.value) return;
+      usersView.query = search.value;
+      applyUsersView();
+    };
+    // Live as you type; "change" also catches a value set without typing (a cleared field).
+    search.addEventListener("input", filter);
+    search.addEventListener("change", filter);
+  }
+  applyUsersView();
+
   page.addEventListener("click", async (event) => {
+    const sort = event.target.closest("#users-table th button.sort");
+    if (sort) {
+      sortUsersBy(sort.closest("th"));
+      return;
+    }
     const button = event.target.closest("button[data-action]");
     const row = button && button.closest("tr[data-user]");
     if (!row) return;
@@ -317,39 +559,68 @@ function setupManageUsers() {
       case "password": openDialog(dialogs.password, name, provider); break;
       case "lock": openDialog(dialogs.lock, name, provider); break;
       case "delete": openDialog(dialogs.remove, name, provider); break;
-      case "unlock": {
-        button.disabled = true;
-        const error = await adminAction("/admin/users",
-          { method: "PUT", json: { userName: name, provider, locked: false } },
+      case "unlock":
+        await rowAction(button, { userName: name, provider, locked: false },
           name, "User '" + name + "' unlocked.");
-        if (error) {
-          button.disabled = false;
-          showToast(error, true);
-        }
         break;
-      }
+      case "make-admin":
+        await rowAction(button, { userName: name, provider, roles: rolesWithAdmin(row, true) },
+          name, "User '" + name + "' is now an Admin.");
+        break;
+      case "remove-admin":
+        await rowAction(button, { userName: name, provider, roles: rolesWithAdmin(row, false) },
+          name, "User '" + name + "' is no longer an Admin.");
+        break;
       default: break;
     }
   });
 
-  onDialogSubmit(dialogs.create, async () => {
+  onDialogSubmit(dialogs.create, async (dialog) => {
     const userName = fieldValue("new-username").trim();
     const password = fieldValue("new-user-password");
-    if (!userName || !password) return "Username and password are required.";
-    if (password !== fieldValue("new-user-confirm")) return "The passwords do not match.";
+    if (!userName) return refusal("Enter a username.", "new-username");
+    if (!password) return refusal("Enter a password.", "new-user-password");
+    if (password !== fieldValue("new-user-confirm")) {
+      return refusal("The passwords do not match.", "new-user-confirm");
+    }
     const roles = byId("new-user-admin").checked ? ["Admin"] : [];
-    return adminAction("/admin/users", { json: { userName, password, roles } },
-      userName, "User '" + userName + "' created.");
+    const result = await request("/admin/users", { json: { userName, password, roles } });
+    if (result.status === 401) {
+      signInAgain();
+      return "Your session has ended.";
+    }
+    if (!result.ok) {
+      const message = errorMessage(result);
+      return refusal(message, /password/i.test(message) ? "new-user-password" : "new-username");
+    }
+    const data = result.data || {};
+    const created = typeof data.userName === "string" ? data.userName : userName;
+    const admin = Array.isArray(data.roles) && data.roles.includes("Admin");
+    if (data.signInRequired === true) {
+      // The first user switched authentication on: this page's visitor is nobody now.
+      leaveSignInNotice("User '" + created + "' was created as an Admin, and authentication is now on."
+        + " Sign in as " + created + " to continue.", created);
+      window.location.assign("/login?next=/admin");
+      return undefined;
+    }
+    endFirstUser(dialog);
+    showToast("User '" + created + "' created" + (admin ? " as an Admin." : "."));
+    await refreshUsers(created);
+    return undefined;
   });
 
   onDialogSubmit(dialogs.password, async (dialog) => {
     const name = dialog.dataset.user;
     const provider = dialog.dataset.provider;
     const password = fieldValue("reset-password");
-    if (!password) return "Enter the new password.";
-    if (password !== fieldValue("reset-confirm")) return "The passwords do not match.";
-    return adminAction("/admin/users", { method: "PUT", json: { userName: name, provider, password } },
+    if (!password) return refusal("Enter the new password.", "reset-password");
+    if (password !== fieldValue("reset-confirm")) {
+      return refusal("The passwords do not match.", "reset-confirm");
+    }
+    const error = await adminAction("/admin/users",
+      { method: "PUT", json: { userName: name, provider, password } },
       name, "Password of '" + name + "' changed.");
+    return error && refusal(error, "reset-password");
   });
 
   onDialogSubmit(dialogs.lock, async (dialog) => {
@@ -357,9 +628,10 @@ function setupManageUsers() {
     const provider = dialog.dataset.provider;
     // No reason: `true`, and the server records its default reason.
     const reason = fieldValue("lock-reason").trim() || true;
-    return adminAction("/admin/users",
+    const error = await adminAction("/admin/users",
       { method: "PUT", json: { userName: name, provider, locked: reason } },
       name, "User '" + name + "' locked.");
+    return error && refusal(error, "lock-reason");
   });
 
   onDialogSubmit(dialogs.remove, async (dialog) => {
@@ -413,15 +685,23 @@ function setupAccount() {
   onDialogSubmit(byId("account-password-dialog"), async () => {
     const currentPassword = fieldValue("current-password");
     const newPassword = fieldValue("new-password");
-    if (!currentPassword) return "Enter your current password.";
-    if (!newPassword) return "Enter a new password.";
-    if (newPassword !== fieldValue("confirm-password")) return "The new passwords do not match.";
+    if (!currentPassword) return refusal("Enter your current password.", "current-password");
+    if (!newPassword) return refusal("Enter a new password.", "new-password");
+    if (newPassword !== fieldValue("confirm-password")) {
+      return refusal("The new passwords do not match.", "confirm-password");
+    }
     const result = await request("/account/change-password", { json: { currentPassword, newPassword } });
     if (result.status === 401) {
       signInAgain();
       return "Your session has ended.";
     }
-    if (!result.ok) return errorMessage(result);
+    if (!result.ok) {
+      // A wrong current password (or too many of them) is corrected there; a refused new
+      // one (too short, say) in the new password's field.
+      const message = errorMessage(result);
+      const aboutNew = result.status !== 429 && !/current/i.test(message) && /password/i.test(message);
+      return refusal(message, aboutNew ? "new-password" : "current-password");
+    }
     showToast("Your password was changed.");
     return undefined;
   });
@@ -429,6 +709,7 @@ function setupAccount() {
 
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
+  setupRevealButtons();
   setupSignIn();
   setupSignOut();
   setupMenu();

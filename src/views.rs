@@ -13,7 +13,7 @@ mod refused;
 mod sign_in;
 
 pub use account::account_page;
-pub use admin::{admin_page, users_table, AccountSection};
+pub use admin::{admin_page, users_table, AccountSection, FirstUser};
 pub use avatar::default_avatar;
 pub use error::error_page;
 pub use home::home_page;

@@ -528,3 +528,682 @@ async fn my_account_change_password_and_avatar() {
     )
     .await;
 }
+
+/// The usernames of the rows the users table shows, top to bottom (rows hidden by the
+/// search are left out).
+async fn shown_rows(page: &Page) -> Vec<String> {
+    let names = page
+        .eval(
+            "return Array.from(document.querySelectorAll('#users-table tbody tr[data-user]'))
+                 .filter((row) => !row.hidden && row.offsetParent !== null)
+                 .map((row) => row.dataset.user);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(names).expect("a list of names")
+}
+
+/// Waits until the count over the users table reads exactly `text` ("55 users").
+async fn wait_count(page: &Page, text: &str) {
+    page.wait_until(
+        &format!("the user count to read {text:?}"),
+        "const el = document.querySelector('[data-testid=user-count]');
+         return el && el.textContent === arguments[0];",
+        vec![json!(text)],
+    )
+    .await;
+}
+
+/// The `type` of the input `css`.
+async fn input_type(page: &Page, css: &str) -> String {
+    page.attr(css, "type").await.unwrap_or_default()
+}
+
+/// Clicks the eye button of the password input `id` and waits until the input's type is
+/// `expected` and the button's `aria-pressed` says so.
+async fn toggle_password(page: &Page, id: &str, expected: &str) {
+    page.click(&format!("button[data-reveal=\"{id}\"]")).await;
+    page.wait_until(
+        &format!("#{id} to be of type {expected}"),
+        "const input = document.getElementById(arguments[0]);
+         const button = document.querySelector('button[data-reveal=\"' + arguments[0] + '\"]');
+         return input.type === arguments[1]
+             && button.getAttribute('aria-pressed') === String(arguments[1] === 'text');",
+        vec![json!(id), json!(expected)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_first_user_made_while_authentication_is_off_is_an_admin_who_signs_in() {
+    with_browser(
+        "the_first_user_made_while_authentication_is_off_is_an_admin_who_signs_in",
+        |client| async move {
+            let home = Home::new();
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+
+            // No users: authentication is off and the visitor manages users as the default
+            // user.
+            page.goto("/admin").await;
+            page.wait_text("[data-testid=users-table]", "No users yet.")
+                .await;
+            page.click("[data-testid=create-user]").await;
+            assert!(page.dialog_open("create-user-dialog").await);
+            page.wait_text(
+                "[data-testid=first-user-note]",
+                "The first user is an Admin.",
+            )
+            .await;
+            page.wait_text("[data-testid=first-user-note]", "turns authentication on")
+                .await;
+            let admin_box = page
+                .eval(
+                    "const box = document.getElementById('new-user-admin');
+                     return [box.checked, box.disabled];",
+                    vec![],
+                )
+                .await;
+            assert_eq!(admin_box, json!([true, true]), "Admin, checked and fixed");
+
+            // A password under the minimum is refused by the server, in the dialog, and
+            // the cursor goes back to the password.
+            page.wait_text(
+                "#create-user-dialog [data-testid=password-rule]",
+                "At least 8 characters.",
+            )
+            .await;
+            assert_eq!(
+                page.attr("#new-user-password", "minlength")
+                    .await
+                    .as_deref(),
+                Some("8")
+            );
+            page.fill("#new-username", "alice").await;
+            page.fill("#new-user-password", "short").await;
+            page.fill("#new-user-confirm", "short").await;
+            page.click("#create-user-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#create-user-dialog [data-testid=dialog-error]",
+                "Password is too short: use at least 8 characters.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "new-user-password");
+            assert!(!home.users_file().exists(), "nothing was created");
+
+            // The eye shows the password and hides it again.
+            assert_eq!(input_type(&page, "#new-user-password").await, "password");
+            toggle_password(&page, "new-user-password", "text").await;
+            assert_eq!(page.value("#new-user-password").await, "short");
+            toggle_password(&page, "new-user-password", "password").await;
+
+            page.fill("#new-user-password", "alice-password").await;
+            page.fill("#new-user-confirm", "alice-password").await;
+            page.click("#create-user-dialog [data-testid=dialog-submit]")
+                .await;
+
+            // Authentication is now on: the page says so on Sign In, which returns to
+            // Manage Users.
+            page.wait_path("/login?next=/admin").await;
+            page.wait_text("[data-testid=sign-in-notice]", "authentication is now on")
+                .await;
+            page.wait_text("[data-testid=sign-in-notice]", "Sign in as alice")
+                .await;
+            assert_eq!(page.value("#username").await, "alice");
+            assert_eq!(page.focused_id().await, "password");
+            assert_eq!(home.users_json()["alice"]["roles"], json!(["Admin"]));
+            let status = http()
+                .get(server.url("/admin/users"))
+                .send()
+                .await
+                .expect("GET /admin/users")
+                .status();
+            assert_eq!(status, 401, "sign-in is required now");
+
+            page.fill("#password", "alice-password").await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_path("/admin").await;
+            page.wait_text(&format!("{} .badge-admin", row("alice")), "Admin")
+                .await;
+            page.visible(&format!("{} .badge-you", row("alice"))).await;
+            page.open_menu().await;
+            page.wait_text("[data-testid=menu-username]", "alice").await;
+            page.visible("[data-testid=menu-admin]").await;
+            // The notice was for that one sign-in.
+            page.goto("/").await;
+            page.sign_out().await;
+            assert!(
+                page.eval(
+                    "return document.querySelector('[data-testid=sign-in-notice]').hidden;",
+                    vec![]
+                )
+                .await
+                    == json!(true)
+            );
+
+            // The next user created is not an Admin unless asked.
+            page.sign_in("/login?next=/admin", "alice", "alice-password", "/admin")
+                .await;
+            page.click("[data-testid=create-user]").await;
+            assert!(!page.exists("[data-testid=first-user-note]").await);
+            let admin_box = page
+                .eval(
+                    "const box = document.getElementById('new-user-admin');
+                     return [box.checked, box.disabled];",
+                    vec![],
+                )
+                .await;
+            assert_eq!(admin_box, json!([false, false]));
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn admins_make_and_unmake_admins_keeping_other_roles() {
+    with_browser(
+        "admins_make_and_unmake_admins_keeping_other_roles",
+        |client| async move {
+            let home = Home::new();
+            home.write_users(&[
+                ("admin", "admin-password", &["Admin"]),
+                ("bob", "bob-password", &["Ops"]),
+                ("carol", "carol-password", &[]),
+            ]);
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            page.visible(&row("bob")).await;
+
+            // Yourself: neither action. The others: Make Admin, with a label.
+            for action in ["make-admin", "remove-admin"] {
+                let mine = format!("{} [data-action={action}]", row("admin"));
+                assert!(!page.exists(&mine).await, "{action} on yourself");
+            }
+            let make_bob = format!("{} [data-action=make-admin]", row("bob"));
+            assert_eq!(
+                page.attr(&make_bob, "aria-label").await.as_deref(),
+                Some("Make bob an Admin")
+            );
+            assert_eq!(
+                page.attr(&make_bob, "title").await.as_deref(),
+                Some("Make Admin")
+            );
+            assert!(
+                !page
+                    .exists(&format!("{} [data-action=remove-admin]", row("bob")))
+                    .await
+            );
+
+            // Make Admin: the badge appears, the store has the role, the other role stays.
+            page.click(&make_bob).await;
+            page.wait_text("[data-testid=toast]", "User 'bob' is now an Admin.")
+                .await;
+            page.wait_text(&format!("{} .badge-admin", row("bob")), "Admin")
+                .await;
+            assert_eq!(home.users_json()["bob"]["roles"], json!(["Ops", "Admin"]));
+            // An Admin cannot be locked; Remove Admin replaces Make Admin.
+            assert!(
+                !page
+                    .exists(&format!("{} [data-action=lock]", row("bob")))
+                    .await
+            );
+            assert!(!page.exists(&make_bob).await);
+
+            // Remove Admin: the badge goes, Ops stays.
+            page.click(&format!("{} [data-action=remove-admin]", row("bob")))
+                .await;
+            page.wait_text("[data-testid=toast]", "User 'bob' is no longer an Admin.")
+                .await;
+            page.wait_until(
+                "bob's Admin badge to go",
+                "return !document.querySelector('tr[data-user=\"bob\"] .badge-admin')
+                     && !!document.querySelector('tr[data-user=\"bob\"] [data-action=make-admin]');",
+                vec![],
+            )
+            .await;
+            assert_eq!(home.users_json()["bob"]["roles"], json!(["Ops"]));
+            page.wait_text(&format!("{} .badge", row("bob")), "Ops").await;
+
+            // A refusal by the server is shown: carol was deleted behind the page's back.
+            let mut users = home.users_json();
+            users.as_object_mut().expect("object").remove("carol");
+            home.write_users_json(&users);
+            page.click(&format!("{} [data-action=make-admin]", row("carol")))
+                .await;
+            page.wait_text("[data-testid=toast]", "User 'carol' not found.")
+                .await;
+            assert!(page
+                .eval(
+                    "return document.getElementById('toast').classList.contains('toast-error');",
+                    vec![]
+                )
+                .await
+                .as_bool()
+                .unwrap_or(false));
+            assert!(home.users_json().get("carol").is_none());
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn github_admins_by_configuration_keep_the_role_and_sign_in_is_a_button() {
+    with_browser(
+        "github_admins_by_configuration_keep_the_role_and_sign_in_is_a_button",
+        |client| async move {
+            let home = Home::new();
+            home.write_users(&[("admin", "admin-password", &["Admin"])]);
+            std::fs::create_dir_all(home.path().join("github_auth")).expect("folder");
+            std::fs::write(
+                home.path().join("github_auth/users.json"),
+                r#"{"octo": {"id": 7, "login": "octo", "created": 1742034600.0, "roles": []},
+                    "hubber": {"id": 8, "login": "hubber", "created": 1742034700.0, "roles": ["Ops"]}}"#,
+            )
+            .expect("GitHub records");
+            let server = Server::start_with(
+                &home,
+                &["--auth", "credentials,github_auth"],
+                &[
+                    ("GITHUB_CLIENT_ID", "client-id"),
+                    ("GITHUB_CLIENT_SECRET", "client-secret"),
+                    ("GITHUB_ADMINS", "octo"),
+                ],
+            );
+            let page = Page::new(client, &server.base);
+
+            // "Sign in with GitHub" is a button like the others, after an "or".
+            page.goto("/login?next=/admin").await;
+            let button = "[data-testid=github-sign-in]";
+            page.wait_text(button, "Sign in with GitHub").await;
+            let class = page.attr(button, "class").await.unwrap_or_default();
+            assert!(class.split(' ').any(|c| c == "btn"), "{class}");
+            let style = page
+                .eval(
+                    "const s = getComputedStyle(document.querySelector(arguments[0]));
+                     return [s.display, s.borderTopStyle, s.textDecorationLine, s.cursor,
+                             parseFloat(s.paddingTop) > 0];",
+                    vec![json!(button)],
+                )
+                .await;
+            assert_eq!(style, json!(["inline-flex", "solid", "none", "pointer", true]));
+            page.wait_text(".sign-in .divider", "or").await;
+            assert_eq!(
+                page.attr(button, "href").await.as_deref(),
+                Some("/auth/github?next=/admin")
+            );
+
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            page.wait_text(&format!("{} .badge-admin", row("octo")), "Admin")
+                .await;
+            assert_eq!(
+                page.attr(&row("octo"), "data-provider").await.as_deref(),
+                Some("github_auth")
+            );
+
+            // octo's Admin role comes from GITHUB_ADMINS: the server refuses, the page says
+            // why, and the badge stays.
+            page.click(&format!("{} [data-action=remove-admin]", row("octo")))
+                .await;
+            page.wait_text(
+                "[data-testid=toast]",
+                "The Admin role of 'octo' comes from the github_auth admins setting.",
+            )
+            .await;
+            page.visible(&format!("{} .badge-admin", row("octo"))).await;
+
+            // A GitHub account's role is changed in the GitHub records (its provider sent).
+            page.click(&format!("{} [data-action=make-admin]", row("hubber")))
+                .await;
+            page.wait_text(&format!("{} .badge-admin", row("hubber")), "Admin")
+                .await;
+            let records: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(home.path().join("github_auth/users.json"))
+                    .expect("GitHub records"),
+            )
+            .expect("GitHub records parse");
+            assert_eq!(records["hubber"]["roles"], json!(["Ops", "Admin"]));
+            assert_eq!(records["octo"]["roles"], json!([]));
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn passwords_short_refused_in_every_dialog_and_shown_on_request() {
+    with_browser(
+        "passwords_short_refused_in_every_dialog_and_shown_on_request",
+        |client| async move {
+            let home = Home::new();
+            home.write_users(&[
+                ("admin", "admin-password", &["Admin"]),
+                ("bob", "bob-password", &[]),
+            ]);
+            // The minimum comes from the configuration.
+            let server = Server::start_with(&home, &[], &[("LLMS_MIN_PASSWORD_LENGTH", "12")]);
+            let page = Page::new(client, &server.base);
+
+            // Sign In: the eye shows the password typed.
+            page.goto("/login?next=/admin").await;
+            page.fill("#username", "admin").await;
+            page.fill("#password", "admin-password").await;
+            assert_eq!(input_type(&page, "#password").await, "password");
+            toggle_password(&page, "password", "text").await;
+            assert_eq!(
+                page.attr("button[data-reveal=password]", "aria-label")
+                    .await
+                    .as_deref(),
+                Some("Show password")
+            );
+            toggle_password(&page, "password", "password").await;
+            toggle_password(&page, "password", "text").await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_path("/admin").await;
+
+            // Manage Users, Change Password: the rule, the refusal, the cursor back.
+            page.click(&format!("{} [data-action=password]", row("bob")))
+                .await;
+            page.wait_text(
+                "#password-dialog [data-testid=password-rule]",
+                "At least 12 characters.",
+            )
+            .await;
+            assert_eq!(
+                page.attr("#reset-password", "minlength").await.as_deref(),
+                Some("12")
+            );
+            page.fill("#reset-password", "eleven-char").await;
+            page.fill("#reset-confirm", "eleven-char").await;
+            toggle_password(&page, "reset-confirm", "text").await;
+            page.click("#password-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#password-dialog [data-testid=dialog-error]",
+                "Password is too short: use at least 12 characters.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "reset-password");
+            assert_eq!(http_sign_in(&server, "bob", "bob-password").await, 200);
+            // A mismatch puts the cursor in the confirmation.
+            page.fill("#reset-password", "twelve-chars").await;
+            page.fill("#reset-confirm", "twelve-chars!").await;
+            page.click("#password-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#password-dialog [data-testid=dialog-error]",
+                "The passwords do not match.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "reset-confirm");
+            // Closing hides the shown password again, for the next opening.
+            page.click("#password-dialog .modal-actions [data-close]")
+                .await;
+            page.wait_dialog_closed("password-dialog").await;
+            assert_eq!(input_type(&page, "#reset-confirm").await, "password");
+
+            // Create User: a name already taken puts the cursor back in the username.
+            page.click("[data-testid=create-user]").await;
+            page.wait_text(
+                "#create-user-dialog [data-testid=password-rule]",
+                "At least 12 characters.",
+            )
+            .await;
+            page.fill("#new-username", "bob").await;
+            page.fill("#new-user-password", "bob-other-password").await;
+            page.fill("#new-user-confirm", "bob-other-password").await;
+            page.click("#create-user-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#create-user-dialog [data-testid=dialog-error]",
+                "User 'bob' already exists.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "new-username");
+            page.click("#create-user-dialog .modal-actions [data-close]")
+                .await;
+            page.wait_dialog_closed("create-user-dialog").await;
+
+            // My Account: the same rule for the new password; the current one has none.
+            page.goto("/account").await;
+            page.click("[data-testid=change-password]").await;
+            page.wait_text(
+                "#account-password-dialog [data-testid=password-rule]",
+                "At least 12 characters.",
+            )
+            .await;
+            assert_eq!(page.attr("#current-password", "minlength").await, None);
+            page.fill("#current-password", "admin-password").await;
+            page.fill("#new-password", "too-short").await;
+            page.fill("#confirm-password", "too-short").await;
+            toggle_password(&page, "current-password", "text").await;
+            toggle_password(&page, "new-password", "text").await;
+            page.click("#account-password-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#account-password-dialog [data-testid=dialog-error]",
+                "Password is too short: use at least 12 characters.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "new-password");
+            // A wrong current password: the cursor goes to it.
+            page.fill("#current-password", "not-my-password").await;
+            page.fill("#new-password", "long-enough-now").await;
+            page.fill("#confirm-password", "long-enough-now").await;
+            page.click("#account-password-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#account-password-dialog [data-testid=dialog-error]",
+                "Current password is incorrect",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "current-password");
+            assert_eq!(
+                http_sign_in(&server, "admin", "admin-password").await,
+                200,
+                "the password did not change"
+            );
+        },
+    )
+    .await;
+}
+
+/// 55 users: `admin` and `user01`..`user54`, created at times that do not follow their
+/// names (several on one day, in the opposite order of their names), some with the role
+/// Ops, `user07` and `user31` locked. Returns the created time of each.
+fn many_users(home: &Home) -> Vec<(String, f64)> {
+    let names: Vec<String> = (1..=54).map(|i| format!("user{i:02}")).collect();
+    let mut users: Vec<(&str, &str, &[&str])> = vec![("admin", "admin-password", &["Admin"])];
+    for (i, name) in names.iter().enumerate() {
+        let roles: &[&str] = if i % 5 == 0 { &["Ops"] } else { &[] };
+        users.push((name, "user-password", roles));
+    }
+    home.write_users(&users);
+    let mut json = home.users_json();
+    let day = 86_400.0;
+    let mut created = Vec::new();
+    for (i, name) in std::iter::once("admin".to_owned())
+        .chain(names.iter().cloned())
+        .enumerate()
+    {
+        // Days in a scrambled order; within a day, later names earlier in the day.
+        let when = 1_742_000_000.0 + ((i * 17) % 11) as f64 * day + (60 - i) as f64 * 60.0;
+        json[&name]["created"] = json!(when);
+        created.push((name, when));
+    }
+    json["user07"]["locked"] = json!("On leave until June");
+    json["user31"]["locked"] = json!("Left the team");
+    home.write_users_json(&json);
+    created
+}
+
+#[tokio::test]
+async fn manage_users_search_and_sort_survive_a_refresh() {
+    with_browser(
+        "manage_users_search_and_sort_survive_a_refresh",
+        |client| async move {
+            let home = Home::new();
+            let created = many_users(&home);
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            wait_count(&page, "55 users").await;
+            assert_eq!(shown_rows(&page).await.len(), 55);
+
+            // Search, live as you type: by name...
+            let search = "[data-testid=user-search]";
+            page.fill(search, "user1").await;
+            wait_count(&page, "10 of 55 users").await;
+            let expected: Vec<String> = (10..=19).map(|i| format!("user{i}")).collect();
+            assert_eq!(shown_rows(&page).await, expected);
+            // ...by role (every fifth user has Ops; the Admin role is admin's)...
+            page.fill(search, "ops").await;
+            wait_count(&page, "11 of 55 users").await;
+            page.fill(search, "admin").await;
+            wait_count(&page, "1 of 55 users").await;
+            assert_eq!(shown_rows(&page).await, ["admin"]);
+            // ...by status and lock reason, several words at once...
+            page.fill(search, "locked").await;
+            wait_count(&page, "2 of 55 users").await;
+            assert_eq!(shown_rows(&page).await, ["user07", "user31"]);
+            page.fill(search, "locked june").await;
+            wait_count(&page, "1 of 55 users").await;
+            assert_eq!(shown_rows(&page).await, ["user07"]);
+            assert!(page
+                .eval(
+                    "return document.querySelector('[data-testid=no-match]').hidden;",
+                    vec![]
+                )
+                .await
+                .as_bool()
+                .unwrap_or(false));
+            // ...and nothing: the "no match" line says what was searched.
+            page.fill(search, "nobody-by-that-name").await;
+            page.wait_text(
+                "[data-testid=no-match]",
+                "No user matches “nobody-by-that-name”.",
+            )
+            .await;
+            assert!(shown_rows(&page).await.is_empty());
+            page.fill(search, "").await;
+            wait_count(&page, "55 users").await;
+            assert_eq!(shown_rows(&page).await.len(), 55);
+
+            // Sort by Username: ascending, then descending.
+            let heading = |n: usize| format!("#users-table thead th:nth-child({n})");
+            let mut by_name: Vec<String> = created.iter().map(|(n, _)| n.clone()).collect();
+            by_name.sort();
+            page.click(&format!("{} button.sort", heading(1))).await;
+            assert_eq!(
+                page.attr(&heading(1), "aria-sort").await.as_deref(),
+                Some("ascending")
+            );
+            assert_eq!(shown_rows(&page).await, by_name);
+            page.click(&format!("{} button.sort", heading(1))).await;
+            assert_eq!(
+                page.attr(&heading(1), "aria-sort").await.as_deref(),
+                Some("descending")
+            );
+            let mut descending = by_name.clone();
+            descending.reverse();
+            assert_eq!(shown_rows(&page).await, descending);
+
+            // Sort by Created: by the time, not by the date shown (many share a day).
+            let mut by_created = created.clone();
+            by_created.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let by_created: Vec<String> = by_created.into_iter().map(|(n, _)| n).collect();
+            assert_ne!(by_created, by_name);
+            page.click(&format!("{} button.sort", heading(4))).await;
+            assert_eq!(
+                page.attr(&heading(4), "aria-sort").await.as_deref(),
+                Some("ascending")
+            );
+            assert_eq!(page.attr(&heading(1), "aria-sort").await, None);
+            assert_eq!(shown_rows(&page).await, by_created);
+
+            // An action refreshes the table: the search and the sort stay.
+            page.fill(search, "user1").await;
+            wait_count(&page, "10 of 55 users").await;
+            let filtered: Vec<String> = by_created
+                .iter()
+                .filter(|n| n.starts_with("user1"))
+                .cloned()
+                .collect();
+            assert_eq!(shown_rows(&page).await, filtered);
+            page.click(&format!("{} [data-action=lock]", row("user12")))
+                .await;
+            page.fill("#lock-reason", "Locked for the test").await;
+            page.click("#lock-dialog [data-testid=dialog-submit]").await;
+            page.wait_dialog_closed("lock-dialog").await;
+            page.wait_text("[data-testid=toast]", "User 'user12' locked.")
+                .await;
+            page.visible(&format!("{} [data-testid=status-locked]", row("user12")))
+                .await;
+            assert_eq!(home.users_json()["user12"]["locked"], "Locked for the test");
+            assert_eq!(page.value(search).await, "user1");
+            wait_count(&page, "10 of 55 users").await;
+            assert_eq!(shown_rows(&page).await, filtered);
+            assert_eq!(
+                page.attr(&heading(4), "aria-sort").await.as_deref(),
+                Some("ascending")
+            );
+            // And a one-click action (no dialog) keeps them too.
+            page.click(&format!("{} [data-action=make-admin]", row("user15")))
+                .await;
+            page.wait_text(&format!("{} .badge-admin", row("user15")), "Admin")
+                .await;
+            assert_eq!(shown_rows(&page).await, filtered);
+            assert_eq!(
+                page.attr(&heading(4), "aria-sort").await.as_deref(),
+                Some("ascending")
+            );
+            // Sorting still works on the fresh table.
+            page.click(&format!("{} button.sort", heading(4))).await;
+            let mut reversed = filtered.clone();
+            reversed.reverse();
+            assert_eq!(shown_rows(&page).await, reversed);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_lock_reason_shows_on_a_phone() {
+    with_browser("the_lock_reason_shows_on_a_phone", |client| async move {
+        let home = Home::new();
+        home.write_users(&[
+            ("admin", "admin-password", &["Admin"]),
+            ("carol", "carol-password", &[]),
+        ]);
+        let reason = "On parental leave until the end of September; ask the front desk";
+        let locked = home.run(&["--lockuser", "carol", "--reason", reason], "");
+        assert!(locked.status.success(), "{locked:?}");
+        let server = Server::start(&home, &[]);
+        let page = Page::new(client, &server.base);
+        page.phone_window().await;
+        page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+            .await;
+        let css = format!("{} [data-testid=lock-reason]", row("carol"));
+        page.wait_text(&css, reason).await;
+        // Whole: inside the window, not cut off, and the page does not scroll sideways.
+        let fits = page
+            .eval(
+                "const el = document.querySelector(arguments[0]);
+                 const box = el.getBoundingClientRect();
+                 return [box.width > 0 && box.height > 0, box.left >= 0,
+                         box.right <= window.innerWidth, el.scrollWidth <= el.clientWidth,
+                         document.documentElement.scrollWidth <= window.innerWidth];",
+                vec![json!(css)],
+            )
+            .await;
+        assert_eq!(fits, json!([true, true, true, true, true]), "{css}");
+        // The sort buttons stay reachable on a phone.
+        page.visible("#users-table thead th:nth-child(1) button.sort")
+            .await;
+        page.visible("[data-testid=user-search]").await;
+    })
+    .await;
+}

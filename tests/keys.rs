@@ -187,7 +187,7 @@ async fn a_key_signs_in_to_the_gateway_and_auth_and_nowhere_else(store: Store) {
         "sk-llms-!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
         "",
         "ключ",
-        &made["hint"].as_str().unwrap().to_owned(),
+        made["hint"].as_str().unwrap(),
         &format!("{key}{key}"),
     ] {
         let reply = with_key(&app, Method::GET, "/v1/models", bad).await;

@@ -255,7 +255,7 @@ impl AuthProvider for GithubAuthProvider {
             format!("/auth/github?next={}", url_encode(next))
         };
         Some(html! {
-            a.button.primary.github-sign-in href=(href) data-testid="github-sign-in" {
+            a.btn.btn-block.github-sign-in href=(href) data-testid="github-sign-in" {
                 "Sign in with GitHub"
             }
         })

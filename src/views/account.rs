@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::dialog::{field, modal, Tone};
+use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
 use super::layout::{layout, role_badges, PageContext};
 
@@ -52,9 +52,9 @@ pub fn account_page(context: &PageContext) -> Markup {
                         html! { "Change Password" },
                         html! {
                             input type="text" name="username" value=(user.user_name) autocomplete="username" hidden;
-                            (field("current-password", "Current Password", "password", "current-password"))
-                            (field("new-password", "New Password", "password", "new-password"))
-                            (field("confirm-password", "Confirm New Password", "password", "new-password"))
+                            (password_field("Current Password", PasswordInput::current("current-password")))
+                            (password_field("New Password", PasswordInput::new_password("new-password", context.min_password_length)))
+                            (password_field("Confirm New Password", PasswordInput::confirm("confirm-password")))
                             p.hint { "Your other sessions end; this one stays signed in." }
                         },
                         "Update Password",

@@ -1,9 +1,11 @@
-//! Manage Users: the users table (also served alone, so the page can refresh it after an
-//! action without reloading) and the Create User, Change Password, Lock and Delete dialogs.
+//! Manage Users: the search box, the users table (also served alone, so the page can
+//! refresh it after an action without reloading; its columns sort in `app.js` by the
+//! `data-sort` values of the cells) and the Create User, Change Password, Lock and Delete
+//! dialogs.
 
 use maud::{html, Markup};
 
-use super::dialog::{field, modal, Tone};
+use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
 use super::layout::{layout, role_badges, PageContext};
 use crate::accounts::Account;
@@ -36,18 +38,27 @@ pub struct RowActions {
     pub unlock: bool,
     /// Delete: anyone but yourself.
     pub delete: bool,
+    /// Make Admin: anyone but yourself who is not an Admin yet.
+    pub make_admin: bool,
+    /// Remove Admin: an Admin other than yourself, while another Admin remains (the
+    /// server refuses taking the role from the last one).
+    pub remove_admin: bool,
 }
 
 impl RowActions {
-    /// The actions for `account` of a section whose accounts do or do not have passwords.
-    pub fn for_account(account: &Account, has_passwords: bool, me: &str) -> Self {
+    /// The actions for `account` of a section whose accounts do or do not have passwords,
+    /// in a table that lists `admins` Admins in all.
+    pub fn for_account(account: &Account, has_passwords: bool, me: &str, admins: usize) -> Self {
         let is_me = account.user_name == me;
         let locked = account.locked.is_some();
+        let is_admin = account.is_admin();
         Self {
             password: has_passwords,
-            lock: !locked && !is_me && !account.is_admin(),
+            lock: !locked && !is_me && !is_admin,
             unlock: locked,
             delete: !is_me,
+            make_admin: !is_me && !is_admin,
+            remove_admin: !is_me && is_admin && admins > 1,
         }
     }
 }
@@ -65,13 +76,20 @@ pub struct AccountSection {
     pub accounts: Vec<Account>,
 }
 
-fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Markup {
+/// A number as a `data-sort` value (seconds since 1970; "" for never).
+fn sort_time(time: Option<f64>) -> String {
+    time.map(|t| t.to_string()).unwrap_or_default()
+}
+
+fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, now: f64) -> Markup {
     let name = row.user_name.as_str();
-    let actions = RowActions::for_account(row, section.has_passwords, me);
+    let actions = RowActions::for_account(row, section.has_passwords, me, admins);
     let created = local_time(row.created);
+    // The roles as a JSON array, so that Make and Remove Admin keep the others exactly.
+    let roles = serde_json::to_string(&row.roles).unwrap_or_else(|_| "[]".to_owned());
     html! {
-        tr data-user=(name) data-provider=(section.provider) data-testid="user-row" {
-            td.username data-label="Username" {
+        tr data-user=(name) data-provider=(section.provider) data-roles=(roles) data-testid="user-row" {
+            td.username data-label="Username" data-sort=(name) {
                 span.username-text { (name) }
                 @if let Some(label) = &section.badge {
                     " " span.badge.badge-provider title={ "Signs in with " (label) }
@@ -79,23 +97,25 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Mark
                 }
                 @if name == me { " " span.badge.badge-you { "you" } }
             }
-            td data-label="Roles" {
+            td data-label="Roles" data-sort=(row.roles.join(", ")) {
                 @if row.roles.is_empty() { span.muted { "—" } } @else { (role_badges(&row.roles)) }
             }
-            td data-label="Status" {
+            td data-label="Status" data-sort=(if row.locked.is_some() { "Locked" } else { "Active" }) {
                 @if let Some(reason) = &row.locked {
-                    span.status.status-locked title=(reason) data-testid="status-locked" {
-                        (Icon::Lock) "Locked"
+                    span.status-cell {
+                        span.status.status-locked title=(reason) data-testid="status-locked" {
+                            (Icon::Lock) "Locked"
+                        }
+                        span.lock-reason title=(reason) data-testid="lock-reason" { (reason) }
                     }
-                    span.lock-reason { (reason) }
                 } @else {
                     span.status.status-active data-testid="status-active" { "Active" }
                 }
             }
-            td.nowrap data-label="Created" {
+            td.nowrap data-label="Created" data-sort=(row.created) {
                 time title=(created) { (created.get(..10).unwrap_or(&created)) }
             }
-            td data-label="Last Login" {
+            td data-label="Last Login" data-sort=(sort_time(row.last_login)) {
                 @if let Some(login) = row.last_login {
                     span.last-login title=(local_time(login)) {
                         @if let Some(ip) = &row.last_ip { span.ip { (ip) } span.sep { "·" } }
@@ -110,6 +130,14 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Mark
                     @if actions.password {
                         button.icon-btn type="button" data-action="password" title="Change password"
                             aria-label={ "Change password of " (name) } { (Icon::Key) }
+                    }
+                    @if actions.make_admin {
+                        button.icon-btn type="button" data-action="make-admin" title="Make Admin"
+                            aria-label={ "Make " (name) " an Admin" } { (Icon::ShieldPlus) }
+                    }
+                    @if actions.remove_admin {
+                        button.icon-btn type="button" data-action="remove-admin" title="Remove Admin"
+                            aria-label={ "Remove the Admin role of " (name) } { (Icon::ShieldMinus) }
                     }
                     @if actions.lock {
                         button.icon-btn type="button" data-action="lock" title="Lock user"
@@ -129,10 +157,30 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, now: f64) -> Mark
     }
 }
 
+/// A column heading that sorts the table (`app.js` sets `aria-sort` on the sorted one);
+/// `numeric` columns compare their `data-sort` values as numbers.
+fn sort_heading(label: &str, numeric: bool) -> Markup {
+    html! {
+        th scope="col" data-sort-type=(if numeric { "number" } else { "text" }) {
+            button.sort type="button" title={ "Sort by " (label) } {
+                span { (label) }
+                span.sort-icon.sort-none { (Icon::SortBoth) }
+                span.sort-icon.sort-asc { (Icon::SortUp) }
+                span.sort-icon.sort-desc { (Icon::SortDown) }
+            }
+        }
+    }
+}
+
 /// The users table, as seen by the signed-in admin `me`: each store's accounts in turn
 /// (the password store's first). Served alone at `/admin/table` for the page to swap in
 /// after each action.
 pub fn users_table(sections: &[AccountSection], me: &str, now: f64) -> Markup {
+    let admins = sections
+        .iter()
+        .flat_map(|s| &s.accounts)
+        .filter(|a| a.is_admin())
+        .count();
     html! {
         div #users-table.table-wrap data-testid="users-table" {
             @if sections.iter().all(|s| s.accounts.is_empty()) {
@@ -141,18 +189,18 @@ pub fn users_table(sections: &[AccountSection], me: &str, now: f64) -> Markup {
                 table.users {
                     thead {
                         tr {
-                            th scope="col" { "Username" }
-                            th scope="col" { "Roles" }
-                            th scope="col" { "Status" }
-                            th scope="col" { "Created" }
-                            th scope="col" { "Last Login" }
+                            (sort_heading("Username", false))
+                            (sort_heading("Roles", false))
+                            (sort_heading("Status", false))
+                            (sort_heading("Created", true))
+                            (sort_heading("Last Login", true))
                             th.actions scope="col" { "Actions" }
                         }
                     }
                     tbody {
                         @for section in sections {
                             @for account in &section.accounts {
-                                (user_row(account, section, me, now))
+                                (user_row(account, section, me, admins, now))
                             }
                         }
                     }
@@ -166,8 +214,17 @@ fn target_name() -> Markup {
     html! { strong.target-name data-target-name {} }
 }
 
-fn dialogs() -> Markup {
+/// What creating a user does while there is none yet: the first user is an Admin, and
+/// with password sign-in selected it switches authentication on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstUser {
+    /// Creating it makes everyone sign in, the visitor included.
+    pub turns_sign_in_on: bool,
+}
+
+fn dialogs(min_password: usize, first_user: Option<FirstUser>) -> Markup {
     let max = MAX_USERNAME_CHARS.to_string();
+    let first = first_user.is_some();
     html! {
         (modal(
             "create-user-dialog",
@@ -179,11 +236,19 @@ fn dialogs() -> Markup {
                         autocapitalize="none" spellcheck="false" maxlength=(max);
                     p.hint { "Letters, digits and . _ @ -, at most " (max) " characters." }
                 }
-                (field("new-user-password", "Password", "password", "new-password"))
-                (field("new-user-confirm", "Confirm Password", "password", "new-password"))
+                (password_field("Password", PasswordInput::new_password("new-user-password", min_password)))
+                (password_field("Confirm Password", PasswordInput::confirm("new-user-confirm")))
                 label.checkbox for="new-user-admin" {
-                    input #new-user-admin name="admin" type="checkbox";
+                    input #new-user-admin name="admin" type="checkbox" checked[first] disabled[first];
                     span { "Admin" span.hint { " — can manage users" } }
+                }
+                @if let Some(first_user) = first_user {
+                    p.note data-testid="first-user-note" {
+                        "The first user is an Admin."
+                        @if first_user.turns_sign_in_on {
+                            " Creating it turns authentication on: you then sign in as this user."
+                        }
+                    }
                 }
             },
             "Create User",
@@ -195,8 +260,8 @@ fn dialogs() -> Markup {
             html! {
                 // For password managers: whose password this is.
                 input type="text" name="username" autocomplete="username" hidden data-target-value;
-                (field("reset-password", "New Password", "password", "new-password"))
-                (field("reset-confirm", "Confirm Password", "password", "new-password"))
+                (password_field("New Password", PasswordInput::new_password("reset-password", min_password)))
+                (password_field("Confirm Password", PasswordInput::confirm("reset-confirm")))
                 p.hint { "The user's sessions end; they sign in again with the new password." }
             },
             "Update Password",
@@ -229,8 +294,40 @@ fn dialogs() -> Markup {
     }
 }
 
-/// The Manage Users page of the signed-in admin in `context`.
-pub fn admin_page(context: &PageContext, sections: &[AccountSection], now: f64) -> Markup {
+/// The search box over the users table and its count (outside the table, like the "no
+/// match" line, so that they stay when the table is swapped for a fresh one).
+fn table_tools(sections: &[AccountSection]) -> Markup {
+    let empty = sections.iter().all(|s| s.accounts.is_empty());
+    html! {
+        div.table-tools #user-tools hidden[empty] {
+            div.search-box {
+                (Icon::Search)
+                input #user-search type="search" placeholder="Search by name, role or status"
+                    aria-label="Search users by name, role or status" aria-controls="users-table"
+                    autocomplete="off" autocapitalize="none" spellcheck="false" data-testid="user-search";
+            }
+            p.muted.user-count #user-count aria-live="polite" data-testid="user-count" {}
+        }
+    }
+}
+
+/// The line that replaces the rows when none matches the search.
+fn no_match() -> Markup {
+    html! {
+        p.no-match.muted #no-match hidden data-testid="no-match" {
+            "No user matches “" span #no-match-query {} "”."
+        }
+    }
+}
+
+/// The Manage Users page of the signed-in admin in `context`; `first_user` while there is
+/// no user yet (authentication is off and the visitor is the default user).
+pub fn admin_page(
+    context: &PageContext,
+    sections: &[AccountSection],
+    now: f64,
+    first_user: Option<FirstUser>,
+) -> Markup {
     let me = context
         .user
         .as_ref()
@@ -244,15 +341,17 @@ pub fn admin_page(context: &PageContext, sections: &[AccountSection], now: f64) 
                 div.page-head {
                     div {
                         h1 { "Manage Users" }
-                        p.muted { "Create accounts, reset passwords, lock and remove users." }
+                        p.muted { "Create accounts, reset passwords, make Admins, lock and remove users." }
                     }
                     button.btn.btn-primary type="button" data-open="create-user-dialog" data-testid="create-user" {
                         (Icon::Plus) span { "Create User" }
                     }
                 }
+                (table_tools(sections))
                 (users_table(sections, me, now))
+                (no_match())
             }
-            (dialogs())
+            (dialogs(context.min_password_length, first_user))
         },
     )
 }

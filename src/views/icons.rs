@@ -33,6 +33,22 @@ pub enum Icon {
     Alert,
     /// The product mark in the header.
     Logo,
+    /// Show a password (the toggle while the password is hidden).
+    Eye,
+    /// Hide a password again (the toggle while the password shows).
+    EyeOff,
+    /// Make a user an Admin.
+    ShieldPlus,
+    /// Take the Admin role from a user.
+    ShieldMinus,
+    /// The search box of a list.
+    Search,
+    /// A column that can be sorted, not sorted now.
+    SortBoth,
+    /// A column sorted in ascending order.
+    SortUp,
+    /// A column sorted in descending order.
+    SortDown,
 }
 
 impl Icon {
@@ -90,6 +106,26 @@ impl Icon {
                 "M4 5a2 2 0 0 1 2-2h12a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2h-7l-5 4v-4a2 2 0 0 1-2-2z",
                 "M9 8v5h4",
             ],
+            Self::Eye => &[
+                "M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z",
+                "M12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6z",
+            ],
+            Self::EyeOff => &[
+                "M10.6 5.1A9.7 9.7 0 0 1 12 5c6.5 0 10 7 10 7a17 17 0 0 1-2.9 3.9",
+                "M6.6 6.6C3.7 8.4 2 12 2 12s3.5 7 10 7a9.8 9.8 0 0 0 5.4-1.6",
+                "M9.9 9.9a3 3 0 0 0 4.2 4.2",
+                "M3 3l18 18",
+            ],
+            Self::ShieldPlus => &[
+                "M12 3l8 3v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6z",
+                "M12 9v6",
+                "M9 12h6",
+            ],
+            Self::ShieldMinus => &["M12 3l8 3v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6z", "M9 12h6"],
+            Self::Search => &["M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14z", "M21 21l-4.3-4.3"],
+            Self::SortBoth => &["m8 9 4-4 4 4", "m8 15 4 4 4-4"],
+            Self::SortUp => &["m7 14 5-5 5 5"],
+            Self::SortDown => &["m7 10 5 5 5-5"],
         }
     }
 }

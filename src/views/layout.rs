@@ -13,6 +13,20 @@ pub struct PageContext {
     pub user: Option<CurrentUser>,
     /// Authentication is off and the server listens beyond loopback.
     pub exposed_without_auth: bool,
+    /// The fewest characters a new password may have (`Config::min_password_length`): the
+    /// fields that set one say so and carry it as `minlength`. 0 on pages that set none.
+    pub min_password_length: usize,
+}
+
+/// `message` as a sentence: ending with a full stop unless it already ends with one (or
+/// with `?` or `!`), so that the server's messages read like the page's own.
+pub(super) fn sentence(message: &str) -> String {
+    let trimmed = message.trim_end();
+    if trimmed.is_empty() || trimmed.ends_with(['.', '?', '!']) {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}.")
+    }
 }
 
 /// A user's roles as badges; the Admin role stands out.
@@ -108,7 +122,7 @@ pub fn layout(context: &PageContext, title: &str, body: Markup) -> Markup {
 pub fn forbidden_page(user: Option<&CurrentUser>) -> Markup {
     let context = PageContext {
         user: user.cloned(),
-        exposed_without_auth: false,
+        ..PageContext::default()
     };
     layout(
         &context,

@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::layout::{layout, PageContext};
+use super::layout::{layout, sentence, PageContext};
 
 /// A refused or failed external sign-in: `title` as the heading, `message` saying why,
 /// and the way back to Sign In.
@@ -13,7 +13,7 @@ pub fn sign_in_refused_page(title: &str, message: &str) -> Markup {
         html! {
             section.card.narrow data-testid="sign-in-refused" {
                 h1 { (title) }
-                p { (message) }
+                p { (sentence(message)) }
                 p { a href="/login" { "Back to Sign In" } }
             }
         },

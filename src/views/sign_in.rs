@@ -2,6 +2,7 @@
 
 use maud::{html, Markup};
 
+use super::dialog::PasswordInput;
 use super::icons::Icon;
 use super::layout::{layout, PageContext};
 use crate::users::MAX_SIGN_IN_NAME_BYTES;
@@ -29,6 +30,9 @@ pub fn sign_in_page(
                     p.muted { "Sign in to continue to llms." }
                 }
                 @if password_form {
+                    // What the previous page wants said (set by `app.js`: "authentication is
+                    // now on" after the first user was created).
+                    div.notice role="status" hidden data-testid="sign-in-notice" {}
                     form #sign-in-form method="post" action="/auth/login" data-next=(next) novalidate {
                         div.form-error role="alert" hidden data-testid="sign-in-error" {}
                         div.field {
@@ -38,11 +42,14 @@ pub fn sign_in_page(
                         }
                         div.field {
                             label for="password" { "Password" }
-                            input #password name="password" type="password" autocomplete="current-password" required;
+                            (PasswordInput { required: true, ..PasswordInput::current("password") })
                         }
                         button.btn.btn-primary.btn-block type="submit" data-testid="sign-in-submit" { "Sign In" }
                     }
                     noscript { p.form-error { "Signing in needs JavaScript." } }
+                }
+                @if password_form && !provider_sections.is_empty() {
+                    div.divider aria-hidden="true" { span { "or" } }
                 }
                 @for section in provider_sections {
                     div.provider-section { (section) }

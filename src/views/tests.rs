@@ -1,7 +1,8 @@
 //! Rendering checks: escaping of hostile and long usernames, which actions and menu entries
-//! each user is offered.
+//! each user is offered, the password fields' rule and toggle, the first user's dialog.
 
 use super::admin::RowActions;
+use super::layout::sentence;
 use super::*;
 use crate::accounts::Account;
 use crate::identity::CurrentUser;
@@ -24,6 +25,7 @@ fn context(user: CurrentUser) -> PageContext {
     PageContext {
         user: Some(user),
         exposed_without_auth: false,
+        min_password_length: 8,
     }
 }
 
@@ -73,6 +75,7 @@ fn admin_view() -> String {
         &context(user("admin", &["Admin"])),
         &[store_section(&users)],
         0.0,
+        None,
     )
     .into_string()
 }
@@ -242,6 +245,7 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
         &context(user("gh-admin", &["Admin"])),
         &[store_section(&users), provider],
         3600.0,
+        None,
     )
     .into_string();
 
@@ -275,12 +279,14 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
     assert!(hostile.contains("provider-badge"));
 
     assert_eq!(
-        RowActions::for_account(&accounts[0], false, "gh-admin"),
+        RowActions::for_account(&accounts[0], false, "gh-admin", 2),
         RowActions {
             password: false,
             lock: true,
             unlock: false,
             delete: true,
+            make_admin: true,
+            remove_admin: false,
         }
     );
 }
@@ -296,4 +302,204 @@ fn a_table_with_only_provider_accounts_is_not_empty() {
     let html = users_table(&[store_section(&Users::new()), provider], "octocat", 0.0).into_string();
     assert!(!html.contains("No users yet."));
     assert!(html.contains("data-user=\"octocat\""));
+}
+
+#[test]
+fn admins_are_made_and_unmade_but_never_yourself_or_the_only_one() {
+    let html = admin_view();
+    // Yourself: neither.
+    let me = row(&html, "admin");
+    assert!(!me.contains("data-action=\"make-admin\""));
+    assert!(!me.contains("data-action=\"remove-admin\""));
+    // Another Admin, while you are one too: Remove Admin, labelled.
+    let other_admin = row(&html, "ops");
+    assert!(other_admin.contains("data-action=\"remove-admin\""));
+    assert!(other_admin.contains("aria-label=\"Remove the Admin role of ops\""));
+    assert!(other_admin.contains("title=\"Remove Admin\""));
+    assert!(!other_admin.contains("data-action=\"make-admin\""));
+    // Anyone else: Make Admin, locked or not.
+    for name in ["bob", "carol"] {
+        let plain = row(&html, name);
+        assert!(plain.contains("data-action=\"make-admin\""), "{plain}");
+        assert!(plain.contains(&format!("aria-label=\"Make {name} an Admin\"")));
+        assert!(!plain.contains("data-action=\"remove-admin\""));
+    }
+
+    // The only Admin in the table (the visitor is the default user): no Remove Admin.
+    let mut users = Users::new();
+    users.insert("root".into(), record(&["Admin", "Ops"], None));
+    users.insert("bob".into(), record(&["Ops"], None));
+    let html = admin_page(
+        &context(CurrentUser::default_user("credentials")),
+        &[store_section(&users)],
+        0.0,
+        None,
+    )
+    .into_string();
+    let only = row(&html, "root");
+    assert!(!only.contains("data-action=\"remove-admin\""), "{only}");
+    assert!(!only.contains("data-action=\"make-admin\""));
+    assert!(row(&html, "bob").contains("data-action=\"make-admin\""));
+    // Rows carry their roles (to keep the others) and their provider.
+    assert!(
+        only.contains("data-roles=\"[&quot;Admin&quot;,&quot;Ops&quot;]\""),
+        "{only}"
+    );
+    assert!(only.contains("data-provider=\"credentials\""));
+}
+
+#[test]
+fn roles_with_markup_are_escaped_in_the_row() {
+    let mut users = Users::new();
+    users.insert("bob".into(), record(&["<b>\"x\"</b>"], None));
+    let html = users_table(&[store_section(&users)], "admin", 0.0).into_string();
+    let bob = row(&html, "bob");
+    assert!(!bob.contains("<b>"), "{bob}");
+    assert!(
+        bob.contains("data-roles=\"[&quot;&lt;b&gt;\\&quot;x\\&quot;&lt;/b&gt;&quot;]\""),
+        "{bob}"
+    );
+}
+
+#[test]
+fn columns_sort_by_the_values_not_the_text_shown() {
+    let mut users = Users::new();
+    let mut seen = record(&["Admin"], Some("Gone"));
+    seen.record.created = 1_742_034_600.25;
+    seen.record.last_login = Some(1_742_100_000.5);
+    users.insert("bob".into(), seen);
+    users.insert("carol".into(), record(&[], None));
+    let html = users_table(&[store_section(&users)], "admin", 1_742_200_000.0).into_string();
+    for heading in ["Username", "Roles", "Status", "Created", "Last Login"] {
+        assert!(
+            html.contains(&format!("title=\"Sort by {heading}\"")),
+            "{heading}"
+        );
+    }
+    assert_eq!(html.matches("data-sort-type=\"number\"").count(), 2);
+    let bob = row(&html, "bob");
+    assert!(bob.contains("data-sort=\"bob\""));
+    assert!(bob.contains("data-sort=\"Admin\""));
+    assert!(bob.contains("data-sort=\"Locked\""));
+    assert!(bob.contains("data-sort=\"1742034600.25\""), "{bob}");
+    assert!(bob.contains("data-sort=\"1742100000.5\""), "{bob}");
+    // Never signed in: an empty value (sorted first), not a date.
+    let carol = row(&html, "carol");
+    assert!(
+        carol.contains("data-label=\"Last Login\" data-sort=\"\""),
+        "{carol}"
+    );
+    assert!(carol.contains("data-sort=\"Active\""));
+}
+
+#[test]
+fn the_lock_reason_is_in_the_row_as_text() {
+    let html = admin_view();
+    let locked = row(&html, "carol");
+    assert!(locked.contains(
+        "<span class=\"lock-reason\" title=\"On vacation &lt;until&gt; March\" data-testid=\"lock-reason\">On vacation &lt;until&gt; March</span>"
+    ), "{locked}");
+}
+
+#[test]
+fn manage_users_has_a_search_box_and_a_no_match_line() {
+    let html = admin_view();
+    assert!(html.contains("id=\"user-search\" type=\"search\""));
+    assert!(html.contains("aria-controls=\"users-table\""));
+    assert!(html.contains("data-testid=\"no-match\""));
+    // Outside the table, which the page swaps after each action.
+    let table = users_table(&[store_section(&Users::new())], "admin", 0.0).into_string();
+    assert!(!table.contains("user-search") && !table.contains("no-match"));
+}
+
+/// The `<input ...>` tag with `id`.
+fn input<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<input id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no input {id}"));
+    let end = start + html[start..].find('>').expect("tag end");
+    &html[start..=end]
+}
+
+#[test]
+fn new_passwords_say_their_minimum_and_every_password_can_be_shown() {
+    let admin = admin_view();
+    let account = account_page(&context(user("bob", &[]))).into_string();
+    let sign_in = sign_in_page(&PageContext::default(), "/", true, &[]).into_string();
+    for (html, new) in [
+        (&admin, "new-user-password"),
+        (&admin, "reset-password"),
+        (&account, "new-password"),
+    ] {
+        let tag = input(html, new);
+        assert!(tag.contains("type=\"password\""), "{tag}");
+        assert!(tag.contains("minlength=\"8\""), "{tag}");
+        assert!(
+            tag.contains(&format!("aria-describedby=\"{new}-hint\"")),
+            "{tag}"
+        );
+        assert!(html.contains(&format!(
+            "<p class=\"hint\" id=\"{new}-hint\" data-testid=\"password-rule\">At least 8 characters.</p>"
+        )));
+    }
+    // Existing passwords are held to no minimum.
+    for (html, id) in [(&account, "current-password"), (&sign_in, "password")] {
+        assert!(!input(html, id).contains("minlength"), "{id}");
+    }
+    assert!(input(&sign_in, "password").contains("required"));
+    // One toggle per password input, on every page, pointing at it.
+    for html in [&admin, &account, &sign_in] {
+        let inputs = html.matches("type=\"password\"").count();
+        assert!(inputs > 0);
+        assert_eq!(html.matches("data-reveal=").count(), inputs);
+        assert_eq!(html.matches("aria-pressed=\"false\"").count(), inputs);
+    }
+    assert!(sign_in.contains("data-reveal=\"password\" aria-controls=\"password\""));
+    assert!(sign_in.contains("aria-label=\"Show password\""));
+    assert_eq!(dialog::password_rule(1), "At least 1 character.");
+}
+
+#[test]
+fn the_first_user_is_created_as_an_admin() {
+    let sections = [store_section(&Users::new())];
+    let visitor = context(CurrentUser::default_user("credentials"));
+    let first = Some(FirstUser {
+        turns_sign_in_on: true,
+    });
+    let html = admin_page(&visitor, &sections, 0.0, first).into_string();
+    let admin = input(&html, "new-user-admin");
+    assert!(
+        admin.contains("checked") && admin.contains("disabled"),
+        "{admin}"
+    );
+    assert!(html.contains("The first user is an Admin."));
+    assert!(html.contains("turns authentication on"));
+
+    let first = Some(FirstUser {
+        turns_sign_in_on: false,
+    });
+    let html = admin_page(&visitor, &sections, 0.0, first).into_string();
+    assert!(html.contains("The first user is an Admin."));
+    assert!(!html.contains("turns authentication on"));
+
+    let html = admin_view();
+    let admin = input(&html, "new-user-admin");
+    assert!(
+        !admin.contains("checked") && !admin.contains("disabled"),
+        "{admin}"
+    );
+    assert!(!html.contains("first-user-note"));
+}
+
+#[test]
+fn messages_shown_on_pages_end_as_sentences() {
+    assert_eq!(sentence("User 'x' not found"), "User 'x' not found.");
+    assert_eq!(sentence("Already one."), "Already one.");
+    assert_eq!(sentence("Really? "), "Really?");
+    assert_eq!(sentence(""), "");
+    let html = error_page("Not found", "User 'x' not found").into_string();
+    assert!(html.contains("User 'x' not found.</p>"));
+    let html =
+        sign_in_refused_page("Account locked", "Your account is locked: On leave").into_string();
+    assert!(html.contains("Your account is locked: On leave.</p>"));
 }

@@ -7,11 +7,12 @@ use serde::Deserialize;
 
 use crate::error::Result;
 use crate::identity::CurrentUser;
+use crate::providers::credentials;
 use crate::request::extract::Query;
 use crate::request::paths::safe_next;
 use crate::state::AuthState;
 use crate::time::now_secs;
-use crate::views::{self, AccountSection};
+use crate::views::{self, AccountSection, FirstUser};
 use crate::web::extract::AdminUser;
 
 /// The `?next=` of the sign-in page.
@@ -29,6 +30,7 @@ pub async fn page_context(
     Ok(views::PageContext {
         user: user.cloned(),
         exposed_without_auth: auth_off && !state.config().loopback_only,
+        min_password_length: state.config().min_password_length,
     })
 }
 
@@ -79,7 +81,26 @@ pub async fn show_admin(
 ) -> Result<Markup> {
     let sections = account_sections(&state).await?;
     let context = page_context(&state, Some(&admin)).await?;
-    Ok(views::admin_page(&context, &sections, now_secs()))
+    Ok(views::admin_page(
+        &context,
+        &sections,
+        now_secs(),
+        first_user(&state, &admin).await?,
+    ))
+}
+
+/// Whether the user created next is the first (made by the default user while the password
+/// store is empty, as `POST /admin/users` decides): an Admin, who switches sign-in on when
+/// password sign-in is selected.
+async fn first_user(state: &AuthState, admin: &CurrentUser) -> Result<Option<FirstUser>> {
+    if !admin.is_default || !state.context().users().await?.is_empty() {
+        return Ok(None);
+    }
+    let turns_sign_in_on = state
+        .providers()
+        .iter()
+        .any(|p| p.name() == credentials::NAME);
+    Ok(Some(FirstUser { turns_sign_in_on }))
 }
 
 /// `GET /admin/table`: the users table alone (every directory's accounts), which the

@@ -411,6 +411,45 @@ impl Page {
         self.wait_path("/login").await;
     }
 
+    /// The attribute `name` of the first element matching `css` (`None` when it has none).
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.eval(
+            "const el = document.querySelector(arguments[0]);
+             if (!el) throw new Error('no element ' + arguments[0]);
+             return el.getAttribute(arguments[1]);",
+            vec![json!(css), json!(name)],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Resizes the window to `width` x `height` and waits until the page has the width.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resizing to {width}x{height}: {e}"));
+        self.wait_until(
+            &format!("a window {width} pixels wide"),
+            "return window.innerWidth === arguments[0];",
+            vec![json!(width)],
+        )
+        .await;
+    }
+
+    /// A phone-sized window (390 x 844, an iPhone's), where the pages use their narrow
+    /// layout.
+    pub async fn phone_window(&self) {
+        self.resize(390, 844).await;
+        self.wait_until(
+            "the narrow layout",
+            "return window.matchMedia('(max-width: 720px)').matches;",
+            vec![],
+        )
+        .await;
+    }
+
     /// Saves a screenshot of the viewport to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.expect("screenshot");
