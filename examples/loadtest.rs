@@ -15,135 +15,22 @@
 //! scenarios, medians are kept), because the machines are shared and absolute numbers
 //! move. All traffic goes to 127.0.0.1 and every step is bounded in time.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/bench.rs"]
+mod bench;
 #[path = "support/stores.rs"]
 mod stores;
 
+use bench::{
+    get_status, median, percentile, release_binary, requests_in, Figures, Pinning, Server,
+};
 use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::users::{serialize_users, User, Users};
 use stores::{generate, token, Result};
-
-/// Where the server and the load generator run: on a machine with at least two CPUs the
-/// server is pinned to CPU 0 and wrk to CPU 1 (with `taskset`), so the two never take each
-/// other's core and a figure measures the server, not the scheduler.
-#[derive(Clone, Copy)]
-struct Pinning {
-    enabled: bool,
-}
-
-impl Pinning {
-    fn detect(wanted: bool) -> Self {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let taskset = Command::new("taskset").arg("--version").output().is_ok();
-        Self {
-            enabled: wanted && cpus >= 2 && taskset,
-        }
-    }
-
-    /// A command that runs `program` on `cpu` when pinning is on.
-    fn command(self, cpu: u32, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        if self.enabled {
-            let mut cmd = Command::new("taskset");
-            cmd.args(["-c", &cpu.to_string()]).arg(program);
-            cmd
-        } else {
-            Command::new(program)
-        }
-    }
-
-    fn server(self, program: &Path) -> Command {
-        self.command(0, program)
-    }
-
-    fn client(self) -> Command {
-        self.command(1, "wrk")
-    }
-}
-
-/// A running `llms` server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(binary: &Path, home: &Path, auth: &str) -> Result<Self> {
-        Self::start_pinned(binary, home, auth, Pinning { enabled: false })
-    }
-
-    fn start_pinned(binary: &Path, home: &Path, auth: &str, pinning: Pinning) -> Result<Self> {
-        // `taskset` execs the server, so the child's pid is the server's.
-        let mut child = pinning
-            .server(binary)
-            .args(["--serve", "0", "--host", "127.0.0.1", "--auth", auth])
-            .env("LLMS_HOME", home)
-            .env("LLMS_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-                if let Some(url) = line.strip_prefix("Listening on http://") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(30))?.parse()?;
-        Ok(Self { child, addr })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// Resident memory in KiB, from /proc.
-    fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .ok_or("no VmRSS")?;
-        Ok(line.split_whitespace().nth(1).ok_or("bad VmRSS")?.parse()?)
-    }
-
-    /// CPU time used so far by all the server's threads (user + system), in seconds.
-    fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
-        let ticks: u64 = fields.get(11).ok_or("no utime")?.parse::<u64>()?
-            + fields.get(12).ok_or("no stime")?.parse::<u64>()?;
-        Ok(ticks as f64 / clock_ticks_per_second()?)
-    }
-}
-
-/// The kernel's clock tick (`getconf CLK_TCK`), the unit of the times in /proc.
-fn clock_ticks_per_second() -> Result<f64> {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    if let Some(ticks) = TICKS.get() {
-        return Ok(*ticks);
-    }
-    let out = Command::new("getconf").arg("CLK_TCK").output()?;
-    let ticks: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
-    Ok(*TICKS.get_or_init(|| ticks))
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Writes a wrk Lua script that sends each request with one of `tokens`, either at random
 /// or in order (to touch every session once). Every request is built once, when wrk
@@ -202,72 +89,6 @@ fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u3
         .arg(url)
         .output()?;
     requests_in(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// The number of requests wrk's summary reports; an error when any failed.
-fn requests_in(text: &str) -> Result<u64> {
-    if text.contains("Non-2xx") || text.contains("Socket errors") {
-        return Err(format!("wrk saw errors:\n{text}").into());
-    }
-    Ok(text
-        .lines()
-        .find(|l| l.contains(" requests in "))
-        .and_then(|l| l.split_whitespace().next())
-        .ok_or_else(|| format!("no request count in wrk output:\n{text}"))?
-        .parse()?)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-/// One blocking HTTP/1.1 request on a fresh connection; returns the status code.
-fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-struct Figures {
-    rows: Vec<(String, String, String, bool)>,
-}
-
-impl Figures {
-    fn add(&mut self, what: &str, figure: String, target: &str, met: bool) {
-        println!(
-            "{what}: {figure} (target {target}) {}",
-            if met { "MET" } else { "MISSED" }
-        );
-        self.rows
-            .push((what.to_owned(), figure, target.to_owned(), met));
-    }
-}
-
-fn release_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().and_then(Path::parent).ok_or("no target dir")?;
-    let binary = dir.join("llms");
-    if !binary.exists() {
-        return Err(format!(
-            "{} not found: run `cargo build --release` first",
-            binary.display()
-        )
-        .into());
-    }
-    Ok(binary)
 }
 
 /// One server of the throughput comparison and the requests wrk sends it.

@@ -13,8 +13,7 @@ use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use futures_util::TryStreamExt;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Empty, Full, LengthLimitError, Limited};
 use serde_json::Value;
 
 pub use error::{openai_response, OpenAiError};
@@ -25,13 +24,16 @@ use crate::keys::KeyGrant;
 use crate::request::deadline::timed_out;
 use crate::state::AuthState;
 use crate::time::now_secs;
-use crate::upstream::without_hop_by_hop;
+use crate::upstream::{remove_hop_by_hop, Answer, OutgoingBody, SendError};
 
 /// Largest request body on `/v1/*` (chat messages may carry images).
 pub const GATEWAY_BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Largest model list read back from the upstream to filter for a model-restricted key.
 const MODEL_LIST_LIMIT: usize = 8 * 1024 * 1024;
+
+/// How long the upstream may take to send its model list, once it has begun.
+const MODEL_LIST_WAIT: Duration = Duration::from_secs(60);
 
 /// `/v1` and everything under it, any method.
 pub fn router() -> Router<AuthState> {
@@ -68,20 +70,21 @@ async fn relay(
             .take(id, *rpm, now_secs())
             .map_err(OpenAiError::rate_limited)?;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let rest = parts
         .uri
         .path()
         .strip_prefix("/v1")
         .unwrap_or_default()
-        .trim_start_matches('/')
-        .to_owned();
-    let declared = content_length(&parts.headers);
-    if declared.is_some_and(|length| length > GATEWAY_BODY_LIMIT as u64) {
+        .trim_start_matches('/');
+    let uri = upstream
+        .uri(rest, parts.uri.query())
+        .map_err(|e| OpenAiError::from(&e))?;
+    if content_length(&parts.headers).is_some_and(|length| length > GATEWAY_BODY_LIMIT as u64) {
         return Err(OpenAiError::too_large(GATEWAY_BODY_LIMIT));
     }
     let has_body = !http_body::Body::is_end_stream(&body);
-    let allowed = grant.as_ref().and_then(|g| g.models.clone());
+    let allowed = grant.and_then(|g| g.models);
     let filter_models = allowed.is_some() && parts.method == Method::GET && rest == "models";
     if let Some(allowed) = &allowed {
         // A model named in the path (`GET /v1/models/{id}`) is checked like one in a body.
@@ -91,7 +94,7 @@ async fn relay(
             }
         }
     }
-    let outgoing = match (&allowed, has_body) {
+    let outgoing: OutgoingBody = match (&allowed, has_body) {
         // The body must be read to know its model: the one case that reads it whole.
         (Some(allowed), true) => {
             let bytes = Limited::new(body, GATEWAY_BODY_LIMIT)
@@ -106,26 +109,25 @@ async fn relay(
             if !allowed.contains(&model) {
                 return Err(OpenAiError::model_not_allowed(&model));
             }
-            Some(reqwest::Body::from(bytes))
+            Full::new(bytes)
+                .map_err(|never| match never {})
+                .boxed_unsync()
         }
-        (None, true) => Some(reqwest::Body::wrap_stream(
-            Limited::new(body, GATEWAY_BODY_LIMIT).into_data_stream(),
-        )),
-        (_, false) => None,
+        (None, true) => Limited::new(body, GATEWAY_BODY_LIMIT).boxed_unsync(),
+        (_, false) => Empty::new().map_err(|never| match never {}).boxed_unsync(),
     };
-    let mut headers = upstream.request_headers(&parts.headers, &user.user_name);
-    if outgoing.is_none() || filter_models {
-        headers.remove(header::CONTENT_LENGTH);
+    upstream.prepare_headers(&mut parts.headers, &user.user_name);
+    if !has_body {
+        parts.headers.remove(header::CONTENT_LENGTH);
     }
-    let url = upstream.url(&rest, parts.uri.query());
-    let mut call = upstream
-        .client()
-        .request(parts.method.clone(), url)
-        .headers(headers);
-    if let Some(body) = outgoing {
-        call = call.body(body);
-    }
-    let answer = call.send().await.map_err(|e| send_refusal(&e))?;
+    let mut outbound = axum::http::Request::new(outgoing);
+    *outbound.method_mut() = parts.method;
+    *outbound.uri_mut() = uri;
+    *outbound.headers_mut() = parts.headers;
+    let answer = upstream
+        .send(outbound)
+        .await
+        .map_err(|e| send_refusal(&e))?;
     if filter_models && answer.status().is_success() {
         return filtered_models(answer, allowed.as_deref().unwrap_or_default()).await;
     }
@@ -153,16 +155,16 @@ fn body_refusal(error: &(dyn std::error::Error + 'static)) -> OpenAiError {
     }
 }
 
-/// Why sending upstream failed: the caller's streamed body (too large, too slow), or the
-/// upstream (unreachable, timed out connecting, refused): 502 with no internals.
-fn send_refusal(error: &reqwest::Error) -> OpenAiError {
+/// Why sending upstream failed: the caller's streamed body (too large, too slow, cut off),
+/// or the upstream (unreachable, timed out connecting, closed, answered garbage): 502 with
+/// no internals.
+fn send_refusal(error: &SendError) -> OpenAiError {
     if caused_by::<LengthLimitError>(error) || timed_out(error) {
         return body_refusal(error);
     }
     tracing::warn!(
         connect = error.is_connect(),
-        timeout = error.is_timeout(),
-        "the upstream could not be reached"
+        "the upstream could not be reached or answered garbage"
     );
     OpenAiError::upstream_unavailable()
 }
@@ -181,34 +183,28 @@ fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 's
 
 /// The upstream's answer, streamed back as it comes: status, headers but hop-by-hop ones
 /// (and cookies: the upstream sets none here), body. A client that goes away drops the
-/// stream, and with it the upstream request.
-fn stream_back(answer: reqwest::Response) -> Response {
-    let status = answer.status();
-    let mut headers = without_hop_by_hop(answer.headers());
-    headers.remove(header::SET_COOKIE);
-    let body = Body::from_stream(answer.bytes_stream().map_err(|e| {
-        tracing::debug!(
-            timeout = e.is_timeout(),
-            "the upstream's answer was cut off"
-        );
-        e
-    }));
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+/// body, and with it the upstream connection.
+fn stream_back(answer: Answer) -> Response {
+    let (mut parts, body) = answer.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::SET_COOKIE);
+    Response::from_parts(parts, Body::new(body))
 }
 
 /// `GET /v1/models` for a key that may use only `allowed`: the upstream's list with the
 /// other models left out.
-async fn filtered_models(
-    answer: reqwest::Response,
-    allowed: &[String],
-) -> Result<Response, OpenAiError> {
+async fn filtered_models(answer: Answer, allowed: &[String]) -> Result<Response, OpenAiError> {
     let status = answer.status();
-    let bytes = read_at_most(answer, MODEL_LIST_LIMIT).await?;
-    let mut list: Value =
-        serde_json::from_slice(&bytes).map_err(|_| OpenAiError::upstream_unavailable())?;
+    let read = tokio::time::timeout(
+        MODEL_LIST_WAIT,
+        Limited::new(answer.into_body(), MODEL_LIST_LIMIT).collect(),
+    )
+    .await;
+    let Ok(Ok(bytes)) = read else {
+        return Err(OpenAiError::upstream_unavailable());
+    };
+    let mut list: Value = serde_json::from_slice(&bytes.to_bytes())
+        .map_err(|_| OpenAiError::upstream_unavailable())?;
     let Some(models) = list.get_mut("data").and_then(Value::as_array_mut) else {
         return Err(OpenAiError::upstream_unavailable());
     };
@@ -219,21 +215,6 @@ async fn filtered_models(
             .is_some_and(|id| allowed.iter().any(|m| m == id))
     });
     Ok((status, axum::Json(list)).into_response())
-}
-
-/// Reads at most `limit` bytes of the upstream's answer; more, or a cut, is a bad answer.
-async fn read_at_most(mut answer: reqwest::Response, limit: usize) -> Result<Vec<u8>, OpenAiError> {
-    let mut bytes = Vec::new();
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(60), answer.chunk()).await;
-        match next {
-            Ok(Ok(Some(chunk))) if bytes.len() + chunk.len() <= limit => {
-                bytes.extend_from_slice(&chunk)
-            }
-            Ok(Ok(None)) => return Ok(bytes),
-            _ => return Err(OpenAiError::upstream_unavailable()),
-        }
-    }
 }
 
 #[cfg(test)]

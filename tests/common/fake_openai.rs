@@ -8,6 +8,8 @@
 //! - `"fake_cut_after": K`: the connection is closed after K chunks, without the end;
 //! - `"model": "fake-stall"`: no answer, ever (until the caller goes away).
 //!
+//! Every stream chunk carries `"sent_at"` (unix seconds), for the load test's delays.
+//!
 //! [`garbage_upstream`] answers every connection with bytes that are not HTTP.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,6 +50,8 @@ impl Received {
 
 #[derive(Default)]
 struct Recorder {
+    /// Whether requests are kept (not under load: the list would only grow).
+    keep: bool,
     received: Mutex<Vec<Received>>,
     /// Handlers or streams dropped before they finished: the gateway went away.
     cancelled: AtomicUsize,
@@ -88,13 +92,22 @@ pub struct FakeOpenAi {
 }
 
 impl FakeOpenAi {
-    /// Starts the fake on the current runtime.
+    /// Starts the fake on the current runtime, on a free loopback port, recording.
     pub async fn start() -> Self {
-        let recorder = Arc::new(Recorder::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(listener, true)
+    }
+
+    /// Serves the fake on `listener` (on the current runtime); `keep`: whether requests
+    /// are recorded (the load test's upstream keeps none).
+    pub fn serve(listener: tokio::net::TcpListener, keep: bool) -> Self {
+        let recorder = Arc::new(Recorder {
+            keep,
+            ..Recorder::default()
+        });
         let app = Router::new()
             .route("/v1/{*rest}", any(answer))
             .with_state(recorder.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -182,12 +195,14 @@ async fn answer(State(recorder): State<Arc<Recorder>>, request: Request) -> Resp
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
-    recorder.received.lock().unwrap().push(Received {
-        method: parts.method.clone(),
-        uri: uri.clone(),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-    });
+    if recorder.keep {
+        recorder.received.lock().unwrap().push(Received {
+            method: parts.method.clone(),
+            uri: uri.clone(),
+            headers: parts.headers.clone(),
+            body: body.clone(),
+        });
+    }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = parts.uri.path();
     let response = match (&parts.method, path) {
@@ -263,6 +278,7 @@ fn chunk(model: &Value, content: Option<&str>) -> Bytes {
         "created": 1_700_000_000,
         "model": model,
         "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
+        "sent_at": unix_now(),
     });
     Bytes::from(format!("data: {event}\n\n"))
 }
@@ -300,7 +316,9 @@ fn stream(recorder: &Arc<Recorder>, request: &Value) -> Response {
                 end.extend_from_slice(b"data: [DONE]\n\n");
                 Bytes::from(end)
             };
-            recorder.sent_at.lock().unwrap().push(unix_now());
+            if recorder.keep {
+                recorder.sent_at.lock().unwrap().push(unix_now());
+            }
             Some((Ok::<_, std::io::Error>(data), (sent + 1, guard)))
         }
     });

@@ -1,0 +1,652 @@
+//! The gateway's load test behind BENCHMARKS.md: the release `llms --upstream` in front of
+//! the fake OpenAI-compatible upstream of the tests (`tests/common/fake_openai.rs`, run by
+//! this example itself as a separate process), against that upstream alone, in one run.
+//!
+//! ```sh
+//! apt-get install wrk                                   # the load generator (Debian)
+//! cargo build --release                                 # the server under test
+//! cargo run --release --example gateway_load            # about 3 minutes; --quick: 1
+//! cargo run --release --example gateway_load -- --litellm /path/to/venv/bin/litellm
+//! ```
+//!
+//! - Throughput and latency of a small non-streamed `POST /v1/chat/completions` with an API
+//!   key, through the gateway and straight to the upstream, rounds alternating, 32
+//!   connections; medians of the rounds. Twice: with the gateway alone on CPU 0 and the
+//!   load (wrk and the upstream) on CPU 1, as the other load test gives the server its own
+//!   CPU; and with nothing pinned.
+//! - 1,000 streams held open at once through the gateway, each an event every 100 ms:
+//!   the gateway's resident memory per stream and how late events arrive.
+//! - With `--litellm PATH`: LiteLLM's proxy (`pip install 'litellm[proxy]'`) in front of
+//!   the same upstream under the same wrk load, at 4 and 32 connections, beside the
+//!   gateway and the upstream alone.
+//!
+//! All traffic goes to 127.0.0.1 and every step is bounded in time.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[allow(dead_code)]
+#[path = "support/bench.rs"]
+mod bench;
+#[allow(dead_code)]
+#[path = "../tests/common/fake_openai.rs"]
+mod fake_openai;
+#[allow(dead_code)]
+#[path = "support/stores.rs"]
+mod stores;
+
+use bench::{median, percentile, release_binary, Figures, Pinning, Server};
+use stores::Result;
+
+/// The request of the throughput scenarios: a small chat completion.
+const CHAT: &str =
+    r#"{"model":"alpha","messages":[{"role":"user","content":"hello there, how are you?"}]}"#;
+
+/// The API key's name and owner in the generated home.
+const USER: &str = "loadtest";
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Writes the wrk script that posts [`CHAT`], with `key` as a Bearer key when given.
+fn chat_script(dir: &Path, name: &str, key: Option<&str>) -> Result<PathBuf> {
+    let path = dir.join(format!("{name}.lua"));
+    let mut file = std::fs::File::create(&path)?;
+    writeln!(file, "wrk.method = \"POST\"")?;
+    writeln!(file, "wrk.body = [[{CHAT}]]")?;
+    writeln!(file, "wrk.headers[\"Content-Type\"] = \"application/json\"")?;
+    if let Some(key) = key {
+        writeln!(file, "wrk.headers[\"Authorization\"] = \"Bearer {key}\"")?;
+    }
+    Ok(path)
+}
+
+/// Runs wrk for `seconds` with `connections` against `url` with `script`.
+fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u32) -> Result<Run> {
+    let out = pinning
+        .client()
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let requests = bench::requests_in(&text)?;
+    let latency = |label: &str| -> Result<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .ok_or_else(|| format!("no {label} latency in wrk output:\n{text}"))?;
+        let value = line.split_whitespace().nth(1).ok_or("bad latency line")?;
+        duration_ms(value)
+    };
+    Ok(Run {
+        rps: requests as f64 / seconds as f64,
+        p50_ms: latency("50%")?,
+        p99_ms: latency("99%")?,
+    })
+}
+
+/// wrk's `208.00us`, `1.23ms`, `2.00s` in milliseconds.
+fn duration_ms(text: &str) -> Result<f64> {
+    for (unit, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] {
+        if let Some(number) = text.strip_suffix(unit) {
+            return Ok(number.parse::<f64>()? * factor);
+        }
+    }
+    Err(format!("not a wrk duration: {text}").into())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The fake upstream as a process of its own (this example, `upstream` mode), on `cpu`
+/// when pinning.
+fn start_upstream(pinning: Pinning, cpu: u32, home: &Path) -> Result<Server> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = pinning.command(cpu, &exe);
+    cmd.arg("upstream");
+    Server::launch(cmd, home, &[], &[])
+}
+
+/// `upstream` mode: serve the fake on one worker thread until killed.
+fn serve_upstream() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let fake = fake_openai::FakeOpenAi::serve(listener, false);
+        println!("Listening on {}", fake.base);
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+/// A home with one user and one API key for them; the key.
+fn home_with_key(binary: &Path, home: &Path) -> Result<String> {
+    let run = |args: &[&str], input: &str| -> Result<String> {
+        let mut child = Command::new(binary)
+            .args(args)
+            .env("LLMS_HOME", home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(input.as_bytes())?;
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            return Err(format!("llms {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    run(
+        &["--adduser", USER, "--password-stdin"],
+        "load-test-password\n",
+    )?;
+    let made = run(&["--addkey", USER, "--name", "load"], "")?;
+    Ok(made.lines().nth(1).ok_or("no key printed")?.to_owned())
+}
+
+/// The gateway before `upstream`: `llms --upstream`, on CPU 0 when pinning.
+fn start_gateway(
+    binary: &Path,
+    home: &Path,
+    upstream: &Server,
+    pinning: Pinning,
+) -> Result<Server> {
+    let base = format!("http://{}/v1", upstream.addr);
+    Server::launch(
+        pinning.server(binary),
+        home,
+        &["--upstream", &base],
+        // The streams scenario opens 1,000 connections from one address.
+        &[("LLMS_MAX_CONNECTIONS_PER_IP", "4000")],
+    )
+}
+
+/// Rounds of wrk alternating between the upstream alone and the gateway; the median of
+/// each side and of the per-round ratios.
+fn duel(
+    pinning: Pinning,
+    urls: [(&str, &Path); 2],
+    rounds: usize,
+    seconds: u64,
+    connections: u32,
+) -> Result<([Run; 2], f64)> {
+    let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
+    let mut ratios = Vec::new();
+    // A warm-up for both, not counted.
+    for (url, script) in urls {
+        wrk(pinning, url, script, 1, connections)?;
+    }
+    for round in 0..rounds {
+        // Who goes first alternates, so neither always gets the warmer machine.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut this = [None, None];
+        for side in order {
+            let (url, script) = urls[side];
+            this[side] = Some(wrk(pinning, url, script, seconds, connections)?);
+        }
+        let [Some(direct), Some(gateway)] = this else {
+            unreachable!()
+        };
+        println!(
+            "  round {}: direct {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms), gateway {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms): {:.1}%",
+            round + 1,
+            direct.rps,
+            direct.p50_ms,
+            direct.p99_ms,
+            gateway.rps,
+            gateway.p50_ms,
+            gateway.p99_ms,
+            100.0 * gateway.rps / direct.rps
+        );
+        ratios.push(gateway.rps / direct.rps);
+        runs[0].push(direct);
+        runs[1].push(gateway);
+    }
+    let summary = |runs: &[Run]| Run {
+        rps: median(runs.iter().map(|r| r.rps).collect()),
+        p50_ms: median(runs.iter().map(|r| r.p50_ms).collect()),
+        p99_ms: median(runs.iter().map(|r| r.p99_ms).collect()),
+    };
+    Ok(([summary(&runs[0]), summary(&runs[1])], median(ratios)))
+}
+
+/// The throughput and latency duel in one CPU layout.
+fn throughput(
+    binary: &Path,
+    home: &Path,
+    key: &str,
+    pinning: Pinning,
+    quick: bool,
+    figures: &mut Figures,
+) -> Result<()> {
+    let layout = if pinning.enabled {
+        "gateway on CPU 0, wrk and upstream on CPU 1"
+    } else {
+        "nothing pinned"
+    };
+    println!("\nthroughput, 32 connections, {layout}:");
+    let upstream = start_upstream(pinning, 1, home)?;
+    let gateway = start_gateway(binary, home, &upstream, pinning)?;
+    let dir = home.join("scripts");
+    std::fs::create_dir_all(&dir)?;
+    let direct_script = chat_script(&dir, "direct", None)?;
+    let gateway_script = chat_script(&dir, "gateway", Some(key))?;
+    let path = "/v1/chat/completions";
+    let (rounds, seconds) = if quick { (3, 3) } else { (7, 5) };
+    let ([direct, through], ratio) = duel(
+        pinning,
+        [
+            (&upstream.url(path), &direct_script),
+            (&gateway.url(path), &gateway_script),
+        ],
+        rounds,
+        seconds,
+        32,
+    )?;
+    let name = if pinning.enabled {
+        "pinned"
+    } else {
+        "unpinned"
+    };
+    figures.add(
+        &format!("gateway / direct throughput, {name}"),
+        format!(
+            "{:.1}% ({:.0} vs {:.0} req/s)",
+            100.0 * ratio,
+            through.rps,
+            direct.rps
+        ),
+        ">= 80%",
+        ratio >= 0.8,
+    );
+    let added_p50 = through.p50_ms - direct.p50_ms;
+    let added_p99 = through.p99_ms - direct.p99_ms;
+    figures.add(
+        &format!("added latency p50, {name}"),
+        format!(
+            "{added_p50:.3} ms ({:.3} vs {:.3})",
+            through.p50_ms, direct.p50_ms
+        ),
+        "< 0.5 ms",
+        added_p50 < 0.5,
+    );
+    figures.add(
+        &format!("added latency p99, {name}"),
+        format!(
+            "{added_p99:.3} ms ({:.3} vs {:.3})",
+            through.p99_ms, direct.p99_ms
+        ),
+        "< 5 ms",
+        added_p99 < 5.0,
+    );
+    Ok(())
+}
+
+/// What the streams saw.
+#[derive(Default)]
+struct StreamStats {
+    /// Each event's delay: arrival minus the upstream's `sent_at`, in ms.
+    delays: Mutex<Vec<f64>>,
+    open: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// Opens one stream and reads it until `stop`, recording each event's delay.
+async fn one_stream(
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    stats: Arc<StreamStats>,
+    stop: Arc<AtomicBool>,
+    measuring: Arc<AtomicBool>,
+) {
+    let body = serde_json::json!({
+        "model": "alpha",
+        "stream": true,
+        "messages": [{ "role": "user", "content": "stream please" }],
+        "fake_events": 100_000,
+        "fake_interval_ms": 100,
+    });
+    let response = client.post(&url).bearer_auth(&key).json(&body).send().await;
+    let Ok(mut response) = response.and_then(|r| r.error_for_status()) else {
+        stats.failed.fetch_add(1, Ordering::SeqCst);
+        return;
+    };
+    stats.open.fetch_add(1, Ordering::SeqCst);
+    let mut pending = Vec::new();
+    let mut delays = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let chunk = match tokio::time::timeout(Duration::from_secs(5), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            _ => {
+                stats.failed.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+        };
+        let now = unix_now();
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = pending.drain(..end + 2).collect();
+            if !measuring.load(Ordering::Relaxed) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&event);
+            if let Some(sent) = text
+                .split("\"sent_at\":")
+                .nth(1)
+                .and_then(|rest| rest.split(['}', ',']).next())
+                .and_then(|n| n.trim().parse::<f64>().ok())
+            {
+                delays.push((now - sent) * 1000.0);
+            }
+        }
+    }
+    stats.delays.lock().unwrap().extend(delays);
+}
+
+/// 1,000 streams through the gateway: memory per stream and event delays.
+fn streams(
+    binary: &Path,
+    home: &Path,
+    key: &str,
+    quick: bool,
+    figures: &mut Figures,
+) -> Result<()> {
+    const STREAMS: usize = 1000;
+    println!("\n{STREAMS} streams, an event every 100 ms each:");
+    let unpinned = Pinning { enabled: false };
+    let upstream = start_upstream(unpinned, 1, home)?;
+    let gateway = start_gateway(binary, home, &upstream, unpinned)?;
+    let url = gateway.url("/v1/chat/completions");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let hold = Duration::from_secs(if quick { 5 } else { 15 });
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
+        // One request first, so that what every server allocates once is in the baseline.
+        let warm = client
+            .get(gateway.url("/v1/models"))
+            .bearer_auth(key)
+            .send()
+            .await?;
+        warm.bytes().await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = gateway.rss_kib()?;
+        let stats = Arc::new(StreamStats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let measuring = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for _ in 0..STREAMS {
+            tasks.push(tokio::spawn(one_stream(
+                client.clone(),
+                url.clone(),
+                key.to_owned(),
+                stats.clone(),
+                stop.clone(),
+                measuring.clone(),
+            )));
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while stats.open.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst) < STREAMS {
+            if Instant::now() > deadline {
+                return Err::<(), Box<dyn std::error::Error>>(
+                    "the streams did not open in 60 s".into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Settle, then measure while all are open.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        measuring.store(true, Ordering::SeqCst);
+        let mut peak = gateway.rss_kib()?;
+        let started = Instant::now();
+        while started.elapsed() < hold {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            peak = peak.max(gateway.rss_kib()?);
+        }
+        measuring.store(false, Ordering::SeqCst);
+        let open = stats.open.load(Ordering::SeqCst);
+        let failed = stats.failed.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let mut delays = std::mem::take(&mut *stats.delays.lock().unwrap());
+        delays.sort_by(f64::total_cmp);
+        if delays.is_empty() {
+            return Err("no event arrived".into());
+        }
+        let per_stream = (peak.saturating_sub(before)) as f64 / STREAMS as f64;
+        println!(
+            "  {open} open, {failed} failed; RSS {before} KiB -> {peak} KiB; {} events measured",
+            delays.len()
+        );
+        figures.add(
+            "streams held at once",
+            format!("{open} of {STREAMS} ({failed} failed)"),
+            "1000",
+            open == STREAMS && failed == 0,
+        );
+        figures.add(
+            "gateway memory per open stream",
+            format!("{per_stream:.1} KiB ({before} -> {peak} KiB)"),
+            "< 64 KiB",
+            per_stream < 64.0,
+        );
+        let max = *delays.last().unwrap_or(&0.0);
+        figures.add(
+            "event delay, upstream send to client arrival",
+            format!(
+                "max {max:.1} ms, p99 {:.1} ms, p50 {:.1} ms over {} events",
+                percentile(&delays, 0.99),
+                percentile(&delays, 0.50),
+                delays.len()
+            ),
+            "none over 50 ms",
+            max <= 50.0,
+        );
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// LiteLLM's proxy before the same upstream, beside the gateway and the upstream alone.
+fn litellm(
+    litellm: &Path,
+    binary: &Path,
+    home: &Path,
+    key: &str,
+    quick: bool,
+    figures: &mut Figures,
+) -> Result<()> {
+    println!("\nLiteLLM comparison (nothing pinned):");
+    let unpinned = Pinning { enabled: false };
+    let upstream = start_upstream(unpinned, 1, home)?;
+    let gateway = start_gateway(binary, home, &upstream, unpinned)?;
+    let port = free_port()?;
+    let config = home.join("litellm.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_list:\n  - model_name: alpha\n    litellm_params:\n      model: openai/alpha\n      api_base: http://{}/v1\n      api_key: none\ngeneral_settings:\n  master_key: sk-litellm-load-master\n",
+            upstream.addr
+        ),
+    )?;
+    let mut proxy = Command::new(litellm)
+        .args(["--config"])
+        .arg(&config)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--num_workers",
+            "2",
+        ])
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while bench::get_status(addr, "/health/liveliness") != Some(200) {
+        if Instant::now() > deadline {
+            let _ = proxy.kill();
+            return Err("LiteLLM did not start within 180 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let dir = home.join("scripts");
+    std::fs::create_dir_all(&dir)?;
+    let direct_script = chat_script(&dir, "direct", None)?;
+    let gateway_script = chat_script(&dir, "gateway", Some(key))?;
+    let litellm_script = chat_script(&dir, "litellm", Some("sk-litellm-load-master"))?;
+    let path = "/v1/chat/completions";
+    let litellm_url = format!("http://{addr}{path}");
+    let seconds = if quick { 5 } else { 10 };
+    let result = (|| -> Result<()> {
+        // LiteLLM's own warm-up (its first requests load code).
+        wrk(unpinned, &litellm_url, &litellm_script, 3, 4)?;
+        for connections in [4, 32] {
+            let lite = wrk(
+                unpinned,
+                &litellm_url,
+                &litellm_script,
+                seconds,
+                connections,
+            )?;
+            let ours = wrk(
+                unpinned,
+                &gateway.url(path),
+                &gateway_script,
+                seconds,
+                connections,
+            )?;
+            let alone = wrk(
+                unpinned,
+                &upstream.url(path),
+                &direct_script,
+                seconds,
+                connections,
+            )?;
+            figures.add(
+                &format!("LiteLLM / gateway / upstream alone, {connections} connections"),
+                format!(
+                    "{:.0} / {:.0} / {:.0} req/s; p50 {:.2} / {:.3} / {:.3} ms; gateway = {:.0}x LiteLLM",
+                    lite.rps,
+                    ours.rps,
+                    alone.rps,
+                    lite.p50_ms,
+                    ours.p50_ms,
+                    alone.p50_ms,
+                    ours.rps / lite.rps
+                ),
+                "(comparison)",
+                true,
+            );
+        }
+        Ok(())
+    })();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    // LiteLLM's workers are its children: end the whole group of them too.
+    let _ = Command::new("pkill")
+        .args(["-f", &config.display().to_string()])
+        .status();
+    result
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("upstream") {
+        return serve_upstream();
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    if Command::new("wrk").arg("--version").output().is_err() {
+        return Err("wrk is not installed: apt-get install wrk".into());
+    }
+    let binary = match args.iter().position(|a| a == "--binary") {
+        Some(i) => PathBuf::from(args.get(i + 1).ok_or("--binary needs a path")?),
+        None => release_binary()?,
+    };
+    let litellm_path = match args.iter().position(|a| a == "--litellm") {
+        Some(i) => Some(PathBuf::from(
+            args.get(i + 1).ok_or("--litellm needs a path")?,
+        )),
+        None => None,
+    };
+    let work = tempfile::tempdir()?;
+    let home = work.path();
+    let key = home_with_key(&binary, home)?;
+    let mut figures = Figures { rows: Vec::new() };
+    println!(
+        "machine: {} cores; binary {}",
+        std::thread::available_parallelism()?.get(),
+        binary.display()
+    );
+    let pinned = Pinning::detect(!args.iter().any(|a| a == "--no-pin"));
+    if pinned.enabled {
+        throughput(&binary, home, &key, pinned, quick, &mut figures)?;
+    }
+    throughput(
+        &binary,
+        home,
+        &key,
+        Pinning { enabled: false },
+        quick,
+        &mut figures,
+    )?;
+    streams(&binary, home, &key, quick, &mut figures)?;
+    if let Some(path) = litellm_path {
+        litellm(&path, &binary, home, &key, quick, &mut figures)?;
+    }
+    println!("\n| measure | figure | target | |\n| --- | --- | --- | --- |");
+    for (what, figure, target, met) in &figures.rows {
+        println!(
+            "| {what} | {figure} | {target} | {} |",
+            if *met { "met" } else { "missed" }
+        );
+    }
+    Ok(())
+}
