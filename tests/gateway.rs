@@ -410,7 +410,11 @@ async fn bodies_up_to_32_mib_pass_and_larger_ones_are_refused(store: Store) {
 }
 
 async fn an_unreachable_or_garbled_upstream_is_a_502(store: Store) {
-    for upstream in [closed_upstream(), garbage_upstream().await] {
+    // Where nothing listens; bytes that are not HTTP; TLS spoken to a plain HTTP server
+    // (an https:// upstream goes through TLS, and a failed handshake is no answer).
+    let plain = FakeOpenAi::start().await;
+    let tls_to_plain = plain.base.replace("http://", "https://");
+    for upstream in [closed_upstream(), garbage_upstream().await, tls_to_plain] {
         let app = app_before(store, &upstream, Some("sk-upstream-secret")).await;
         let key = key_of(&app, "alice", json!({ "name": "k" })).await;
         for (method, body) in [(Method::GET, Value::Null), (Method::POST, chat("alpha"))] {
