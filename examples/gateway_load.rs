@@ -51,11 +51,15 @@ const CHAT: &str =
 const USER: &str = "loadtest";
 
 /// What one wrk run measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU time (user + system) per request of the gateway, in µs (0 going direct).
+    gateway_cpu_us: f64,
+    /// CPU time per request of the upstream, in µs.
+    upstream_cpu_us: f64,
 }
 
 /// Writes the wrk script that posts [`CHAT`], with `key` as a Bearer key when given.
@@ -101,6 +105,7 @@ fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u3
         rps: requests as f64 / seconds as f64,
         p50_ms: latency("50%")?,
         p99_ms: latency("99%")?,
+        ..Run::default()
     })
 }
 
@@ -192,9 +197,26 @@ fn start_gateway(
 
 /// Rounds of wrk alternating between the upstream alone and the gateway; the median of
 /// each side and of the per-round ratios.
+/// One wrk run, with the CPU time the gateway and the upstream spent per request.
+fn measured(
+    pinning: Pinning,
+    (url, script): (&str, &Path),
+    seconds: u64,
+    connections: u32,
+    [gateway, upstream]: [&Server; 2],
+) -> Result<Run> {
+    let before = [gateway.cpu_seconds()?, upstream.cpu_seconds()?];
+    let mut run = wrk(pinning, url, script, seconds, connections)?;
+    let requests = run.rps * seconds as f64;
+    run.gateway_cpu_us = (gateway.cpu_seconds()? - before[0]) * 1e6 / requests;
+    run.upstream_cpu_us = (upstream.cpu_seconds()? - before[1]) * 1e6 / requests;
+    Ok(run)
+}
+
 fn duel(
     pinning: Pinning,
     urls: [(&str, &Path); 2],
+    servers: [&Server; 2],
     rounds: usize,
     seconds: u64,
     connections: u32,
@@ -210,31 +232,38 @@ fn duel(
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         let mut this = [None, None];
         for side in order {
-            let (url, script) = urls[side];
-            this[side] = Some(wrk(pinning, url, script, seconds, connections)?);
+            this[side] = Some(measured(pinning, urls[side], seconds, connections, servers)?);
         }
         let [Some(direct), Some(gateway)] = this else {
             unreachable!()
         };
         println!(
-            "  round {}: direct {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms), gateway {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms): {:.1}%",
+            "  round {}: direct {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms; upstream {:.1} µs CPU/req), gateway {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms; gateway {:.1} + upstream {:.1} µs CPU/req): {:.1}%",
             round + 1,
             direct.rps,
             direct.p50_ms,
             direct.p99_ms,
+            direct.upstream_cpu_us,
             gateway.rps,
             gateway.p50_ms,
             gateway.p99_ms,
+            gateway.gateway_cpu_us,
+            gateway.upstream_cpu_us,
             100.0 * gateway.rps / direct.rps
         );
         ratios.push(gateway.rps / direct.rps);
         runs[0].push(direct);
         runs[1].push(gateway);
     }
-    let summary = |runs: &[Run]| Run {
-        rps: median(runs.iter().map(|r| r.rps).collect()),
-        p50_ms: median(runs.iter().map(|r| r.p50_ms).collect()),
-        p99_ms: median(runs.iter().map(|r| r.p99_ms).collect()),
+    let summary = |runs: &[Run]| {
+        let of = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        Run {
+            rps: of(|r| r.rps),
+            p50_ms: of(|r| r.p50_ms),
+            p99_ms: of(|r| r.p99_ms),
+            gateway_cpu_us: of(|r| r.gateway_cpu_us),
+            upstream_cpu_us: of(|r| r.upstream_cpu_us),
+        }
     };
     Ok(([summary(&runs[0]), summary(&runs[1])], median(ratios)))
 }
@@ -268,6 +297,7 @@ fn throughput(
             (&upstream.url(path), &direct_script),
             (&gateway.url(path), &gateway_script),
         ],
+        [&gateway, &upstream],
         rounds,
         seconds,
         32,
@@ -287,6 +317,15 @@ fn throughput(
         ),
         ">= 80%",
         ratio >= 0.8,
+    );
+    figures.add(
+        &format!("CPU per request, {name}"),
+        format!(
+            "gateway {:.1} µs + upstream {:.1} µs (upstream alone {:.1} µs)",
+            through.gateway_cpu_us, through.upstream_cpu_us, direct.upstream_cpu_us
+        ),
+        "(explains the ratio)",
+        true,
     );
     let added_p50 = through.p50_ms - direct.p50_ms;
     let added_p99 = through.p99_ms - direct.p99_ms;
