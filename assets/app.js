@@ -1,4 +1,5 @@
-// llms-auth pages: sign-in, sign-out, the user menu, dialogs, Manage Users and My Account.
+// llms-auth pages: sign-in, sign-out, the user menu, dialogs, Manage Users, My Account with
+// its API keys, and the home page's chat.
 //
 // Text from the server or the user is only ever set with textContent. The users table is
 // rendered (and escaped) by the server and parsed with DOMParser, never with innerHTML.
@@ -84,6 +85,37 @@ function showToast(message, isError = false) {
   toast.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { toast.hidden = true; }, isError ? 8000 : 5000);
+}
+
+// ---- Times ------------------------------------------------------------------------------
+
+function pad2(n) {
+  return String(n).padStart(2, "0");
+}
+
+// Unix seconds as local "YYYY-MM-DD HH:MM:SS", as the server writes them.
+function localTime(secs) {
+  const d = new Date(secs * 1000);
+  return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " "
+    + pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+}
+
+// "3 hours ago", as the server writes it.
+function relativeTime(secs) {
+  const seconds = Math.max(0, Math.floor(Date.now() / 1000 - secs));
+  if (seconds < 60) return "just now";
+  const units = [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"]];
+  const [size, unit] = units.find(([s]) => seconds >= s);
+  const value = Math.floor(seconds / size);
+  return value + " " + unit + (value === 1 ? "" : "s") + " ago";
+}
+
+// A <time> showing `text`, with the full local time as its tooltip.
+function timeElement(secs, text) {
+  const el = document.createElement("time");
+  el.title = localTime(secs);
+  el.textContent = text;
+  return el;
 }
 
 // ---- Dialogs ----------------------------------------------------------------------------
@@ -559,6 +591,7 @@ function setupManageUsers() {
       case "password": openDialog(dialogs.password, name, provider); break;
       case "lock": openDialog(dialogs.lock, name, provider); break;
       case "delete": openDialog(dialogs.remove, name, provider); break;
+      case "keys": openUserKeys(name, provider); break;
       case "unlock":
         await rowAction(button, { userName: name, provider, locked: false },
           name, "User '" + name + "' unlocked.");
@@ -707,6 +740,560 @@ function setupAccount() {
   });
 }
 
+// ---- API keys ---------------------------------------------------------------------------
+
+// Whether a key list item `key` (JSON of the key routes) has expired.
+function keyExpired(key) {
+  return typeof key.expires === "number" && Date.now() / 1000 >= key.expires;
+}
+
+// One key as a list item, the same markup as the server's (views/keys.rs): name, hint,
+// limits, created, expires, last used and Revoke. Text only, never markup.
+function keyItem(key) {
+  const item = document.createElement("li");
+  item.className = "key-item";
+  item.dataset.keyId = key.id;
+  item.dataset.testid = "key-item";
+  const main = document.createElement("div");
+  main.className = "key-main";
+
+  const title = document.createElement("div");
+  title.className = "key-title";
+  const name = document.createElement("span");
+  name.className = "key-name";
+  name.dataset.testid = "key-name";
+  name.textContent = key.name;
+  title.appendChild(name);
+  const expired = keyExpired(key);
+  if (expired) {
+    const badge = document.createElement("span");
+    badge.className = "badge badge-danger";
+    badge.dataset.testid = "key-expired";
+    badge.textContent = "Expired";
+    title.append(" ", badge);
+  }
+  main.appendChild(title);
+
+  const hint = document.createElement("code");
+  hint.className = "key-hint";
+  hint.dataset.testid = "key-hint";
+  hint.textContent = key.hint;
+  main.appendChild(hint);
+
+  const limits = [];
+  if (Array.isArray(key.models)) limits.push("Models: " + key.models.join(", "));
+  if (typeof key.rpm === "number") limits.push(key.rpm + " requests per minute");
+  if (limits.length) {
+    const line = document.createElement("div");
+    line.className = "key-limits muted";
+    line.dataset.testid = "key-limits";
+    line.textContent = limits.join(" · ");
+    main.appendChild(line);
+  }
+
+  const meta = document.createElement("div");
+  meta.className = "key-meta muted";
+  const created = document.createElement("span");
+  created.append("Created ", timeElement(key.created, localTime(key.created).slice(0, 10)));
+  const expires = document.createElement("span");
+  expires.dataset.testid = "key-expires";
+  expires.append(expired ? "Expired " : "Expires ");
+  expires.append(typeof key.expires === "number"
+    ? timeElement(key.expires, localTime(key.expires).slice(0, 10)) : "never");
+  const used = document.createElement("span");
+  used.dataset.testid = "key-last-used";
+  used.append("Last used ", typeof key.lastUsed === "number"
+    ? timeElement(key.lastUsed, relativeTime(key.lastUsed)) : "never");
+  meta.append(created, expires, used);
+  main.appendChild(meta);
+  item.appendChild(main);
+
+  const revoke = document.createElement("button");
+  revoke.type = "button";
+  revoke.className = "icon-btn icon-btn-danger";
+  revoke.dataset.revokeKey = key.id;
+  revoke.dataset.keyName = key.name;
+  revoke.title = "Revoke key";
+  revoke.setAttribute("aria-label", "Revoke the API key " + key.name);
+  const icon = byId("revoke-icon");
+  if (icon) revoke.appendChild(icon.content.cloneNode(true));
+  item.appendChild(revoke);
+  return item;
+}
+
+// Replaces My Account's list of keys with a fresh one (the page, fetched again, renders
+// it), flashing the key `highlight`.
+async function refreshOwnKeys(highlight) {
+  let response;
+  try {
+    response = await fetch("/account", { credentials: "same-origin" });
+  } catch (_) {
+    showToast("The list of keys could not be refreshed.", true);
+    return;
+  }
+  if (response.status === 401) return signInAgain();
+  if (!response.ok) {
+    showToast("The list of keys could not be refreshed (" + response.status + ").", true);
+    return;
+  }
+  const parsed = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = parsed.getElementById("keys-list");
+  const current = byId("keys-list");
+  if (!fresh || !current) return;
+  const list = document.importNode(fresh, true);
+  current.replaceWith(list);
+  if (highlight) {
+    list.querySelectorAll("li[data-key-id]").forEach((item) => {
+      if (item.dataset.keyId === highlight) item.classList.add("flash");
+    });
+  }
+}
+
+// Shows the key just made (its `id`), once, with its Copy button.
+function showNewKey(name, key, id) {
+  const box = byId("new-key");
+  const value = byId("new-key-value");
+  if (!box || !value) return;
+  box.dataset.keyId = id;
+  byId("new-key-name").textContent = name;
+  value.value = key;
+  byId("copy-hint").hidden = true;
+  box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
+  byId("copy-key").focus();
+}
+
+// Copies the new key: with the clipboard API where the page may use it, else by selecting
+// it (and asking the browser to copy the selection); says which happened.
+async function copyNewKey() {
+  const value = byId("new-key-value");
+  let copied = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(value.value);
+      copied = true;
+    } catch (_) {
+      // Refused (no permission, page not focused): select it instead.
+    }
+  }
+  value.focus();
+  value.select();
+  value.setSelectionRange(0, value.value.length);
+  if (!copied) {
+    try {
+      copied = document.execCommand("copy");
+    } catch (_) {
+      copied = false;
+    }
+  }
+  byId("copy-hint").hidden = copied;
+  if (copied) showToast("The key was copied to the clipboard.");
+}
+
+// The models the gateway offers (GET /v1/models), as a list of ids; `null` when they
+// could not be listed, with the reason in `error`.
+async function listModels() {
+  let response;
+  try {
+    response = await fetch("/v1/models", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch (_) {
+    return { ids: null, error: "The server could not be reached. Check your connection and try again." };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    // No JSON body.
+  }
+  if (!response.ok) return { ids: null, error: gatewayMessage(response.status, data), status: response.status };
+  const list = data && Array.isArray(data.data) ? data.data : [];
+  const ids = list.map((m) => m && m.id).filter((id) => typeof id === "string" && id !== "");
+  return { ids, error: null };
+}
+
+// The message of a refusal on /v1 (OpenAI's `{"error":{"message"}}`), or of the other routes'
+// shape, or one that says what the status was.
+function gatewayMessage(status, data) {
+  const error = data && data.error;
+  const message = (error && typeof error.message === "string" && error.message)
+    || (data && data.responseStatus && data.responseStatus.message);
+  // The page asks with its session, so a 401 means the session is over.
+  if (status === 401) return "Your session has ended: sign in again.";
+  if (message) return sentence(message);
+  return "The gateway answered with an error (" + status + ").";
+}
+
+// Which field of Create Key a refusal of the server is about.
+function keyFieldOf(message) {
+  if (/model/i.test(message)) return "key-models";
+  if (/minute/i.test(message)) return "key-rpm";
+  if (/days/i.test(message)) return "key-expires";
+  return "key-name";
+}
+
+// Revoke (My Account and Manage Users): after the confirmation, DELETE the key, then
+// `done(id)` refreshes what shows it.
+function setupRevokeKey(done) {
+  const dialog = byId("revoke-key-dialog");
+  if (!dialog) return;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-revoke-key]");
+    if (!button) return;
+    openDialog(dialog, button.dataset.keyName || "");
+    dialog.dataset.keyId = button.dataset.revokeKey;
+  });
+  onDialogSubmit(dialog, async () => {
+    const id = dialog.dataset.keyId;
+    const name = dialog.dataset.user;
+    const result = await request("/account/keys/" + encodeURIComponent(id), { method: "DELETE" });
+    if (result.status === 401) {
+      signInAgain();
+      return "Your session has ended.";
+    }
+    if (!result.ok) {
+      // Gone already (revoked elsewhere): show the list as it is now.
+      if (result.status === 404) await done(id);
+      return errorMessage(result);
+    }
+    showToast("API key '" + name + "' revoked.");
+    await done(id);
+    return undefined;
+  });
+}
+
+function setupOwnKeys() {
+  const section = byId("api-keys");
+  if (!section) return;
+  document.querySelectorAll("[data-v1-url]").forEach((el) => {
+    el.textContent = window.location.origin + "/v1";
+  });
+  const copy = byId("copy-key");
+  if (copy) copy.addEventListener("click", copyNewKey);
+  const hideNewKey = () => {
+    byId("new-key-value").value = "";
+    byId("new-key").hidden = true;
+    delete byId("new-key").dataset.keyId;
+  };
+  const dismiss = byId("dismiss-key");
+  if (dismiss) {
+    dismiss.addEventListener("click", () => {
+      hideNewKey();
+      const create = section.querySelector("[data-open=create-key-dialog]");
+      if (create) create.focus();
+    });
+  }
+  setupRevokeKey(async (id) => {
+    // The key just shown, revoked: it is of no use any more.
+    const box = byId("new-key");
+    if (box && box.dataset.keyId === id) hideNewKey();
+    await refreshOwnKeys();
+  });
+
+  const dialog = byId("create-key-dialog");
+  if (!dialog) return;
+  // With an upstream, the dialog says which models there are.
+  const available = byId("key-models-available");
+  let listed = false;
+  section.querySelectorAll("[data-open=create-key-dialog]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      if (!available || listed) return;
+      listed = true;
+      const models = await listModels();
+      if (models.ids && models.ids.length) {
+        available.textContent = "Available: " + models.ids.join(", ") + ".";
+      } else {
+        listed = false;
+      }
+    });
+  });
+  onDialogSubmit(dialog, async () => {
+    const name = fieldValue("key-name").trim();
+    if (!name) return refusal("Enter a name for the key.", "key-name");
+    const json = { name };
+    const days = fieldValue("key-expires");
+    if (days) json.expiresDays = Number(days);
+    const models = fieldValue("key-models").split(",").map((m) => m.trim()).filter(Boolean);
+    if (models.length) json.models = models;
+    const rpmInput = byId("key-rpm");
+    const rpmText = fieldValue("key-rpm").trim();
+    if (rpmText || (rpmInput && rpmInput.validity.badInput)) {
+      const rpm = Number(rpmText);
+      const max = Number(rpmInput.max) || 100000;
+      if (!Number.isInteger(rpm) || rpm < 1 || rpm > max) {
+        return refusal("Requests per minute: a whole number from 1 to " + max + ", or empty for no limit.", "key-rpm");
+      }
+      json.rpm = rpm;
+    }
+    const result = await request("/account/keys", { json });
+    if (result.status === 401) {
+      signInAgain();
+      return "Your session has ended.";
+    }
+    if (!result.ok) {
+      const message = errorMessage(result);
+      return refusal(message, keyFieldOf(message));
+    }
+    const made = result.data || {};
+    if (typeof made.key !== "string") return "The key was made but not shown: revoke it and make another.";
+    showNewKey(typeof made.name === "string" ? made.name : name, made.key, made.id);
+    await refreshOwnKeys(made.id);
+    return undefined;
+  });
+}
+
+// Manage Users: the keys of the user `dialog` was opened for (GET /admin/keys).
+async function showUserKeys(dialog) {
+  const status = byId("user-keys-status");
+  const list = byId("user-keys-list");
+  const name = dialog.dataset.user;
+  const provider = dialog.dataset.provider;
+  const result = await request("/admin/keys", { method: "GET" });
+  if (dialog.dataset.user !== name) return; // Opened for someone else meanwhile.
+  if (result.status === 401) return signInAgain();
+  list.replaceChildren();
+  if (!result.ok) {
+    status.textContent = "The keys could not be listed: " + errorMessage(result);
+    return;
+  }
+  const all = result.data && Array.isArray(result.data.keys) ? result.data.keys : [];
+  const keys = all.filter((k) => k.userName === name && (k.provider || "credentials") === provider);
+  keys.forEach((key) => list.appendChild(keyItem(key)));
+  status.textContent = keys.length === 0 ? name + " has no API keys."
+    : keys.length + (keys.length === 1 ? " key." : " keys.");
+}
+
+function setupUserKeys() {
+  const dialog = byId("user-keys-dialog");
+  if (!dialog) return;
+  setupRevokeKey(async () => {
+    await showUserKeys(dialog);
+    await refreshUsers(dialog.dataset.user);
+    const close = dialog.querySelector(".modal-actions [data-close]");
+    if (dialog.open && close) close.focus();
+  });
+}
+
+// Opens the dialog with the keys of `name` (of `provider`).
+function openUserKeys(name, provider) {
+  const dialog = byId("user-keys-dialog");
+  if (!dialog) return;
+  openDialog(dialog, name, provider);
+  byId("user-keys-status").textContent = "Loading the keys…";
+  byId("user-keys-list").replaceChildren();
+  showUserKeys(dialog);
+}
+
+// ---- Home page: the chat ----------------------------------------------------------------
+
+// Reads a server-sent-event stream, calling `onData` with each event's data as it arrives;
+// true when the stream said it was done (`[DONE]`).
+async function readEvents(body, onData) {
+  const reader = body.getReader();
+  try {
+    return await readDataLines(reader, onData);
+  } catch (e) {
+    // Stopped, cut, or refused by `onData`: let the server know the rest is not wanted.
+    reader.cancel().catch(() => {});
+    throw e;
+  }
+}
+
+async function readDataLines(reader, onData) {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(0), { stream: !done });
+    let end;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, end).replace(/\r$/, "");
+      buffer = buffer.slice(end + 1);
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") return true;
+      if (data) onData(data);
+    }
+    if (done) return false;
+  }
+}
+
+// An error the upstream reports inside a stream (`data: {"error": ...}`).
+class StreamError extends Error {}
+
+function setupChat() {
+  const section = byId("chat");
+  if (!section) return;
+  const form = byId("chat-form");
+  const model = byId("chat-model");
+  const prompt = byId("chat-prompt");
+  const send = byId("chat-send");
+  const stop = byId("chat-stop");
+  const error = byId("chat-error");
+  const status = byId("models-status");
+  const wrap = byId("chat-answer-wrap");
+  const answer = byId("chat-answer");
+  const note = byId("chat-note");
+  let controller = null;
+
+  function setReady(ready) {
+    [model, prompt, send].forEach((el) => { el.disabled = !ready; });
+  }
+
+  function setStreaming(on) {
+    send.disabled = on;
+    model.disabled = on;
+    stop.hidden = !on;
+    answer.setAttribute("aria-busy", on ? "true" : "false");
+    if (on) {
+      stop.focus();
+    } else if (document.activeElement === stop || document.activeElement === document.body) {
+      prompt.focus();
+    }
+  }
+
+  function showNote(text) {
+    note.textContent = text;
+    note.hidden = false;
+  }
+
+  async function loadModels() {
+    const models = await listModels();
+    if (models.status === 401) return signInAgain();
+    if (!models.ids) {
+      status.textContent = "The models could not be listed.";
+      showError(error, models.error);
+      return;
+    }
+    if (models.ids.length === 0) {
+      status.textContent = "No models are available to you.";
+      return;
+    }
+    const list = byId("model-list");
+    models.ids.forEach((id) => {
+      const item = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = id;
+      item.appendChild(code);
+      list.appendChild(item);
+      const option = document.createElement("option");
+      option.value = id;
+      option.textContent = id;
+      model.appendChild(option);
+    });
+    list.hidden = false;
+    status.textContent = models.ids.length === 1 ? "1 model:" : models.ids.length + " models:";
+    setReady(true);
+  }
+
+  async function ask() {
+    const text = prompt.value.trim();
+    clearError(error);
+    if (!model.value) {
+      showError(error, "Choose a model first.");
+      model.focus();
+      return;
+    }
+    if (!text) {
+      showError(error, "Type a message first.");
+      prompt.focus();
+      return;
+    }
+    answer.textContent = "";
+    note.hidden = true;
+    byId("chat-answer-model").textContent = " · " + model.value;
+    wrap.hidden = false;
+    wrap.scrollIntoView({ block: "nearest" });
+    controller = new AbortController();
+    setStreaming(true);
+    let received = 0;
+    let finished = false;
+    const append = (content) => {
+      if (typeof content === "string" && content !== "") {
+        answer.append(content);
+        received += content.length;
+      }
+    };
+    try {
+      const response = await fetch("/v1/chat/completions", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        body: JSON.stringify({ model: model.value, messages: [{ role: "user", content: text }], stream: true }),
+        signal: controller.signal,
+      });
+      const type = response.headers.get("Content-Type") || "";
+      if (!response.ok || !type.includes("text/event-stream")) {
+        let data = null;
+        try {
+          data = await response.json();
+        } catch (_) {
+          // No JSON body.
+        }
+        if (!response.ok || (data && data.error)) {
+          showError(error, gatewayMessage(response.status, data));
+          wrap.hidden = received === 0;
+          return;
+        }
+        // A whole answer at once (an upstream that does not stream).
+        const choice = data && Array.isArray(data.choices) ? data.choices[0] : null;
+        append(choice && choice.message && choice.message.content);
+        finished = true;
+      } else {
+        finished = await readEvents(response.body, (data) => {
+          let chunk;
+          try {
+            chunk = JSON.parse(data);
+          } catch (_) {
+            return; // Not JSON: not an answer's chunk.
+          }
+          if (chunk && chunk.error) {
+            throw new StreamError(sentence((chunk.error && chunk.error.message) || "The model reported an error"));
+          }
+          const choice = chunk && Array.isArray(chunk.choices) ? chunk.choices[0] : null;
+          if (!choice) return;
+          append(choice.delta && choice.delta.content);
+          if (choice.finish_reason) finished = true;
+        }) || finished;
+      }
+      if (received === 0) {
+        showNote("The model sent an empty answer.");
+      } else if (!finished) {
+        showNote("The answer ended without its end mark: it may be incomplete.");
+      }
+    } catch (e) {
+      if (e && e.name === "AbortError") {
+        showNote(received ? "Stopped." : "Stopped before the answer began.");
+      } else if (e instanceof StreamError) {
+        showError(error, e.message);
+      } else if (received > 0) {
+        showError(error, "The connection was lost before the answer was complete.");
+      } else {
+        showError(error, "The server could not be reached. Check your connection and try again.");
+      }
+      if (received === 0 && !(e && e.name === "AbortError")) wrap.hidden = true;
+    } finally {
+      controller = null;
+      setStreaming(false);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (controller || send.disabled) return;
+    ask();
+  });
+  prompt.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (!controller && !send.disabled) ask();
+    }
+  });
+  stop.addEventListener("click", () => {
+    if (controller) controller.abort();
+  });
+  loadModels();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupRevealButtons();
@@ -714,5 +1301,8 @@ document.addEventListener("DOMContentLoaded", () => {
   setupSignOut();
   setupMenu();
   setupManageUsers();
+  setupUserKeys();
   setupAccount();
+  setupOwnKeys();
+  setupChat();
 });

@@ -232,7 +232,13 @@ fn duel(
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         let mut this = [None, None];
         for side in order {
-            this[side] = Some(measured(pinning, urls[side], seconds, connections, servers)?);
+            this[side] = Some(measured(
+                pinning,
+                urls[side],
+                seconds,
+                connections,
+                servers,
+            )?);
         }
         let [Some(direct), Some(gateway)] = this else {
             unreachable!()

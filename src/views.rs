@@ -4,10 +4,12 @@
 mod account;
 mod admin;
 mod avatar;
+mod chat;
 mod dialog;
 mod error;
 mod home;
 mod icons;
+mod keys;
 mod layout;
 mod refused;
 mod sign_in;

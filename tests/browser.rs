@@ -1207,3 +1207,606 @@ async fn the_lock_reason_shows_on_a_phone() {
     })
     .await;
 }
+
+// ---- API keys and the home page's chat ------------------------------------------------------
+
+/// Makes a key for `user` with the command line; returns the key.
+fn cli_key(home: &Home, user: &str, name: &str) -> String {
+    let out = home.run(&["--addkey", user, "--name", name], "");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
+    stdout
+        .lines()
+        .nth(1)
+        .expect("the key line")
+        .trim()
+        .to_owned()
+}
+
+/// The status of `GET /auth` with `key` as a Bearer token.
+async fn key_status(server: &Server, key: &str) -> u16 {
+    http()
+        .get(server.url("/auth"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("GET /auth with a key")
+        .status()
+        .as_u16()
+}
+
+/// Whether `text` has a key's shape: `sk-llms-` and 43 characters of URL-safe base64.
+fn is_key_shaped(text: &str) -> bool {
+    text.strip_prefix("sk-llms-").is_some_and(|secret| {
+        secret.len() == 43
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// The texts of the elements matching `css`, in order.
+async fn texts(page: &Page, css: &str) -> Vec<String> {
+    let found = page
+        .eval(
+            "return Array.from(document.querySelectorAll(arguments[0])).map((el) => el.textContent.trim());",
+            vec![json!(css)],
+        )
+        .await;
+    serde_json::from_value(found).expect("a list of texts")
+}
+
+#[tokio::test]
+async fn api_keys_are_made_on_my_account_shown_once_and_revoked() {
+    with_browser(
+        "api_keys_are_made_on_my_account_shown_once_and_revoked",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/account", "bob", "bob-password", "/account")
+                .await;
+
+            // No keys yet; how to use one, with this server's address.
+            page.wait_text("[data-testid=no-keys]", "no API keys yet")
+                .await;
+            page.wait_text("[data-testid=key-usage]", &format!("{}/v1", server.base))
+                .await;
+            page.wait_text("[data-testid=key-usage]", "Authorization: Bearer <key>")
+                .await;
+
+            // Create Key: a name is needed; the server's refusals show in the dialog.
+            page.click("[data-testid=create-key]").await;
+            assert!(page.dialog_open("create-key-dialog").await);
+            assert_eq!(page.focused_id().await, "key-name");
+            page.click("#create-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#create-key-dialog [data-testid=dialog-error]",
+                "Enter a name for the key.",
+            )
+            .await;
+            page.eval(
+                "document.getElementById('key-name').removeAttribute('maxlength');",
+                vec![],
+            )
+            .await;
+            page.fill("#key-name", &"n".repeat(101)).await;
+            page.click("#create-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#create-key-dialog [data-testid=dialog-error]",
+                "A key's name has at most 100 characters.",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "key-name");
+
+            // A good one: a name with markup, 30 days, two models.
+            let name = "laptop <b>1</b>";
+            page.fill("#key-name", name).await;
+            page.click("#key-expires option[value=\"30\"]").await;
+            page.fill("#key-models", "alpha, beta").await;
+            page.click("#create-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("create-key-dialog").await;
+
+            // Shown once, with a Copy button and the warning.
+            page.visible("[data-testid=new-key]").await;
+            page.wait_text("[data-testid=new-key]", "it is not shown again")
+                .await;
+            let key = page.value("[data-testid=new-key-value]").await;
+            assert!(is_key_shaped(&key), "{key:?}");
+            page.visible("[data-testid=copy-key]").await;
+            assert_eq!(key_status(&server, &key).await, 200, "the key works");
+
+            // Copy: to the clipboard, or (where the page may not) selected for Ctrl+C.
+            page.click("[data-testid=copy-key]").await;
+            let copied = page
+                .wait_until(
+                    "the key to be copied or selected",
+                    "const toast = document.getElementById('toast');
+                     const hint = document.querySelector('[data-testid=copy-hint]');
+                     const input = document.querySelector('[data-testid=new-key-value]');
+                     const selected = document.activeElement === input && input.selectionStart === 0
+                         && input.selectionEnd === input.value.length;
+                     if (!selected) return null;
+                     if (!toast.hidden && toast.textContent.includes('copied')) return 'copied';
+                     return hint.hidden ? null : 'selected';",
+                    vec![],
+                )
+                .await;
+            assert!(copied == json!("copied") || copied == json!("selected"));
+
+            // The list, refreshed in place: the name, the hint, the limits, the dates.
+            let secret = &key["sk-llms-".len()..];
+            let hint = format!("sk-llms-{}…{}", &secret[..4], &secret[secret.len() - 4..]);
+            page.wait_text("[data-testid=key-item] [data-testid=key-hint]", &hint)
+                .await;
+            assert_eq!(texts(&page, "[data-testid=key-name]").await, [name]);
+            page.wait_text("[data-testid=key-limits]", "Models: alpha, beta")
+                .await;
+            page.wait_text("[data-testid=key-last-used]", "Last used never")
+                .await;
+            let expires = page
+                .wait_text("[data-testid=key-expires]", "Expires 20")
+                .await;
+            assert!(!expires.contains("never"), "{expires}");
+            assert!(!page.exists("[data-testid=no-keys]").await);
+            assert!(
+                !page.exists("[data-testid=key-item] b").await,
+                "markup in a name"
+            );
+
+            // After a reload: only the hint, the key is nowhere in the page.
+            page.goto("/account").await;
+            page.wait_text("[data-testid=key-hint]", &hint).await;
+            let leaked = page
+                .eval(
+                    "return document.documentElement.outerHTML.includes(arguments[0])
+                         || document.querySelector('[data-testid=new-key-value]').value !== ''
+                         || !document.querySelector('[data-testid=new-key]').hidden;",
+                    vec![json!(key)],
+                )
+                .await;
+            assert_eq!(leaked, json!(false), "the key is shown again");
+            assert_eq!(key_status(&server, &key).await, 200);
+
+            // The page fits a phone.
+            page.phone_window().await;
+            page.visible("[data-testid=key-item]").await;
+            let fits = page
+                .eval(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    vec![],
+                )
+                .await;
+            assert_eq!(fits, json!(true), "My Account scrolls sideways on a phone");
+            page.resize(1280, 900).await;
+
+            // Revoke: Cancel keeps it; the confirmation removes it and it stops working.
+            let revoke = "[data-testid=key-item] button[data-revoke-key]";
+            assert_eq!(
+                page.attr(revoke, "aria-label").await.as_deref(),
+                Some("Revoke the API key laptop <b>1</b>")
+            );
+            page.click(revoke).await;
+            assert!(page.dialog_open("revoke-key-dialog").await);
+            page.wait_text("#revoke-key-dialog", name).await;
+            page.click("#revoke-key-dialog .modal-actions [data-close]")
+                .await;
+            page.wait_dialog_closed("revoke-key-dialog").await;
+            assert_eq!(key_status(&server, &key).await, 200);
+            page.click(revoke).await;
+            page.click("#revoke-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("revoke-key-dialog").await;
+            page.wait_text("[data-testid=toast]", &format!("API key '{name}' revoked."))
+                .await;
+            page.wait_text("[data-testid=no-keys]", "no API keys yet")
+                .await;
+            assert!(!page.exists("[data-testid=key-item]").await);
+            assert_eq!(key_status(&server, &key).await, 401, "a revoked key works");
+
+            // A key revoked while it is still shown: the box goes with it.
+            page.click("[data-testid=create-key]").await;
+            page.fill("#key-name", "short-lived").await;
+            page.click("#create-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("create-key-dialog").await;
+            page.visible("[data-testid=new-key]").await;
+            let short_lived = page.value("[data-testid=new-key-value]").await;
+            assert!(is_key_shaped(&short_lived) && short_lived != key);
+            page.click(revoke).await;
+            page.click("#revoke-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text("[data-testid=no-keys]", "no API keys yet")
+                .await;
+            page.wait_until(
+                "the revoked key's box to go",
+                "return document.querySelector('[data-testid=new-key]').hidden
+                     && document.querySelector('[data-testid=new-key-value]').value === '';",
+                vec![],
+            )
+            .await;
+            assert_eq!(key_status(&server, &short_lived).await, 401);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn keys_need_a_user_while_authentication_is_off() {
+    with_browser(
+        "keys_need_a_user_while_authentication_is_off",
+        |client| async move {
+            let home = Home::new();
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.goto("/account").await;
+            page.wait_text("[data-testid=keys-need-a-user]", "API keys belong to users")
+                .await;
+            assert!(!page.exists("[data-testid=create-key]").await);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn manage_users_counts_keys_and_an_admin_revokes_them() {
+    with_browser(
+        "manage_users_counts_keys_and_an_admin_revokes_them",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            home.add_user("carol", "carol-password");
+            let first = cli_key(&home, "bob", "ci runner");
+            let second = cli_key(&home, "bob", "notebook");
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+
+            // The count per user; only a user with keys has the button.
+            let count = |user: &str| format!("{} [data-testid=key-count]", row(user));
+            page.wait_text(&count("bob"), "2").await;
+            page.wait_text(&count("carol"), "0").await;
+            assert!(
+                !page
+                    .exists(&format!("{} [data-action=keys]", row("carol")))
+                    .await
+            );
+            let button = format!("{} [data-action=keys]", row("bob"));
+            assert_eq!(
+                page.attr(&button, "aria-label").await.as_deref(),
+                Some("API keys of bob: 2")
+            );
+
+            // A search, to see that it stays when the table refreshes.
+            page.fill("[data-testid=user-search]", "b").await;
+            wait_count(&page, "1 of 3 users").await;
+
+            // The dialog lists bob's keys (from GET /admin/keys).
+            page.click(&button).await;
+            assert!(page.dialog_open("user-keys-dialog").await);
+            page.wait_text("#user-keys-dialog h2", "API keys of bob")
+                .await;
+            page.wait_text("[data-testid=user-keys-status]", "2 keys.")
+                .await;
+            assert_eq!(
+                texts(&page, "#user-keys-list [data-testid=key-name]").await,
+                ["ci runner", "notebook"]
+            );
+            page.wait_text("#user-keys-list [data-testid=key-last-used]", "never")
+                .await;
+
+            // Revoke the first, after a confirmation over the list.
+            let revoke =
+                "#user-keys-list [data-testid=key-item]:first-child button[data-revoke-key]";
+            assert_eq!(
+                page.attr(revoke, "aria-label").await.as_deref(),
+                Some("Revoke the API key ci runner")
+            );
+            page.click(revoke).await;
+            assert!(page.dialog_open("revoke-key-dialog").await);
+            page.wait_text("#revoke-key-dialog", "ci runner").await;
+            page.click("#revoke-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("revoke-key-dialog").await;
+            page.wait_text("[data-testid=toast]", "API key 'ci runner' revoked.")
+                .await;
+            page.wait_text("[data-testid=user-keys-status]", "1 key.")
+                .await;
+            assert_eq!(
+                texts(&page, "#user-keys-list [data-testid=key-name]").await,
+                ["notebook"]
+            );
+            assert!(page.dialog_open("user-keys-dialog").await);
+            assert_eq!(key_status(&server, &first).await, 401);
+            assert_eq!(key_status(&server, &second).await, 200);
+
+            // The table, refreshed: the new count, the search kept.
+            page.click("#user-keys-dialog .modal-actions [data-close]")
+                .await;
+            page.wait_dialog_closed("user-keys-dialog").await;
+            page.wait_text(&count("bob"), "1").await;
+            assert_eq!(page.value("[data-testid=user-search]").await, "b");
+            wait_count(&page, "1 of 3 users").await;
+
+            // The last one: the list says there is none, the count goes to 0.
+            page.click(&button).await;
+            page.wait_text("[data-testid=user-keys-status]", "1 key.")
+                .await;
+            page.click(revoke).await;
+            page.click("#revoke-key-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text("[data-testid=user-keys-status]", "bob has no API keys.")
+                .await;
+            page.wait_text(&count("bob"), "0").await;
+            assert_eq!(key_status(&server, &second).await, 401);
+        },
+    )
+    .await;
+}
+
+/// Makes the page's chat requests ask the fake upstream for `extra` (its `fake_*` fields),
+/// by wrapping `fetch`.
+async fn fake_chat_options(page: &Page, extra: serde_json::Value) {
+    wrap_chat_fetch(page, extra, json!({})).await;
+}
+
+/// Wraps the page's `fetch` so that its chat requests carry the fields `body` and the
+/// headers `headers` too.
+async fn wrap_chat_fetch(page: &Page, body: serde_json::Value, headers: serde_json::Value) {
+    page.eval(
+        "const [body, headers] = arguments;
+         if (!window.realFetch) window.realFetch = window.fetch;
+         window.fetch = (url, init) => {
+             if (String(url).endsWith('/v1/chat/completions') && init && init.body) {
+                 init = Object.assign({}, init, {
+                     body: JSON.stringify(Object.assign(JSON.parse(init.body), body)),
+                     headers: Object.assign({}, init.headers, headers),
+                 });
+             }
+             return window.realFetch(url, init);
+         };",
+        vec![body, headers],
+    )
+    .await;
+}
+
+/// The chat's state: the answer's text, whether Send is disabled, whether Stop shows.
+async fn chat_state(page: &Page) -> (String, bool, bool) {
+    let state = page
+        .eval(
+            "return [document.querySelector('[data-testid=chat-answer]').textContent,
+                     document.querySelector('[data-testid=chat-send]').disabled,
+                     !document.querySelector('[data-testid=chat-stop]').hidden];",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(state).expect("the chat's state")
+}
+
+#[tokio::test]
+async fn the_home_page_lists_the_models_and_streams_an_answer() {
+    with_browser(
+        "the_home_page_lists_the_models_and_streams_an_answer",
+        |client| async move {
+            let fake = common::fake_openai::FakeOpenAi::start().await;
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &["--upstream", &fake.base]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login", "bob", "bob-password", "/").await;
+
+            // The models bob may use, in the list and the select.
+            page.wait_text("[data-testid=models-status]", "3 models")
+                .await;
+            assert_eq!(
+                texts(&page, "[data-testid=model-list] li").await,
+                ["alpha", "beta", "gamma"]
+            );
+            assert_eq!(
+                texts(&page, "[data-testid=chat-model] option").await,
+                ["alpha", "beta", "gamma"]
+            );
+
+            // Eight chunks, a quarter of a second apart: the answer grows as they come.
+            fake_chat_options(&page, json!({ "fake_events": 8, "fake_interval_ms": 250 }))
+                .await;
+            page.click("[data-testid=chat-model] option[value=beta]")
+                .await;
+            page.fill("[data-testid=chat-prompt]", "one two three four five six")
+                .await;
+            page.click("[data-testid=chat-send]").await;
+            let full = "You said: one two three four five six";
+            let mut partial = None;
+            let deadline = std::time::Instant::now() + harness::WAIT;
+            loop {
+                let (text, send_disabled, stop_shown) = chat_state(&page).await;
+                let text = text.trim().to_owned();
+                if text == full {
+                    break;
+                }
+                if !text.is_empty() {
+                    assert!(full.starts_with(&text), "{text:?}");
+                    assert!(send_disabled && stop_shown, "Send is off, Stop on, meanwhile");
+                    partial.get_or_insert(text);
+                }
+                assert!(std::time::Instant::now() < deadline, "no full answer");
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            }
+            let partial = partial.expect("some of the answer shown before the rest");
+            assert!(partial.len() < full.len(), "{partial:?}");
+            page.wait_until(
+                "Send to come back",
+                "return !document.querySelector('[data-testid=chat-send]').disabled
+                     && document.querySelector('[data-testid=chat-stop]').hidden;",
+                vec![],
+            )
+            .await;
+            assert!(page
+                .eval(
+                    "return document.querySelector('[data-testid=chat-note]').hidden
+                         && document.querySelector('[data-testid=chat-error]').hidden;",
+                    vec![]
+                )
+                .await
+                .as_bool()
+                .unwrap_or(false));
+            let sent = fake.last().json();
+            assert_eq!(sent["model"], "beta");
+            assert_eq!(sent["stream"], true);
+            assert_eq!(
+                sent["messages"],
+                json!([{ "role": "user", "content": "one two three four five six" }])
+            );
+            assert!(page.exists("[data-testid=user-menu]").await);
+
+            // Stop: the answer stays as far as it came, and the upstream hears of it.
+            fake_chat_options(&page, json!({ "fake_events": 40, "fake_interval_ms": 300 }))
+                .await;
+            let cancelled = fake.cancelled();
+            page.click("[data-testid=chat-send]").await;
+            page.wait_until(
+                "the answer to begin",
+                "return document.querySelector('[data-testid=chat-answer]').textContent.length > 0;",
+                vec![],
+            )
+            .await;
+            page.click("[data-testid=chat-stop]").await;
+            page.wait_text("[data-testid=chat-note]", "Stopped.").await;
+            let (text, send_disabled, stop_shown) = chat_state(&page).await;
+            assert!(!text.trim().is_empty() && !send_disabled && !stop_shown);
+            fake.wait_for("the stopped stream cancelled", |f| {
+                f.cancelled() > cancelled
+            })
+            .await;
+            assert!(page
+                .eval(
+                    "return document.querySelector('[data-testid=chat-error]').hidden;",
+                    vec![]
+                )
+                .await
+                .as_bool()
+                .unwrap_or(false));
+
+            // The page fits a phone.
+            page.phone_window().await;
+            let fits = page
+                .eval(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    vec![],
+                )
+                .await;
+            assert_eq!(fits, json!(true), "the home page scrolls sideways on a phone");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_home_page_shows_what_went_wrong_in_the_gateway() {
+    with_browser(
+        "the_home_page_shows_what_went_wrong_in_the_gateway",
+        |client| async move {
+            // The upstream is down (authentication off: the default user has the chat).
+            let home = Home::new();
+            let closed = common::fake_openai::closed_upstream();
+            let down = Server::start(&home, &["--upstream", &closed]);
+            let page = Page::new(client, &down.base);
+            page.goto("/").await;
+            page.wait_text(
+                "[data-testid=chat-error]",
+                "The model server is unavailable.",
+            )
+            .await;
+            page.wait_text("[data-testid=models-status]", "could not be listed")
+                .await;
+            let send_disabled = page
+                .eval(
+                    "return document.querySelector('[data-testid=chat-send]').disabled;",
+                    vec![],
+                )
+                .await;
+            assert_eq!(send_disabled, json!(true));
+            drop(down);
+
+            // A stream cut short: what came stays, and the page says it is incomplete.
+            let fake = common::fake_openai::FakeOpenAi::start().await;
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &["--upstream", &fake.base]);
+            page.client
+                .goto(&server.url("/login"))
+                .await
+                .expect("open the second server");
+            let page = Page::new(page.client.clone(), &server.base);
+            page.sign_in("/login", "bob", "bob-password", "/").await;
+            page.wait_text("[data-testid=models-status]", "3 models")
+                .await;
+            fake_chat_options(
+                &page,
+                json!({ "fake_events": 8, "fake_interval_ms": 50, "fake_cut_after": 3 }),
+            )
+            .await;
+            page.fill("[data-testid=chat-prompt]", "a b c d e f").await;
+            page.click("[data-testid=chat-send]").await;
+            page.wait_text(
+                "[data-testid=chat-error]",
+                "The connection was lost before the answer was complete.",
+            )
+            .await;
+            page.wait_text("[data-testid=chat-answer]", "You said: a")
+                .await;
+            let (_, send_disabled, stop_shown) = chat_state(&page).await;
+            assert!(!send_disabled && !stop_shown);
+
+            // A refusal in OpenAI's shape, its message shown: the request carries a key
+            // that may use alpha only, and asks for beta.
+            let out = home.run(&["--addkey", "bob", "--name", "k", "--models", "alpha"], "");
+            assert!(out.status.success(), "{out:?}");
+            let key = String::from_utf8(out.stdout).expect("utf-8 output");
+            let key = key.lines().nth(1).expect("the key line").trim().to_owned();
+            wrap_chat_fetch(
+                &page,
+                json!({}),
+                json!({ "Authorization": format!("Bearer {key}") }),
+            )
+            .await;
+            let requests = fake.received().len();
+            page.click("[data-testid=chat-model] option[value=beta]")
+                .await;
+            page.click("[data-testid=chat-send]").await;
+            page.wait_text(
+                "[data-testid=chat-error]",
+                "The model 'beta' is not allowed for this API key.",
+            )
+            .await;
+            let (text, send_disabled, _) = chat_state(&page).await;
+            assert!(text.is_empty() && !send_disabled, "{text:?}");
+            assert_eq!(
+                fake.received().len(),
+                requests,
+                "refused before the upstream"
+            );
+
+            // The session ends meanwhile (bob is locked): the page says so.
+            fake_chat_options(&page, json!({})).await;
+            let locked = home.run(&["--lockuser", "bob", "--reason", "On leave"], "");
+            assert!(locked.status.success(), "{locked:?}");
+            page.click("[data-testid=chat-send]").await;
+            page.wait_text(
+                "[data-testid=chat-error]",
+                "Your session has ended: sign in again.",
+            )
+            .await;
+        },
+    )
+    .await;
+}

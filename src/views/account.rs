@@ -1,16 +1,20 @@
-//! My Account: avatar (click to upload a new one), username, roles, Change Password.
+//! My Account: avatar (click to upload a new one), username, roles, Change Password, and
+//! the API keys section.
 
 use maud::{html, Markup};
 
 use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
+use super::keys::keys_section;
 use super::layout::{layout, role_badges, PageContext};
+use crate::keys::ApiKey;
 
 /// The image types the avatar upload accepts (the server checks the content).
 const AVATAR_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp";
 
-/// The account page of the signed-in user.
-pub fn account_page(context: &PageContext) -> Markup {
+/// The account page of the signed-in user, with their API `keys` (id and record) as of
+/// `now`.
+pub fn account_page(context: &PageContext, keys: &[(String, ApiKey)], now: f64) -> Markup {
     let limit = crate::avatar::AVATAR_LIMIT.to_string();
     layout(
         context,
@@ -46,6 +50,7 @@ pub fn account_page(context: &PageContext) -> Markup {
                         p.muted { "Authentication is off, so there is no password to change." }
                     }
                 }
+                (keys_section(context, keys, now))
                 @if !user.is_default {
                     (modal(
                         "account-password-dialog",

@@ -1,12 +1,15 @@
 //! Manage Users: the search box, the users table (also served alone, so the page can
 //! refresh it after an action without reloading; its columns sort in `app.js` by the
-//! `data-sort` values of the cells) and the Create User, Change Password, Lock and Delete
-//! dialogs.
+//! `data-sort` values of the cells), how many API keys each user has, and the Create User,
+//! Change Password, Lock, Delete and API keys dialogs.
+
+use std::collections::HashMap;
 
 use maud::{html, Markup};
 
 use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
+use super::keys::{revoke_key_dialog, user_keys_dialog};
 use super::layout::{layout, role_badges, PageContext};
 use crate::accounts::Account;
 use crate::time::local_time;
@@ -74,6 +77,8 @@ pub struct AccountSection {
     pub has_passwords: bool,
     /// The accounts.
     pub accounts: Vec<Account>,
+    /// How many API keys each of these accounts has, by username (none when absent).
+    pub key_counts: HashMap<String, usize>,
 }
 
 /// A number as a `data-sort` value (seconds since 1970; "" for never).
@@ -87,6 +92,7 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, no
     let created = local_time(row.created);
     // The roles as a JSON array, so that Make and Remove Admin keep the others exactly.
     let roles = serde_json::to_string(&row.roles).unwrap_or_else(|_| "[]".to_owned());
+    let keys = section.key_counts.get(name).copied().unwrap_or(0);
     html! {
         tr data-user=(name) data-provider=(section.provider) data-roles=(roles) data-testid="user-row" {
             td.username data-label="Username" data-sort=(name) {
@@ -123,6 +129,16 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, no
                     }
                 } @else {
                     span.muted { "Never" }
+                }
+            }
+            td.key-count-cell data-label="API Keys" data-sort=(keys) data-testid="key-count" {
+                @if keys > 0 {
+                    button.key-count type="button" data-action="keys" title="Show and revoke API keys"
+                        aria-label={ "API keys of " (name) ": " (keys) } {
+                        (Icon::Key) span { (keys) }
+                    }
+                } @else {
+                    span.muted { "0" }
                 }
             }
             td.actions data-label="Actions" {
@@ -194,6 +210,7 @@ pub fn users_table(sections: &[AccountSection], me: &str, now: f64) -> Markup {
                             (sort_heading("Status", false))
                             (sort_heading("Created", true))
                             (sort_heading("Last Login", true))
+                            (sort_heading("API Keys", true))
                             th.actions scope="col" { "Actions" }
                         }
                     }
@@ -291,6 +308,8 @@ fn dialogs(min_password: usize, first_user: Option<FirstUser>) -> Markup {
             "Delete User",
             Tone::Danger,
         ))
+        (user_keys_dialog())
+        (revoke_key_dialog())
     }
 }
 
@@ -341,7 +360,7 @@ pub fn admin_page(
                 div.page-head {
                     div {
                         h1 { "Manage Users" }
-                        p.muted { "Create accounts, reset passwords, make Admins, lock and remove users." }
+                        p.muted { "Create accounts, reset passwords, make Admins, lock and remove users, revoke their API keys." }
                     }
                     button.btn.btn-primary type="button" data-open="create-user-dialog" data-testid="create-user" {
                         (Icon::Plus) span { "Create User" }

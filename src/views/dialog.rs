@@ -39,6 +39,27 @@ pub fn modal(id: &str, heading: Markup, fields: Markup, submit: &str, tone: Tone
     }
 }
 
+/// A modal dialog `id` that only shows something (`body`), closed with its Close button.
+/// It holds a form like [`modal`], so that `app.js` opens and resets both alike.
+pub fn info_modal(id: &str, heading: Markup, body: Markup) -> Markup {
+    let heading_id = format!("{id}-title");
+    html! {
+        dialog.modal.modal-wide id=(id) aria-labelledby=(heading_id) data-testid=(id) {
+            form.modal-form method="dialog" novalidate {
+                div.modal-head {
+                    h2 id=(heading_id) { (heading) }
+                    button.icon-btn type="button" data-close aria-label="Close" title="Close" { (Icon::Close) }
+                }
+                div.modal-body { (body) }
+                div.form-error role="alert" hidden data-testid="dialog-error" {}
+                div.modal-actions {
+                    button.btn type="button" data-close { "Close" }
+                }
+            }
+        }
+    }
+}
+
 /// A password input with its show-password toggle (an eye button that `app.js` turns into
 /// a switch between `password` and `text`).
 #[derive(Debug, Clone, Copy)]

@@ -1,11 +1,14 @@
-//! The host's home page.
+//! The host's home page: who is signed in, and with an upstream set, the chat that proves
+//! the gateway works.
 
 use maud::{html, Markup};
 
+use super::chat::chat_section;
 use super::icons::Icon;
 use super::layout::{layout, PageContext};
 
-/// Shows who is signed in, with shortcuts to the account pages.
+/// Shows who is signed in, with shortcuts to the account pages; with an upstream set, the
+/// models they may use and a one-box chat.
 pub fn home_page(context: &PageContext) -> Markup {
     layout(
         context,
@@ -26,6 +29,9 @@ pub fn home_page(context: &PageContext) -> Markup {
                         }
                     }
                 }
+            }
+            @if context.upstream && context.user.is_some() {
+                (chat_section())
             }
         },
     )

@@ -49,6 +49,12 @@ pub enum Icon {
     SortUp,
     /// A column sorted in descending order.
     SortDown,
+    /// Copy to the clipboard.
+    Copy,
+    /// Send a message (the chat on the home page).
+    Send,
+    /// Stop what is running (an answer that streams).
+    Stop,
 }
 
 impl Icon {
@@ -126,6 +132,12 @@ impl Icon {
             Self::SortBoth => &["m8 9 4-4 4 4", "m8 15 4 4 4-4"],
             Self::SortUp => &["m7 14 5-5 5 5"],
             Self::SortDown => &["m7 10 5 5 5-5"],
+            Self::Copy => &[
+                "M10 8h9a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-9a2 2 0 0 1-2-2v-9a2 2 0 0 1 2-2z",
+                "M16 8V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v9a2 2 0 0 0 2 2h3",
+            ],
+            Self::Send => &["M22 2 11 13", "M22 2 15 22l-4-9-9-4z"],
+            Self::Stop => &["M7 5h10a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2z"],
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct PageContext {
     /// The fewest characters a new password may have (`Config::min_password_length`): the
     /// fields that set one say so and carry it as `minlength`. 0 on pages that set none.
     pub min_password_length: usize,
+    /// `/v1/*` is forwarded to an upstream (`--upstream`): the home page offers the chat.
+    pub upstream: bool,
 }
 
 /// `message` as a sentence: ending with a full stop unless it already ends with one (or

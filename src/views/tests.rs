@@ -1,11 +1,13 @@
 //! Rendering checks: escaping of hostile and long usernames, which actions and menu entries
-//! each user is offered, the password fields' rule and toggle, the first user's dialog.
+//! each user is offered, the password fields' rule and toggle, the first user's dialog, the
+//! API keys (My Account's list, Manage Users' counts) and the home page's chat.
 
 use super::admin::RowActions;
 use super::layout::sentence;
 use super::*;
 use crate::accounts::Account;
 use crate::identity::CurrentUser;
+use crate::keys::ApiKey;
 use crate::users::{User, Users};
 
 const HOSTILE: &str = "<script>alert(1)</script>\"'&";
@@ -26,7 +28,13 @@ fn context(user: CurrentUser) -> PageContext {
         user: Some(user),
         exposed_without_auth: false,
         min_password_length: 8,
+        upstream: false,
     }
+}
+
+/// My Account of `user` without keys.
+fn account_view(user: CurrentUser) -> String {
+    account_page(&context(user), &[], 0.0).into_string()
 }
 
 fn record(roles: &[&str], locked: Option<&str>) -> User {
@@ -57,6 +65,7 @@ fn store_section(users: &Users) -> AccountSection {
             .iter()
             .map(|(name, user)| Account::of_user(name, user))
             .collect(),
+        key_counts: Default::default(),
     }
 }
 
@@ -94,7 +103,10 @@ fn hostile_usernames_are_escaped_everywhere() {
 
     // The signed-in user's own name, in the header and on My Account.
     let me = user(HOSTILE, &[]);
-    for page in [home_page(&context(me.clone())), account_page(&context(me))] {
+    for page in [
+        home_page(&context(me.clone())),
+        account_page(&context(me), &[], 0.0),
+    ] {
         let html = page.into_string();
         assert!(!html.contains("<script>alert(1)"));
         assert!(html.contains(escaped));
@@ -105,7 +117,7 @@ fn hostile_usernames_are_escaped_everywhere() {
 fn a_64_character_username_is_shown_whole() {
     let html = admin_view();
     assert!(row(&html, LONG).contains(&format!("<span class=\"username-text\">{LONG}</span>")));
-    let html = account_page(&context(user(LONG, &[]))).into_string();
+    let html = account_view(user(LONG, &[]));
     assert!(html.contains(&format!(
         "<div class=\"profile-name\" data-testid=\"account-username\">{LONG}</div>"
     )));
@@ -240,6 +252,7 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
         badge: Some("GitHub".into()),
         has_passwords: false,
         accounts: accounts.clone(),
+        key_counts: Default::default(),
     };
     let html = admin_page(
         &context(user("gh-admin", &["Admin"])),
@@ -298,6 +311,7 @@ fn a_table_with_only_provider_accounts_is_not_empty() {
         badge: Some("GitHub".into()),
         has_passwords: false,
         accounts: vec![account("octocat", &[], None)],
+        key_counts: Default::default(),
     };
     let html = users_table(&[store_section(&Users::new()), provider], "octocat", 0.0).into_string();
     assert!(!html.contains("No users yet."));
@@ -370,13 +384,20 @@ fn columns_sort_by_the_values_not_the_text_shown() {
     users.insert("bob".into(), seen);
     users.insert("carol".into(), record(&[], None));
     let html = users_table(&[store_section(&users)], "admin", 1_742_200_000.0).into_string();
-    for heading in ["Username", "Roles", "Status", "Created", "Last Login"] {
+    for heading in [
+        "Username",
+        "Roles",
+        "Status",
+        "Created",
+        "Last Login",
+        "API Keys",
+    ] {
         assert!(
             html.contains(&format!("title=\"Sort by {heading}\"")),
             "{heading}"
         );
     }
-    assert_eq!(html.matches("data-sort-type=\"number\"").count(), 2);
+    assert_eq!(html.matches("data-sort-type=\"number\"").count(), 3);
     let bob = row(&html, "bob");
     assert!(bob.contains("data-sort=\"bob\""));
     assert!(bob.contains("data-sort=\"Admin\""));
@@ -424,7 +445,7 @@ fn input<'a>(html: &'a str, id: &str) -> &'a str {
 #[test]
 fn new_passwords_say_their_minimum_and_every_password_can_be_shown() {
     let admin = admin_view();
-    let account = account_page(&context(user("bob", &[]))).into_string();
+    let account = account_view(user("bob", &[]));
     let sign_in = sign_in_page(&PageContext::default(), "/", true, &[]).into_string();
     for (html, new) in [
         (&admin, "new-user-password"),
@@ -502,4 +523,184 @@ fn messages_shown_on_pages_end_as_sentences() {
     let html =
         sign_in_refused_page("Account locked", "Your account is locked: On leave").into_string();
     assert!(html.contains("Your account is locked: On leave.</p>"));
+}
+
+/// A key record of `name` as `keys.json` keeps it.
+fn api_key(name: &str) -> ApiKey {
+    ApiKey {
+        user_name: "bob".into(),
+        provider: "credentials".into(),
+        name: name.into(),
+        hash: "00".repeat(32),
+        hint: "sk-llms-AbCd…wxYz".into(),
+        created: 1_000.0,
+        expires: None,
+        last_used: None,
+        models: None,
+        rpm: None,
+        extra: Default::default(),
+    }
+}
+
+/// The `<li>` of the key `id`.
+fn key_item<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<li class=\"key-item\" data-key-id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no key {id}"));
+    let end = start + html[start..].find("</li>").expect("item end");
+    &html[start..end]
+}
+
+#[test]
+fn my_account_lists_keys_by_hint_with_names_escaped() {
+    let now = 1_000.0 + 3.0 * 3600.0;
+    let mut limited = api_key(HOSTILE);
+    limited.models = Some(vec!["alpha".into(), "<b>beta</b>".into()]);
+    limited.rpm = Some(60);
+    limited.expires = Some(now + 86_400.0);
+    limited.last_used = Some(1_000.0);
+    let mut expired = api_key("old");
+    expired.expires = Some(now - 1.0);
+    let keys = vec![
+        ("0123456789ab".to_owned(), api_key("laptop")),
+        ("ba9876543210".to_owned(), limited),
+        ("aaaaaaaaaaaa".to_owned(), expired),
+    ];
+    let html = account_page(&context(user("bob", &[])), &keys, now).into_string();
+    assert!(!html.contains("<script>alert(1)"), "raw script tag");
+    assert!(!html.contains("<b>beta"), "raw model id");
+
+    let plain = key_item(&html, "0123456789ab");
+    assert!(plain.contains("<span class=\"key-name\" data-testid=\"key-name\">laptop</span>"));
+    assert!(plain
+        .contains("<code class=\"key-hint\" data-testid=\"key-hint\">sk-llms-AbCd…wxYz</code>"));
+    assert!(plain.contains("Expires never"), "{plain}");
+    assert!(plain.contains("Last used never"), "{plain}");
+    assert!(!plain.contains("key-limits") && !plain.contains("Expired"));
+    assert!(plain.contains("data-revoke-key=\"0123456789ab\""));
+    assert!(plain.contains("aria-label=\"Revoke the API key laptop\""));
+
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+    let hostile = key_item(&html, "ba9876543210");
+    assert!(hostile.contains(&format!("data-testid=\"key-name\">{escaped}</span>")));
+    assert!(hostile.contains(&format!("data-key-name=\"{escaped}\"")));
+    assert!(hostile.contains(&format!("aria-label=\"Revoke the API key {escaped}\"")));
+    assert!(hostile.contains("Models: alpha, &lt;b&gt;beta&lt;/b&gt; · 60 requests per minute"));
+    assert!(hostile.contains("3 hours ago"), "{hostile}");
+
+    let old = key_item(&html, "aaaaaaaaaaaa");
+    assert!(old.contains("data-testid=\"key-expired\">Expired</span>"));
+
+    // Made and revoked in place; never a key, only the box that app.js fills.
+    assert!(html.contains("data-testid=\"create-key\""));
+    assert!(html.contains("id=\"create-key-dialog\""));
+    assert!(html.contains("id=\"revoke-key-dialog\""));
+    assert!(!html.contains("value=\"sk-llms-"));
+    assert!(input(&html, "new-key-value").contains("readonly"));
+    assert!(html.contains("it is not shown again"));
+    assert!(html.contains("data-testid=\"copy-key\""));
+    // How to use a key; without an upstream, that /v1 goes nowhere yet.
+    assert!(html.contains("<code>Authorization: Bearer &lt;key&gt;</code>"));
+    assert!(html.contains("data-v1-url"));
+    assert!(html.contains("no <code>--upstream</code>"));
+    let mut upstream = context(user("bob", &[]));
+    upstream.upstream = true;
+    let html = account_page(&upstream, &keys, now).into_string();
+    assert!(!html.contains("--upstream"));
+    assert!(html.contains("data-testid=\"models-available\""));
+}
+
+#[test]
+fn create_key_offers_expiry_choices_and_labels_every_field() {
+    let html = account_view(user("bob", &[]));
+    for (days, label) in [
+        ("", "Never"),
+        ("7", "7 days"),
+        ("30", "30 days"),
+        ("90", "90 days"),
+        ("365", "1 year"),
+    ] {
+        assert!(
+            html.contains(&format!("<option value=\"{days}\">{label}</option>")),
+            "{label}"
+        );
+    }
+    for id in ["key-name", "key-expires", "key-models", "key-rpm"] {
+        assert!(html.contains(&format!("<label for=\"{id}\">")), "{id}");
+    }
+    assert!(input(&html, "key-name").contains("maxlength=\"100\""));
+    assert!(input(&html, "key-rpm").contains("max=\"100000\""));
+    assert!(html.contains("data-testid=\"no-keys\""));
+}
+
+#[test]
+fn keys_need_a_user_when_authentication_is_off() {
+    let html = account_view(CurrentUser::default_user("credentials"));
+    assert!(html.contains("data-testid=\"keys-need-a-user\""));
+    assert!(!html.contains("data-testid=\"create-key\""));
+    assert!(!html.contains("create-key-dialog"));
+    assert!(!html.contains("keys-list"));
+}
+
+#[test]
+fn manage_users_counts_each_users_keys_and_offers_them() {
+    let mut users = Users::new();
+    users.insert("admin".into(), record(&["Admin"], None));
+    users.insert("bob".into(), record(&[], None));
+    users.insert(HOSTILE.into(), record(&[], None));
+    let mut section = store_section(&users);
+    section.key_counts = [("bob".to_owned(), 2), (HOSTILE.to_owned(), 1)]
+        .into_iter()
+        .collect();
+    let html = admin_page(&context(user("admin", &["Admin"])), &[section], 0.0, None).into_string();
+
+    let bob = row(&html, "bob");
+    assert!(
+        bob.contains("data-label=\"API Keys\" data-sort=\"2\""),
+        "{bob}"
+    );
+    assert!(bob.contains("data-action=\"keys\""));
+    assert!(bob.contains("aria-label=\"API keys of bob: 2\""));
+    let admin = row(&html, "admin");
+    assert!(admin.contains("data-sort=\"0\""));
+    assert!(
+        !admin.contains("data-action=\"keys\""),
+        "no keys, nothing to show"
+    );
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+    assert!(row(&html, escaped).contains(&format!("aria-label=\"API keys of {escaped}: 1\"")));
+    // The column sorts as a number; the dialogs that list and revoke keys are there.
+    assert!(html.contains("<th scope=\"col\" data-sort-type=\"number\"><button class=\"sort\" type=\"button\" title=\"Sort by API Keys\">"));
+    assert!(html.contains("id=\"user-keys-dialog\""));
+    assert!(html.contains("id=\"revoke-key-dialog\""));
+    assert!(html.contains("<template id=\"revoke-icon\">"));
+}
+
+#[test]
+fn the_home_page_offers_the_chat_only_with_an_upstream() {
+    let mut ctx = context(user("bob", &[]));
+    assert!(!home_page(&ctx)
+        .into_string()
+        .contains("data-testid=\"chat\""));
+    ctx.upstream = true;
+    let html = home_page(&ctx).into_string();
+    assert!(html.contains("data-testid=\"chat\""));
+    for id in ["chat-model", "chat-prompt"] {
+        assert!(html.contains(&format!("<label for=\"{id}\">")), "{id}");
+    }
+    assert!(html.contains("id=\"chat-stop\" type=\"button\" hidden"));
+    assert!(html.contains("aria-live=\"polite\""));
+    // Authentication off: the default user gets it too; nobody signed in does not.
+    let mut default = context(CurrentUser::default_user("credentials"));
+    default.upstream = true;
+    assert!(home_page(&default)
+        .into_string()
+        .contains("data-testid=\"chat\""));
+    let nobody = PageContext {
+        upstream: true,
+        ..PageContext::default()
+    };
+    assert!(!home_page(&nobody)
+        .into_string()
+        .contains("data-testid=\"chat\""));
 }

@@ -1,5 +1,7 @@
 //! The HTML pages of the extension: Sign In, Manage Users, My Account.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
@@ -7,6 +9,7 @@ use serde::Deserialize;
 
 use crate::error::Result;
 use crate::identity::CurrentUser;
+use crate::keys::{ApiKey, Keys};
 use crate::providers::credentials;
 use crate::request::extract::Query;
 use crate::request::paths::safe_next;
@@ -31,6 +34,7 @@ pub async fn page_context(
         user: user.cloned(),
         exposed_without_auth: auth_off && !state.config().loopback_only,
         min_password_length: state.config().min_password_length,
+        upstream: state.context().upstream().is_some(),
     })
 }
 
@@ -60,15 +64,27 @@ pub async fn show_sign_in(
     .into_response())
 }
 
-/// Every directory's accounts, in the order Manage Users shows them.
+/// How many keys each user of `provider` has, by username.
+fn key_counts(keys: &Keys, provider: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for key in keys.values().filter(|key| key.provider == provider) {
+        *counts.entry(key.user_name.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Every directory's accounts, in the order Manage Users shows them, with their key counts.
 async fn account_sections(state: &AuthState) -> Result<Vec<AccountSection>> {
+    let keys = state.context().keys().keys().await?;
     let mut sections = Vec::new();
     for directory in state.directories() {
+        let provider = directory.provider();
         sections.push(AccountSection {
-            provider: directory.provider().to_owned(),
+            provider: provider.to_owned(),
             badge: directory.badge().map(str::to_owned),
             has_passwords: directory.has_passwords(),
             accounts: directory.list(state.context()).await?,
+            key_counts: key_counts(&keys, provider),
         });
     }
     Ok(sections)
@@ -114,8 +130,22 @@ pub async fn show_admin_table(
     Ok(views::users_table(&sections, &admin.user_name, now_secs()))
 }
 
-/// `GET /account`.
+/// The keys of `user` (id and record), in the store's order: the oldest first.
+async fn own_keys(state: &AuthState, user: &CurrentUser) -> Result<Vec<(String, ApiKey)>> {
+    if user.is_default {
+        return Ok(Vec::new());
+    }
+    let keys = state.context().keys().keys().await?;
+    Ok(keys
+        .iter()
+        .filter(|(_, key)| key.user_name == user.user_name && key.provider == user.provider)
+        .map(|(id, key)| (id.clone(), key.clone()))
+        .collect())
+}
+
+/// `GET /account` (which the page also fetches again to swap in its fresh list of keys).
 pub async fn show_account(State(state): State<AuthState>, user: CurrentUser) -> Result<Markup> {
     let context = page_context(&state, Some(&user)).await?;
-    Ok(views::account_page(&context))
+    let keys = own_keys(&state, &user).await?;
+    Ok(views::account_page(&context, &keys, now_secs()))
 }
