@@ -179,6 +179,23 @@ async fn sessions_and_the_default_user_use_the_gateway_too(store: Store) {
         "invalid_request_error",
         "invalid_api_key",
     );
+    // A cookie whose session has ended hears so.
+    let gone = app.sign_in("bob", "pw-bob").await;
+    let out = app
+        .json(Method::POST, "/auth/logout", Some(&gone), json!({}))
+        .await;
+    assert_eq!(out.status, StatusCode::OK);
+    let reply = app.get("/v1/models", Some(&gone)).await;
+    assert_openai_error(
+        &reply,
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "invalid_api_key",
+    );
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "Your session has ended: sign in again, or send an API key."
+    );
     // A browser asking for a page under /v1 gets the same, not a sign-in redirect.
     let reply = app.page("/v1/models", None).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);

@@ -124,6 +124,12 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
     } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
         match identity(&state, &mut parts).await {
             Ok(Identity::User(_)) => {}
+            // A cookie that names no live session: say so, not "send a key".
+            Ok(Identity::Anonymous) if gateway && facts.session.is_some() => {
+                return refuse(Error::KeyRefused(
+                    "Your session has ended: sign in again, or send an API key.",
+                ))
+            }
             Ok(Identity::Anonymous) if gateway => return refuse(Error::Unauthorized),
             Ok(Identity::Anonymous) => {
                 let next = parts
