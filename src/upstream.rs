@@ -175,7 +175,8 @@ fn tls_config() -> Result<rustls::ClientConfig> {
 }
 
 /// Removes from `headers` the hop-by-hop ones, those `Connection` names, the caller's
-/// credentials and `Host`.
+/// credentials and `Host`. One look at each header present (a request or an answer has a
+/// handful); only those to go are removed.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -184,7 +185,12 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in NOT_FORWARDED.iter().chain(&named) {
+    let going: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| NOT_FORWARDED.contains(name) || named.contains(name))
+        .cloned()
+        .collect();
+    for name in &going {
         headers.remove(name);
     }
 }

@@ -100,8 +100,9 @@ impl KeyRing {
         else {
             return Ok(KeyVerdict::Unknown);
         };
-        let stored = hex::decode(&key.hash).unwrap_or_default();
-        if !bool::from(stored.as_slice().ct_eq(&hash)) {
+        let mut stored = [0u8; 32];
+        if hex::decode_to_slice(&key.hash, &mut stored).is_err() || !bool::from(stored.ct_eq(&hash))
+        {
             return Ok(KeyVerdict::Unknown);
         }
         let now = now_secs();
