@@ -7,6 +7,7 @@
 //! cargo build --release                                 # the server under test
 //! cargo run --release --example gateway_load            # about 3 minutes; --quick: 1
 //! cargo run --release --example gateway_load -- --litellm /path/to/venv/bin/litellm
+//! cargo run --release --example gateway_load -- --streams-only 1000   # only the streams
 //! ```
 //!
 //! - Throughput and latency of a small non-streamed `POST /v1/chat/completions` with an API
@@ -418,16 +419,16 @@ async fn one_stream(
     stats.delays.lock().unwrap().extend(delays);
 }
 
-/// 1,000 streams through the gateway: memory per stream and event delays.
+/// `streams` streams through the gateway at once: memory per stream and event delays.
 fn streams(
     binary: &Path,
     home: &Path,
     key: &str,
     quick: bool,
+    streams: usize,
     figures: &mut Figures,
 ) -> Result<()> {
-    const STREAMS: usize = 1000;
-    println!("\n{STREAMS} streams, an event every 100 ms each:");
+    println!("\n{streams} streams, an event every 100 ms each:");
     let unpinned = Pinning { enabled: false };
     let upstream = start_upstream(unpinned, 1, home)?;
     let gateway = start_gateway(binary, home, &upstream, unpinned)?;
@@ -454,7 +455,7 @@ fn streams(
         let stop = Arc::new(AtomicBool::new(false));
         let measuring = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
-        for _ in 0..STREAMS {
+        for _ in 0..streams {
             tasks.push(tokio::spawn(one_stream(
                 client.clone(),
                 url.clone(),
@@ -465,7 +466,7 @@ fn streams(
             )));
         }
         let deadline = Instant::now() + Duration::from_secs(60);
-        while stats.open.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst) < STREAMS {
+        while stats.open.load(Ordering::SeqCst) + stats.failed.load(Ordering::SeqCst) < streams {
             if Instant::now() > deadline {
                 return Err::<(), Box<dyn std::error::Error>>(
                     "the streams did not open in 60 s".into(),
@@ -494,16 +495,16 @@ fn streams(
         if delays.is_empty() {
             return Err("no event arrived".into());
         }
-        let per_stream = (peak.saturating_sub(before)) as f64 / STREAMS as f64;
+        let per_stream = (peak.saturating_sub(before)) as f64 / streams as f64;
         println!(
             "  {open} open, {failed} failed; RSS {before} KiB -> {peak} KiB; {} events measured",
             delays.len()
         );
         figures.add(
             "streams held at once",
-            format!("{open} of {STREAMS} ({failed} failed)"),
-            "1000",
-            open == STREAMS && failed == 0,
+            format!("{open} of {streams} ({failed} failed)"),
+            "all",
+            open == streams && failed == 0,
         );
         figures.add(
             "gateway memory per open stream",
@@ -670,20 +671,22 @@ fn main() -> Result<()> {
         std::thread::available_parallelism()?.get(),
         binary.display()
     );
-    let pinned = Pinning::detect(!args.iter().any(|a| a == "--no-pin"));
-    if pinned.enabled {
-        throughput(&binary, home, &key, pinned, quick, &mut figures)?;
+    // `--streams-only [N]`: only the streams scenario, with N streams (default 1,000).
+    let streams_only = args.iter().position(|a| a == "--streams-only");
+    let count = streams_only
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    if streams_only.is_none() {
+        let pinned = Pinning::detect(!args.iter().any(|a| a == "--no-pin"));
+        if pinned.enabled {
+            throughput(&binary, home, &key, pinned, quick, &mut figures)?;
+        }
+        let unpinned = Pinning { enabled: false };
+        throughput(&binary, home, &key, unpinned, quick, &mut figures)?;
     }
-    throughput(
-        &binary,
-        home,
-        &key,
-        Pinning { enabled: false },
-        quick,
-        &mut figures,
-    )?;
-    streams(&binary, home, &key, quick, &mut figures)?;
-    if let Some(path) = litellm_path {
+    streams(&binary, home, &key, quick, count, &mut figures)?;
+    if let (Some(path), None) = (litellm_path, streams_only) {
         litellm(&path, &binary, home, &key, quick, &mut figures)?;
     }
     println!("\n| measure | figure | target | |\n| --- | --- | --- | --- |");
