@@ -86,6 +86,55 @@ fn request_path(c: &mut Criterion) {
     });
 }
 
+/// An API key checked among 1,000: the owner's key, a well-formed key nobody has, one
+/// character off the owner's, and text that is no key at all. Each is hashed, then its
+/// digest looked up; the time depends on the length of what was sent, not on how close it
+/// is to a stored key.
+fn api_keys(c: &mut Criterion) {
+    use llms_auth::keys::{add_key, KeyRing, NewKey};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ring = Arc::new(KeyRing::new(JsonStore::at(
+        dir.path().join("keys.json"),
+        "keys",
+    )));
+    let mut secrets = Vec::new();
+    ring.store()
+        .update(|keys| {
+            for i in 0..1000 {
+                let request = NewKey {
+                    name: format!("key {i}"),
+                    ..NewKey::default()
+                };
+                secrets.push(add_key(keys, "bench", "credentials", &request).secret);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let known = secrets[500].expose().to_owned();
+    let unknown = llms_auth::keys::ApiKeySecret::generate()
+        .expose()
+        .to_owned();
+    let mut near = known.clone();
+    let last = near.pop().unwrap();
+    near.push(if last == 'A' { 'B' } else { 'A' });
+    let mut group = c.benchmark_group("api key check among 1,000");
+    for (what, text) in [
+        ("known", known.as_str()),
+        ("unknown", unknown.as_str()),
+        ("one character off", near.as_str()),
+        ("not a key", "Bearer-garbage"),
+    ] {
+        group.bench_function(what, |b| {
+            b.iter(|| runtime.block_on(ring.check(black_box(text))).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn slow_on_purpose(c: &mut Criterion) {
     let mut group = c.benchmark_group("passwords");
     group.sample_size(10);
@@ -116,5 +165,5 @@ fn slow_on_purpose(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, request_path, slow_on_purpose);
+criterion_group!(benches, request_path, api_keys, slow_on_purpose);
 criterion_main!(benches);

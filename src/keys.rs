@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 pub use limiter::RateLimiter;
-pub use ring::{KeyRing, KeyVerdict};
+pub use ring::{KeyRing, KeyVerdict, ValidKey};
 
 use crate::config::Config;
 use crate::error::{Error, Result};

@@ -155,7 +155,7 @@ impl AuthState {
             return Ok(KeyIdentity::User(user, None));
         }
         let ctx = &self.inner.context;
-        let (id, key) = match ctx.keys().check_hash(hash).await? {
+        let valid = match ctx.keys().check_hash(hash).await? {
             KeyVerdict::Unknown => {
                 return Ok(KeyIdentity::Refused(Error::KeyRefused(
                     "Incorrect API key provided.",
@@ -166,8 +166,9 @@ impl AuthState {
                     "This API key has expired.",
                 )))
             }
-            KeyVerdict::Valid { id, key } => (id, key),
+            KeyVerdict::Valid(valid) => valid,
         };
+        let key = valid.key();
         let owner = match self.directory(&key.provider) {
             Ok(directory) => directory.get(ctx, &key.user_name).await?,
             Err(_) => None,
@@ -186,7 +187,7 @@ impl AuthState {
                         session: None,
                         is_default: false,
                     },
-                    Some(key.grant(&id)),
+                    Some(key.grant(valid.id())),
                 )),
             },
         }

@@ -20,21 +20,42 @@ pub enum KeyVerdict {
     Unknown,
     /// A key that has expired.
     Expired,
-    /// A live key: its id and record. Whether its owner may still use it is the caller's
-    /// to check.
-    Valid {
-        /// The key's public id.
-        id: String,
-        /// Its record.
-        key: Box<ApiKey>,
-    },
+    /// A live key. Whether its owner may still use it is the caller's to check.
+    Valid(ValidKey),
+}
+
+/// A live key: its place in the keys as they were read (nothing copied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidKey {
+    keys: Arc<Keys>,
+    index: usize,
+}
+
+impl ValidKey {
+    /// The key's public id.
+    pub fn id(&self) -> &str {
+        self.entry().0
+    }
+
+    /// Its record.
+    pub fn key(&self) -> &ApiKey {
+        self.entry().1
+    }
+
+    fn entry(&self) -> (&str, &ApiKey) {
+        let (id, key) = self
+            .keys
+            .get_index(self.index)
+            .expect("an index taken from these very keys");
+        (id, key)
+    }
 }
 
 /// The keys of `keys.json` as last read, indexed by hash.
 #[derive(Debug)]
 struct Index {
     keys: Arc<Keys>,
-    by_hash: HashMap<[u8; 32], String>,
+    by_hash: HashMap<[u8; 32], usize>,
 }
 
 /// Last-use times: when each key's was last written, and those due to be.
@@ -94,10 +115,9 @@ impl KeyRing {
             if index.as_ref().is_none_or(|i| !Arc::ptr_eq(&i.keys, &keys)) {
                 *index = Some(Index::of(keys.clone()));
             }
-            index.as_ref().and_then(|i| i.by_hash.get(&hash).cloned())
+            index.as_ref().and_then(|i| i.by_hash.get(&hash).copied())
         };
-        let Some((id, key)) = found.and_then(|id| keys.get(&id).map(|key| (id, key.clone())))
-        else {
+        let Some((index, (id, key))) = found.and_then(|i| Some((i, keys.get_index(i)?))) else {
             return Ok(KeyVerdict::Unknown);
         };
         let mut stored = [0u8; 32];
@@ -109,11 +129,11 @@ impl KeyRing {
         if key.is_expired(now) {
             return Ok(KeyVerdict::Expired);
         }
-        self.note_use(&id, key.last_used, now);
-        Ok(KeyVerdict::Valid {
-            id,
-            key: Box::new(key),
-        })
+        self.note_use(id, key.last_used, now);
+        Ok(KeyVerdict::Valid(ValidKey {
+            keys: keys.clone(),
+            index,
+        }))
     }
 
     /// Queues the write of key `id`'s last use at `now` when the last one written (or the
@@ -179,11 +199,12 @@ impl KeyRing {
 impl Index {
     fn of(keys: Arc<Keys>) -> Self {
         let by_hash = keys
-            .iter()
-            .filter_map(|(id, key)| {
+            .values()
+            .enumerate()
+            .filter_map(|(index, key)| {
                 let mut hash = [0u8; 32];
                 hex::decode_to_slice(&key.hash, &mut hash).ok()?;
-                Some((hash, id.clone()))
+                Some((hash, index))
             })
             .collect();
         Self { keys, by_hash }
@@ -224,9 +245,9 @@ mod tests {
         let (_dir, ring) = ring();
         let made = make(&ring, None);
         match ring.check(made.secret.expose()).await.unwrap() {
-            KeyVerdict::Valid { id, key } => {
-                assert_eq!(id, made.id);
-                assert_eq!(key.user_name, "alice");
+            KeyVerdict::Valid(valid) => {
+                assert_eq!(valid.id(), made.id);
+                assert_eq!(valid.key().user_name, "alice");
             }
             other => panic!("{other:?}"),
         }
