@@ -12,22 +12,8 @@ use super::icons::Icon;
 use super::keys::{revoke_key_dialog, user_keys_dialog};
 use super::layout::{layout, role_badges, PageContext};
 use crate::accounts::Account;
-use crate::time::local_time;
+use crate::time::{local_time, relative_time};
 use crate::users::{DEFAULT_LOCK_REASON, MAX_USERNAME_CHARS};
-
-/// "3 hours ago" for a time `then` seen from `now` (Unix seconds).
-pub fn relative_time(then: f64, now: f64) -> String {
-    let seconds = (now - then).max(0.0) as u64;
-    let (value, unit) = match seconds {
-        0..=59 => return "just now".to_owned(),
-        60..=3599 => (seconds / 60, "minute"),
-        3600..=86_399 => (seconds / 3600, "hour"),
-        86_400..=2_591_999 => (seconds / 86_400, "day"),
-        2_592_000..=31_535_999 => (seconds / 2_592_000, "month"),
-        _ => (seconds / 31_536_000, "year"),
-    };
-    format!("{value} {unit}{} ago", if value == 1 { "" } else { "s" })
-}
 
 /// Which actions the table offers for one account, as seen by the signed-in admin `me`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,18 +359,4 @@ pub fn admin_page(
             (dialogs(context.min_password_length, first_user))
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_times() {
-        assert_eq!(relative_time(0.0, 30.0), "just now");
-        assert_eq!(relative_time(0.0, 3.0 * 3600.0 + 5.0), "3 hours ago");
-        assert_eq!(relative_time(0.0, 60.0), "1 minute ago");
-        assert_eq!(relative_time(0.0, 2.0 * 86400.0), "2 days ago");
-        assert_eq!(relative_time(100.0, 0.0), "just now");
-    }
 }

@@ -6,12 +6,11 @@
 
 use maud::{html, Markup};
 
-use super::admin::relative_time;
 use super::dialog::{info_modal, modal, Tone};
 use super::icons::Icon;
 use super::layout::PageContext;
 use crate::keys::{ApiKey, MAX_KEY_NAME_CHARS, MAX_RPM};
-use crate::time::local_time;
+use crate::time::{local_time, relative_time};
 
 /// The lifetimes Create Key offers: days, or `None` for a key that lasts until revoked.
 pub const EXPIRY_CHOICES: [(Option<u32>, &str); 5] = [
