@@ -11,8 +11,9 @@
 //! ```
 //!
 //! - Throughput and latency of a small non-streamed `POST /v1/chat/completions` with an API
-//!   key, through the gateway and straight to the upstream, rounds alternating, 32
-//!   connections; medians of the rounds. Twice: with the gateway alone on CPU 0 and the
+//!   key, through the gateway, straight to the upstream, and through a proxy made of
+//!   hyper's server and client alone (the floor under any proxy on hyper), rounds taking
+//!   turns, 32 connections; medians of the rounds. Twice: with the gateway alone on CPU 0 and the
 //!   load (wrk and the upstream) on CPU 1, as the other load test gives the server its own
 //!   CPU; and with nothing pinned.
 //! - 1,000 streams held open at once through the gateway, each an event every 100 ms:
@@ -150,6 +151,64 @@ fn serve_upstream() -> Result<()> {
     })
 }
 
+/// `bare-proxy BASE` mode: a proxy made of hyper's server and hyper-util's client and
+/// nothing else (no routing, no checks), forwarding everything to `BASE` (the upstream's
+/// address without `/v1`): the floor under what any proxy on hyper costs here.
+fn serve_bare_proxy(base: String) -> Result<()> {
+    use http_body_util::combinators::UnsyncBoxBody;
+    use http_body_util::BodyExt;
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    type Outgoing = UnsyncBoxBody<axum::body::Bytes, hyper::Error>;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: Client<HttpConnector, Outgoing> =
+            Client::builder(TokioExecutor::new()).build(connector);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("Listening on http://{}", listener.local_addr()?);
+        let base: Arc<str> = base.into();
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            let (client, base) = (client.clone(), base.clone());
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let (client, base) = (client.clone(), base.clone());
+                    async move {
+                        let (mut parts, body) = request.into_parts();
+                        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                        parts.uri = format!("{base}{path}")
+                            .parse()
+                            .map_err(std::io::Error::other)?;
+                        parts.headers.remove(hyper::header::HOST);
+                        let outgoing = hyper::Request::from_parts(parts, body.boxed_unsync());
+                        client
+                            .request(outgoing)
+                            .await
+                            .map_err(std::io::Error::other)
+                    }
+                },
+            );
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
+}
+
+/// The bare proxy before `upstream`, on the gateway's CPU when pinning.
+fn start_bare_proxy(pinning: Pinning, home: &Path, upstream: &Server) -> Result<Server> {
+    let mut cmd = pinning.command(0, std::env::current_exe()?);
+    cmd.args(["bare-proxy", &format!("http://{}", upstream.addr)]);
+    Server::launch(cmd, home, &[], &[])
+}
+
 /// A home with one user and one API key for them; the key.
 fn home_with_key(binary: &Path, home: &Path) -> Result<String> {
     let run = |args: &[&str], input: &str| -> Result<String> {
@@ -198,69 +257,77 @@ fn start_gateway(
 
 /// Rounds of wrk alternating between the upstream alone and the gateway; the median of
 /// each side and of the per-round ratios.
-/// One wrk run, with the CPU time the gateway and the upstream spent per request.
+/// One wrk run, with the CPU time the proxy in front (if any) and the upstream spent per
+/// request.
 fn measured(
     pinning: Pinning,
-    (url, script): (&str, &Path),
+    side: &Side,
     seconds: u64,
     connections: u32,
-    [gateway, upstream]: [&Server; 2],
+    upstream: &Server,
 ) -> Result<Run> {
-    let before = [gateway.cpu_seconds()?, upstream.cpu_seconds()?];
-    let mut run = wrk(pinning, url, script, seconds, connections)?;
+    let cpu = |server: Option<&Server>| server.map_or(Ok(0.0), Server::cpu_seconds);
+    let before = [cpu(side.proxy)?, upstream.cpu_seconds()?];
+    let mut run = wrk(pinning, &side.url, &side.script, seconds, connections)?;
     let requests = run.rps * seconds as f64;
-    run.gateway_cpu_us = (gateway.cpu_seconds()? - before[0]) * 1e6 / requests;
+    run.gateway_cpu_us = (cpu(side.proxy)? - before[0]) * 1e6 / requests;
     run.upstream_cpu_us = (upstream.cpu_seconds()? - before[1]) * 1e6 / requests;
     Ok(run)
 }
 
-fn duel(
+/// One contender of a throughput contest: where wrk sends what, and the proxy it goes
+/// through (none going direct).
+struct Side<'a> {
+    name: &'static str,
+    url: String,
+    script: PathBuf,
+    proxy: Option<&'a Server>,
+}
+
+/// Rounds of wrk taking the sides in turn (the order rotating, so no side always gets the
+/// warmer machine); the median run of each side and the median of its per-round ratio to
+/// the first side's throughput.
+fn contest(
     pinning: Pinning,
-    urls: [(&str, &Path); 2],
-    servers: [&Server; 2],
+    sides: &[Side],
+    upstream: &Server,
     rounds: usize,
     seconds: u64,
     connections: u32,
-) -> Result<([Run; 2], f64)> {
-    let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
-    let mut ratios = Vec::new();
-    // A warm-up for both, not counted.
-    for (url, script) in urls {
-        wrk(pinning, url, script, 1, connections)?;
+) -> Result<Vec<(Run, f64)>> {
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); sides.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
+    // A warm-up for each, not counted.
+    for side in sides {
+        wrk(pinning, &side.url, &side.script, 1, connections)?;
     }
     for round in 0..rounds {
-        // Who goes first alternates, so neither always gets the warmer machine.
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        let mut this = [None, None];
-        for side in order {
-            this[side] = Some(measured(
-                pinning,
-                urls[side],
-                seconds,
-                connections,
-                servers,
-            )?);
+        let mut this = vec![Run::default(); sides.len()];
+        for turn in 0..sides.len() {
+            let index = (round + turn) % sides.len();
+            this[index] = measured(pinning, &sides[index], seconds, connections, upstream)?;
         }
-        let [Some(direct), Some(gateway)] = this else {
-            unreachable!()
-        };
-        println!(
-            "  round {}: direct {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms; upstream {:.1} µs CPU/req), gateway {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms; gateway {:.1} + upstream {:.1} µs CPU/req): {:.1}%",
-            round + 1,
-            direct.rps,
-            direct.p50_ms,
-            direct.p99_ms,
-            direct.upstream_cpu_us,
-            gateway.rps,
-            gateway.p50_ms,
-            gateway.p99_ms,
-            gateway.gateway_cpu_us,
-            gateway.upstream_cpu_us,
-            100.0 * gateway.rps / direct.rps
-        );
-        ratios.push(gateway.rps / direct.rps);
-        runs[0].push(direct);
-        runs[1].push(gateway);
+        let line: Vec<String> = sides
+            .iter()
+            .zip(&this)
+            .map(|(side, run)| {
+                format!(
+                    "{} {:.0} req/s (p50 {:.3} ms, p99 {:.3} ms; {:.1} + {:.1} µs CPU/req, {:.1}%)",
+                    side.name,
+                    run.rps,
+                    run.p50_ms,
+                    run.p99_ms,
+                    run.gateway_cpu_us,
+                    run.upstream_cpu_us,
+                    100.0 * run.rps / this[0].rps
+                )
+            })
+            .collect();
+        println!("  round {}: {}", round + 1, line.join("; "));
+        for (index, run) in this.iter().enumerate() {
+            ratios[index].push(run.rps / this[0].rps);
+            runs[index].push(*run);
+        }
     }
     let summary = |runs: &[Run]| {
         let of = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
@@ -272,7 +339,11 @@ fn duel(
             upstream_cpu_us: of(|r| r.upstream_cpu_us),
         }
     };
-    Ok(([summary(&runs[0]), summary(&runs[1])], median(ratios)))
+    Ok(runs
+        .iter()
+        .zip(ratios)
+        .map(|(runs, ratios)| (summary(runs), median(ratios)))
+        .collect())
 }
 
 /// The throughput and latency duel in one CPU layout.
@@ -292,23 +363,37 @@ fn throughput(
     println!("\nthroughput, 32 connections, {layout}:");
     let upstream = start_upstream(pinning, 1, home)?;
     let gateway = start_gateway(binary, home, &upstream, pinning)?;
+    let bare = start_bare_proxy(pinning, home, &upstream)?;
     let dir = home.join("scripts");
     std::fs::create_dir_all(&dir)?;
     let direct_script = chat_script(&dir, "direct", None)?;
     let gateway_script = chat_script(&dir, "gateway", Some(key))?;
     let path = "/v1/chat/completions";
     let (rounds, seconds) = if quick { (3, 3) } else { (7, 5) };
-    let ([direct, through], ratio) = duel(
-        pinning,
-        [
-            (&upstream.url(path), &direct_script),
-            (&gateway.url(path), &gateway_script),
-        ],
-        [&gateway, &upstream],
-        rounds,
-        seconds,
-        32,
-    )?;
+    let sides = [
+        Side {
+            name: "direct",
+            url: upstream.url(path),
+            script: direct_script.clone(),
+            proxy: None,
+        },
+        Side {
+            name: "hyper alone",
+            url: bare.url(path),
+            script: direct_script,
+            proxy: Some(&bare),
+        },
+        Side {
+            name: "gateway",
+            url: gateway.url(path),
+            script: gateway_script,
+            proxy: Some(&gateway),
+        },
+    ];
+    let results = contest(pinning, &sides, &upstream, rounds, seconds, 32)?;
+    let [(direct, _), (alone, alone_ratio), (through, ratio)] = results[..] else {
+        unreachable!("three sides")
+    };
     let name = if pinning.enabled {
         "pinned"
     } else {
@@ -326,10 +411,18 @@ fn throughput(
         ratio >= 0.8,
     );
     figures.add(
+        &format!(
+            "hyper alone (a proxy of hyper's server and client, nothing else) / direct, {name}"
+        ),
+        format!("{:.1}% ({:.0} req/s)", 100.0 * alone_ratio, alone.rps),
+        "(the floor)",
+        true,
+    );
+    figures.add(
         &format!("CPU per request, {name}"),
         format!(
-            "gateway {:.1} µs + upstream {:.1} µs (upstream alone {:.1} µs)",
-            through.gateway_cpu_us, through.upstream_cpu_us, direct.upstream_cpu_us
+            "gateway {:.1} µs, hyper alone {:.1} µs; upstream {:.1} µs behind the gateway, {:.1} µs alone",
+            through.gateway_cpu_us, alone.gateway_cpu_us, through.upstream_cpu_us, direct.upstream_cpu_us
         ),
         "(explains the ratio)",
         true,
@@ -645,8 +738,12 @@ fn free_port() -> Result<u16> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("upstream") {
-        return serve_upstream();
+    match args.first().map(String::as_str) {
+        Some("upstream") => return serve_upstream(),
+        Some("bare-proxy") => {
+            return serve_bare_proxy(args.get(1).ok_or("bare-proxy BASE")?.clone());
+        }
+        _ => {}
     }
     let quick = args.iter().any(|a| a == "--quick");
     if Command::new("wrk").arg("--version").output().is_err() {
