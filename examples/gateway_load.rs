@@ -8,6 +8,7 @@
 //! cargo run --release --example gateway_load            # about 3 minutes; --quick: 1
 //! cargo run --release --example gateway_load -- --litellm /path/to/venv/bin/litellm
 //! cargo run --release --example gateway_load -- --streams-only 1000   # only the streams
+//! cargo run --release --example gateway_load -- --quick --pinned-only  # only the pinned duel
 //! ```
 //!
 //! - Throughput and latency of a small non-streamed `POST /v1/chat/completions` with an API
@@ -779,6 +780,9 @@ fn main() -> Result<()> {
         if pinned.enabled {
             throughput(&binary, home, &key, pinned, quick, &mut figures)?;
         }
+        if args.iter().any(|a| a == "--pinned-only") {
+            return print_figures(&figures);
+        }
         let unpinned = Pinning { enabled: false };
         throughput(&binary, home, &key, unpinned, quick, &mut figures)?;
     }
@@ -786,6 +790,11 @@ fn main() -> Result<()> {
     if let (Some(path), None) = (litellm_path, streams_only) {
         litellm(&path, &binary, home, &key, quick, &mut figures)?;
     }
+    print_figures(&figures)
+}
+
+/// The table of every figure, for BENCHMARKS.md.
+fn print_figures(figures: &Figures) -> Result<()> {
     println!("\n| measure | figure | target | |\n| --- | --- | --- | --- |");
     for (what, figure, target, met) in &figures.rows {
         println!(

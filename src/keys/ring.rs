@@ -2,6 +2,7 @@
 //! written back at most once a minute per key by one background writer.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use subtle::ConstantTimeEq;
@@ -55,7 +56,27 @@ impl ValidKey {
 #[derive(Debug)]
 struct Index {
     keys: Arc<Keys>,
-    by_hash: HashMap<[u8; 32], usize>,
+    by_hash: HashMap<[u8; 32], usize, BuildHasherDefault<DigestHasher>>,
+}
+
+/// Hashes a SHA-256 digest by folding its bytes: a digest is already uniform, so SipHash's
+/// protection buys nothing here. The table holds only the stored keys' digests; what a
+/// caller sends is only looked up, so a crafted digest cannot crowd the table.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
 }
 
 /// Last-use times: when each key's was last written, and those due to be.
@@ -139,6 +160,10 @@ impl KeyRing {
     /// Queues the write of key `id`'s last use at `now` when the last one written (or the
     /// file's `stored`) is more than a minute old, and starts the writer unless at work.
     fn note_use(self: &Arc<Self>, id: &str, stored: Option<f64>, now: f64) {
+        // The file's own time is recent: nothing to write, nothing to look up.
+        if stored.is_some_and(|at| now - at < LAST_USED_INTERVAL) {
+            return;
+        }
         let mut last = self.last_used.lock().unwrap_or_else(|p| p.into_inner());
         let written = last.written.get(id).copied().or(stored).unwrap_or(0.0);
         if now - written < LAST_USED_INTERVAL {

@@ -58,10 +58,10 @@ async fn forward(State(ctx): State<AuthContext>, user: CurrentUser, request: Req
 async fn relay(
     ctx: &AuthContext,
     user: &CurrentUser,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, OpenAiError> {
     let upstream = ctx.upstream().ok_or_else(OpenAiError::no_upstream)?;
-    let grant = request.extensions().get::<KeyGrant>().cloned();
+    let grant = request.extensions_mut().remove::<KeyGrant>();
     if let Some(KeyGrant {
         id, rpm: Some(rpm), ..
     }) = &grant
