@@ -43,7 +43,7 @@ mod fake_openai;
 #[path = "support/stores.rs"]
 mod stores;
 
-use bench::{median, percentile, release_binary, Figures, Pinning, Server};
+use bench::{median, percentile, release_binary, take_turns, Figures, Pinning, Server, WrkProcess};
 use stores::Result;
 
 /// The request of the throughput scenarios: a small chat completion.
@@ -347,6 +347,49 @@ fn contest(
         .collect())
 }
 
+/// Duels of `b` against `a` with wrk taking turns every 100 ms (see
+/// [`bench::take_turns`]), so that both see the same machine: the median of `b`'s
+/// throughput over `a`'s, and each duel's.
+fn sliced_ratio(
+    pinning: Pinning,
+    a: &Side,
+    b: &Side,
+    upstream: &Server,
+    duels: usize,
+    seconds: u64,
+) -> Result<(f64, Vec<f64>)> {
+    use rustix::process::Signal;
+    let mut ratios = Vec::new();
+    for duel in 0..duels {
+        let spawn = |side: &Side| -> Result<WrkProcess> {
+            let wrk = WrkProcess::spawn(pinning, &side.script, &side.url, 32)?;
+            wrk.signal(Signal::STOP)?;
+            Ok(wrk)
+        };
+        let clients = [spawn(a)?, spawn(b)?];
+        let servers = [a.proxy.unwrap_or(upstream), b.proxy.unwrap_or(upstream)];
+        let [first, second] = take_turns(clients, servers, seconds, duel % 2 == 0)?;
+        ratios.push(second.rps() / first.rps());
+        println!(
+            "  duel {}: {} {:.0} req/s, {} {:.0} req/s: {:.1}%",
+            duel + 1,
+            a.name,
+            first.rps(),
+            b.name,
+            second.rps(),
+            100.0 * second.rps() / first.rps()
+        );
+    }
+    Ok((median(ratios.clone()), ratios))
+}
+
+/// "61.2-88.0%": the spread of `ratios`.
+fn spread(ratios: &[f64]) -> String {
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
+    format!("{:.1}-{:.1}%", 100.0 * low, 100.0 * high)
+}
+
 /// The throughput and latency duel in one CPU layout.
 fn throughput(
     binary: &Path,
@@ -391,8 +434,28 @@ fn throughput(
             proxy: Some(&gateway),
         },
     ];
+    let (duels, duel_seconds) = if quick { (2, 4) } else { (5, 10) };
+    println!("  gateway against direct, taking turns:");
+    let (ratio, ratios) = sliced_ratio(
+        pinning,
+        &sides[0],
+        &sides[2],
+        &upstream,
+        duels,
+        duel_seconds,
+    )?;
+    println!("  hyper alone against direct, taking turns:");
+    let (alone_ratio, alone_ratios) = sliced_ratio(
+        pinning,
+        &sides[0],
+        &sides[1],
+        &upstream,
+        duels,
+        duel_seconds,
+    )?;
+    println!("  latency and CPU, each in turn without pauses:");
     let results = contest(pinning, &sides, &upstream, rounds, seconds, 32)?;
-    let [(direct, _), (alone, alone_ratio), (through, ratio)] = results[..] else {
+    let [(direct, _), (alone, _), (through, _)] = results[..] else {
         unreachable!("three sides")
     };
     let name = if pinning.enabled {
@@ -402,12 +465,7 @@ fn throughput(
     };
     figures.add(
         &format!("gateway / direct throughput, {name}"),
-        format!(
-            "{:.1}% ({:.0} vs {:.0} req/s)",
-            100.0 * ratio,
-            through.rps,
-            direct.rps
-        ),
+        format!("{:.1}% (duels {})", 100.0 * ratio, spread(&ratios)),
         ">= 80%",
         ratio >= 0.8,
     );
@@ -415,8 +473,21 @@ fn throughput(
         &format!(
             "hyper alone (a proxy of hyper's server and client, nothing else) / direct, {name}"
         ),
-        format!("{:.1}% ({:.0} req/s)", 100.0 * alone_ratio, alone.rps),
+        format!(
+            "{:.1}% (duels {})",
+            100.0 * alone_ratio,
+            spread(&alone_ratios)
+        ),
         "(the floor)",
+        true,
+    );
+    figures.add(
+        &format!("throughput without pauses, {name}"),
+        format!(
+            "direct {:.0}, hyper alone {:.0}, gateway {:.0} req/s",
+            direct.rps, alone.rps, through.rps
+        ),
+        "(medians of the rounds)",
         true,
     );
     figures.add(

@@ -17,7 +17,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support/bench.rs"]
@@ -26,7 +26,8 @@ mod bench;
 mod stores;
 
 use bench::{
-    get_status, median, percentile, release_binary, requests_in, Figures, Pinning, Server,
+    get_status, median, percentile, release_binary, requests_in, take_turns, Figures, Pinning,
+    Server, Side, WrkProcess,
 };
 use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::users::{serialize_users, User, Users};
@@ -107,99 +108,8 @@ impl Target {
     }
 }
 
-/// How long each wrk runs before the other takes its turn.
-const SLICE: Duration = Duration::from_millis(100);
-
-/// What one duel measured of one of its two servers.
-struct Side {
-    requests: u64,
-    /// Time its wrk was allowed to run.
-    active: Duration,
-    /// Server CPU time over the whole duel.
-    cpu: f64,
-}
-
-impl Side {
-    fn rps(&self) -> f64 {
-        self.requests as f64 / self.active.as_secs_f64()
-    }
-
-    fn cpu_us(&self) -> f64 {
-        self.cpu / self.requests.max(1) as f64 * 1e6
-    }
-
-    /// Server CPU time over the time its wrk ran (1.0: one core, all the time).
-    fn busy(&self) -> f64 {
-        self.cpu / self.active.as_secs_f64()
-    }
-}
-
-/// A running wrk process (on the client CPU) that can be paused and resumed.
-struct WrkProcess {
-    child: Child,
-    pid: rustix::process::Pid,
-}
-
-impl WrkProcess {
-    fn spawn(pinning: Pinning, target: &Target) -> Result<Self> {
-        let child = pinning
-            .client()
-            .args(["-t1", "-c32", "-d600s", "--timeout", "5s", "-s"])
-            .arg(&target.script)
-            .arg(target.server.url("/auth"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let pid =
-            rustix::process::Pid::from_raw(i32::try_from(child.id())?).ok_or("wrk has no pid")?;
-        Ok(Self { child, pid })
-    }
-
-    fn signal(&self, signal: rustix::process::Signal) -> Result<()> {
-        Ok(rustix::process::kill_process(self.pid, signal)?)
-    }
-
-    /// Stops the run and reads the request count wrk prints. wrk prints when its main
-    /// thread takes a SIGINT; should a worker thread take it instead (it then stops, but
-    /// nothing is printed), the next one reaches the main thread.
-    fn finish(mut self) -> Result<u64> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            self.signal(rustix::process::Signal::INT)?;
-            let asked = Instant::now();
-            while asked.elapsed() < Duration::from_millis(300) {
-                if self.child.try_wait()?.is_some() {
-                    return self.count();
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if Instant::now() > deadline {
-                return Err("wrk did not stop within 10 s of SIGINT".into());
-            }
-        }
-    }
-
-    fn count(&mut self) -> Result<u64> {
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            self.child.stdout.as_mut().ok_or("no wrk output")?,
-            &mut text,
-        )?;
-        requests_in(&text)
-    }
-}
-
-impl Drop for WrkProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Drives `a` and `b` for `seconds` with one wrk each, taking turns every [`SLICE`]: one
-/// wrk is stopped (SIGSTOP) while the other runs, so each server in turn has the client
-/// CPU and its own CPU to itself, and whatever the machine does over seconds (another
-/// guest, a frequency change) falls on both alike. `a_first` picks who starts.
+/// Drives `a` and `b` for `seconds` with one wrk each, taking turns (see
+/// [`bench::take_turns`]). `a_first` picks who starts.
 fn duel(
     pinning: Pinning,
     a: &Target,
@@ -211,8 +121,8 @@ fn duel(
     let targets = [a, b];
     let fds = [a.idle_fds, b.idle_fds];
     let clients = [
-        WrkProcess::spawn(pinning, a)?,
-        WrkProcess::spawn(pinning, b)?,
+        WrkProcess::spawn(pinning, &a.script, &a.server.url("/auth"), 32)?,
+        WrkProcess::spawn(pinning, &b.script, &b.server.url("/auth"), 32)?,
     ];
     // Both build their requests (the same 100,000 of them) side by side; each is paused as
     // soon as it has connected, and the turns start once both have.
@@ -230,38 +140,7 @@ fn duel(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let cpu = [a.server.cpu_seconds()?, b.server.cpu_seconds()?];
-    let mut turn = usize::from(!a_first);
-    clients[turn].signal(Signal::CONT)?;
-    let mut active = [Duration::ZERO; 2];
-    let end = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let started = Instant::now();
-        std::thread::sleep(SLICE);
-        clients[turn].signal(Signal::STOP)?;
-        active[turn] += started.elapsed();
-        if Instant::now() >= end {
-            break;
-        }
-        turn = 1 - turn;
-        clients[turn].signal(Signal::CONT)?;
-    }
-    let cpu = [
-        a.server.cpu_seconds()? - cpu[0],
-        b.server.cpu_seconds()? - cpu[1],
-    ];
-    // Each in turn resumes and is told to stop, alone: the moment that takes is the same
-    // for both, whereas one left running while the other stops would gain requests.
-    let mut requests = [0; 2];
-    for (i, client) in clients.into_iter().enumerate() {
-        client.signal(Signal::CONT)?;
-        requests[i] = client.finish()?;
-    }
-    Ok([0, 1].map(|i| Side {
-        requests: requests[i],
-        active: active[i],
-        cpu: cpu[i],
-    }))
+    take_turns(clients, [&a.server, &b.server], seconds, a_first)
 }
 
 /// Every duel of `b` against `a`: the ratio of their throughputs, as percentages, and the

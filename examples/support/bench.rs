@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::stores::Result;
 
@@ -206,4 +206,152 @@ pub fn release_binary() -> Result<PathBuf> {
         .into());
     }
     Ok(binary)
+}
+
+/// How long each wrk runs before the other takes its turn.
+pub const SLICE: Duration = Duration::from_millis(100);
+
+/// What one duel measured of one of its two servers.
+pub struct Side {
+    /// Requests wrk completed.
+    pub requests: u64,
+    /// Time its wrk was allowed to run.
+    pub active: Duration,
+    /// Server CPU time over the whole duel.
+    pub cpu: f64,
+}
+
+impl Side {
+    /// Requests per second while its wrk ran.
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.active.as_secs_f64()
+    }
+
+    /// Server CPU time per request, in µs.
+    pub fn cpu_us(&self) -> f64 {
+        self.cpu / self.requests.max(1) as f64 * 1e6
+    }
+
+    /// Server CPU time over the time its wrk ran (1.0: one core, all the time).
+    pub fn busy(&self) -> f64 {
+        self.cpu / self.active.as_secs_f64()
+    }
+}
+
+/// A running wrk process (on the client CPU) that can be paused and resumed.
+pub struct WrkProcess {
+    child: Child,
+    pid: rustix::process::Pid,
+}
+
+impl WrkProcess {
+    /// wrk with one thread and `connections` connections against `url`, each request built
+    /// by `script`, running (for at most 600 s) until told to stop.
+    pub fn spawn(pinning: Pinning, script: &Path, url: &str, connections: u32) -> Result<Self> {
+        let child = pinning
+            .client()
+            .args([
+                "-t1",
+                &format!("-c{connections}"),
+                "-d600s",
+                "--timeout",
+                "5s",
+                "-s",
+            ])
+            .arg(script)
+            .arg(url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let pid =
+            rustix::process::Pid::from_raw(i32::try_from(child.id())?).ok_or("wrk has no pid")?;
+        Ok(Self { child, pid })
+    }
+
+    /// Sends `signal` to wrk.
+    pub fn signal(&self, signal: rustix::process::Signal) -> Result<()> {
+        Ok(rustix::process::kill_process(self.pid, signal)?)
+    }
+
+    /// Stops the run and reads the request count wrk prints. wrk prints when its main
+    /// thread takes a SIGINT; should a worker thread take it instead (it then stops, but
+    /// nothing is printed), the next one reaches the main thread.
+    fn finish(mut self) -> Result<u64> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.signal(rustix::process::Signal::INT)?;
+            let asked = Instant::now();
+            while asked.elapsed() < Duration::from_millis(300) {
+                if self.child.try_wait()?.is_some() {
+                    return self.count();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if Instant::now() > deadline {
+                return Err("wrk did not stop within 10 s of SIGINT".into());
+            }
+        }
+    }
+
+    fn count(&mut self) -> Result<u64> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            self.child.stdout.as_mut().ok_or("no wrk output")?,
+            &mut text,
+        )?;
+        requests_in(&text)
+    }
+}
+
+impl Drop for WrkProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lets two paused wrk processes take turns for `seconds`, every [`SLICE`]: one is stopped
+/// (SIGSTOP) while the other runs, so each server in turn has the client CPU and its own
+/// CPU to itself, and whatever the machine does over seconds (another guest, a frequency
+/// change) falls on both alike. `servers[i]` is the process whose CPU time counts for
+/// `clients[i]`; `first_is_a` picks who starts.
+pub fn take_turns(
+    clients: [WrkProcess; 2],
+    servers: [&Server; 2],
+    seconds: u64,
+    first_is_a: bool,
+) -> Result<[Side; 2]> {
+    use rustix::process::Signal;
+    let cpu = [servers[0].cpu_seconds()?, servers[1].cpu_seconds()?];
+    let mut turn = usize::from(!first_is_a);
+    clients[turn].signal(Signal::CONT)?;
+    let mut active = [Duration::ZERO; 2];
+    let end = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let started = Instant::now();
+        std::thread::sleep(SLICE);
+        clients[turn].signal(Signal::STOP)?;
+        active[turn] += started.elapsed();
+        if Instant::now() >= end {
+            break;
+        }
+        turn = 1 - turn;
+        clients[turn].signal(Signal::CONT)?;
+    }
+    let cpu = [
+        servers[0].cpu_seconds()? - cpu[0],
+        servers[1].cpu_seconds()? - cpu[1],
+    ];
+    // Each in turn resumes and is told to stop, alone: the moment that takes is the same
+    // for both, whereas one left running while the other stops would gain requests.
+    let mut requests = [0; 2];
+    for (i, client) in clients.into_iter().enumerate() {
+        client.signal(Signal::CONT)?;
+        requests[i] = client.finish()?;
+    }
+    Ok([0, 1].map(|i| Side {
+        requests: requests[i],
+        active: active[i],
+        cpu: cpu[i],
+    }))
 }
