@@ -80,21 +80,7 @@ fn chat_script(dir: &Path, name: &str, key: Option<&str>) -> Result<PathBuf> {
 
 /// Runs wrk for `seconds` with `connections` against `url` with `script`.
 fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u32) -> Result<Run> {
-    let out = pinning
-        .client()
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "5s",
-            "--latency",
-            "-s",
-        ])
-        .arg(script)
-        .arg(url)
-        .output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = bench::run_wrk(pinning, url, script, seconds, connections)?;
     let requests = bench::requests_in(&text)?;
     let latency = |label: &str| -> Result<f64> {
         let line = text
@@ -285,9 +271,8 @@ struct Side<'a> {
     proxy: Option<&'a Server>,
 }
 
-/// Rounds of wrk taking the sides in turn (the order rotating, so no side always gets the
-/// warmer machine); the median run of each side and the median of its per-round ratio to
-/// the first side's throughput.
+/// Rounds of wrk taking the sides in turn, each run whole (the order rotating, so no side
+/// always gets the warmer machine): the median run of each side, for latency and CPU.
 fn contest(
     pinning: Pinning,
     sides: &[Side],
@@ -295,9 +280,8 @@ fn contest(
     rounds: usize,
     seconds: u64,
     connections: u32,
-) -> Result<Vec<(Run, f64)>> {
+) -> Result<Vec<Run>> {
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); sides.len()];
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
     // A warm-up for each, not counted.
     for side in sides {
         wrk(pinning, &side.url, &side.script, 1, connections)?;
@@ -326,7 +310,6 @@ fn contest(
             .collect();
         println!("  round {}: {}", round + 1, line.join("; "));
         for (index, run) in this.iter().enumerate() {
-            ratios[index].push(run.rps / this[0].rps);
             runs[index].push(*run);
         }
     }
@@ -340,11 +323,7 @@ fn contest(
             upstream_cpu_us: of(|r| r.upstream_cpu_us),
         }
     };
-    Ok(runs
-        .iter()
-        .zip(ratios)
-        .map(|(runs, ratios)| (summary(runs), median(ratios)))
-        .collect())
+    Ok(runs.iter().map(|runs| summary(runs)).collect())
 }
 
 /// Duels of `b` against `a` with wrk taking turns every 100 ms (see
@@ -455,7 +434,7 @@ fn throughput(
     )?;
     println!("  latency and CPU, each in turn without pauses:");
     let results = contest(pinning, &sides, &upstream, rounds, seconds, 32)?;
-    let [(direct, _), (alone, _), (through, _)] = results[..] else {
+    let [direct, alone, through] = results[..] else {
         unreachable!("three sides")
     };
     let name = if pinning.enabled {

@@ -26,8 +26,8 @@ mod bench;
 mod stores;
 
 use bench::{
-    get_status, median, percentile, release_binary, requests_in, take_turns, Figures, Pinning,
-    Server, Side, WrkProcess,
+    get_status, median, percentile, release_binary, requests_in, run_wrk, take_turns, Figures,
+    Pinning, Server, Side, WrkProcess,
 };
 use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::users::{serialize_users, User, Users};
@@ -74,22 +74,9 @@ fn wrk_script(
 }
 
 /// Runs wrk (on the client CPU) for `seconds` with `connections` connections, each request
-/// built by `script`.
+/// built by `script`; the requests it made.
 fn wrk(pinning: Pinning, url: &str, script: &Path, seconds: u64, connections: u32) -> Result<u64> {
-    let out = pinning
-        .client()
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "5s",
-            "-s",
-        ])
-        .arg(script)
-        .arg(url)
-        .output()?;
-    requests_in(&String::from_utf8_lossy(&out.stdout))
+    requests_in(&run_wrk(pinning, url, script, seconds, connections)?)
 }
 
 /// One server of the throughput comparison and the requests wrk sends it.

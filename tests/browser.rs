@@ -1210,19 +1210,6 @@ async fn the_lock_reason_shows_on_a_phone() {
 
 // ---- API keys and the home page's chat ------------------------------------------------------
 
-/// Makes a key for `user` with the command line; returns the key.
-fn cli_key(home: &Home, user: &str, name: &str) -> String {
-    let out = home.run(&["--addkey", user, "--name", name], "");
-    assert!(out.status.success(), "{out:?}");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    stdout
-        .lines()
-        .nth(1)
-        .expect("the key line")
-        .trim()
-        .to_owned()
-}
-
 /// The status of `GET /auth` with `key` as a Bearer token.
 async fn key_status(server: &Server, key: &str) -> u16 {
     http()
@@ -1462,8 +1449,8 @@ async fn manage_users_counts_keys_and_an_admin_revokes_them() {
             home.add_user("admin", "admin-password");
             home.add_user("bob", "bob-password");
             home.add_user("carol", "carol-password");
-            let first = cli_key(&home, "bob", "ci runner");
-            let second = cli_key(&home, "bob", "notebook");
+            let first = home.add_key("bob", "ci runner", &[]);
+            let second = home.add_key("bob", "notebook", &[]);
             let server = Server::start(&home, &[]);
             let page = Page::new(client, &server.base);
             page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
@@ -1769,10 +1756,7 @@ async fn the_home_page_shows_what_went_wrong_in_the_gateway() {
 
             // A refusal in OpenAI's shape, its message shown: the request carries a key
             // that may use alpha only, and asks for beta.
-            let out = home.run(&["--addkey", "bob", "--name", "k", "--models", "alpha"], "");
-            assert!(out.status.success(), "{out:?}");
-            let key = String::from_utf8(out.stdout).expect("utf-8 output");
-            let key = key.lines().nth(1).expect("the key line").trim().to_owned();
+            let key = home.add_key("bob", "k", &["--models", "alpha"]);
             wrap_chat_fetch(
                 &page,
                 json!({}),

@@ -466,19 +466,7 @@ async fn an_unreachable_or_garbled_upstream_is_a_502(store: Store) {
 /// A home with `alice` and a key for her made by the CLI; the key.
 fn home_with_key(home: &Home, extra: &[&str]) -> String {
     home.add_user("alice", "pw-alice-long");
-    let mut args = vec!["--addkey", "alice", "--name", "stream"];
-    args.extend_from_slice(extra);
-    let out = home.run(&args, "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines()
-        .nth(1)
-        .expect("the key on the second line")
-        .to_owned()
+    home.add_key("alice", "stream", extra)
 }
 
 fn stream_body(events: u64, interval_ms: u64) -> Value {

@@ -56,20 +56,6 @@ async fn sdk(python: &Path, base_url: &str, api_key: &str, ops: Value) -> Option
     Some(serde_json::from_slice(&output.stdout).expect("a JSON list of results"))
 }
 
-/// Makes a key for `user` with `extra` flags; the key.
-fn add_key(home: &Home, user: &str, extra: &[&str]) -> String {
-    let mut args = vec!["--addkey", user, "--name", "sdk"];
-    args.extend_from_slice(extra);
-    let out = home.run(&args, "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.lines().nth(1).unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openai_sdk_lists_chats_and_streams_through_the_gateway() {
     let Some(python) =
@@ -80,7 +66,7 @@ async fn the_openai_sdk_lists_chats_and_streams_through_the_gateway() {
     let fake = FakeOpenAi::start().await;
     let home = Home::new();
     home.add_user("alice", "pw-alice-long");
-    let key = add_key(&home, "alice", &[]);
+    let key = home.add_key("alice", "sdk", &[]);
     let server = Server::start(&home, &["--upstream", &fake.base]);
     let base = server.url("/v1");
     let ops = json!([
@@ -116,8 +102,8 @@ async fn refusals_raise_the_sdks_own_exceptions() {
     let fake = FakeOpenAi::start().await;
     let home = Home::new();
     home.add_user("alice", "pw-alice-long");
-    let restricted = add_key(&home, "alice", &["--models", "alpha"]);
-    let limited = add_key(&home, "alice", &["--rpm", "1"]);
+    let restricted = home.add_key("alice", "sdk", &["--models", "alpha"]);
+    let limited = home.add_key("alice", "sdk", &["--rpm", "1"]);
     let server = Server::start(&home, &["--upstream", &fake.base]);
     let base = server.url("/v1");
     let last = if restricted.ends_with('A') { 'B' } else { 'A' };

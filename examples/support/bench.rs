@@ -141,6 +141,33 @@ impl Drop for Server {
     }
 }
 
+/// Runs wrk (one thread, on the client CPU) for `seconds` with `connections` connections
+/// against `url`, each request built by `script`; its summary, latency distribution
+/// included.
+pub fn run_wrk(
+    pinning: Pinning,
+    url: &str,
+    script: &Path,
+    seconds: u64,
+    connections: u32,
+) -> Result<String> {
+    let out = pinning
+        .client()
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(url)
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The number of requests wrk's summary reports; an error when any failed.
 pub fn requests_in(text: &str) -> Result<u64> {
     if text.contains("Non-2xx") || text.contains("Socket errors") {

@@ -132,6 +132,21 @@ impl Home {
         );
     }
 
+    /// Makes an API key named `name` for `user` with `llms --addkey` (and `extra` flags
+    /// such as `--models a,b`); returns the key, printed alone on the second line.
+    pub fn add_key(&self, user: &str, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["--addkey", user, "--name", name];
+        args.extend_from_slice(extra);
+        let out = self.run(&args, "");
+        assert!(
+            out.status.success(),
+            "addkey {user} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("utf-8 output");
+        text.lines().nth(1).expect("the key line").trim().to_owned()
+    }
+
     /// The parsed users.json.
     pub fn users_json(&self) -> serde_json::Value {
         let text = std::fs::read_to_string(self.users_file()).expect("users.json");
