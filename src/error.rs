@@ -209,6 +209,20 @@ fn seconds(count: u64) -> String {
     }
 }
 
+/// Whether `error`, or any error it was caused by, is an `E`.
+pub fn caused_by<E: std::error::Error + 'static>(
+    error: &(dyn std::error::Error + 'static),
+) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.is::<E>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// The reference's error body: `{"responseStatus":{"errorCode":..,"message":..}}`
 /// ([`Error::Locked`] adds `"locked": true` inside `responseStatus`).
 pub fn error_body(error_code: &str, message: &str) -> serde_json::Value {

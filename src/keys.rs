@@ -144,6 +144,11 @@ fn default_provider() -> String {
 }
 
 impl ApiKey {
+    /// Whether the key is one of `user_name`'s, signed in by `provider`.
+    pub fn belongs_to(&self, user_name: &str, provider: &str) -> bool {
+        self.user_name == user_name && self.provider == provider
+    }
+
     /// Whether the key has stopped working at `now`.
     pub fn is_expired(&self, now: f64) -> bool {
         self.expires.is_some_and(|at| now >= at)
@@ -321,7 +326,7 @@ pub fn add_key(keys: &mut Keys, user_name: &str, provider: &str, request: &NewKe
 pub fn remove_keys_of(keys: &mut Keys, user_name: &str, provider: &str) -> Vec<String> {
     let ids: Vec<String> = keys
         .iter()
-        .filter(|(_, key)| key.user_name == user_name && key.provider == provider)
+        .filter(|(_, key)| key.belongs_to(user_name, provider))
         .map(|(id, _)| id.clone())
         .collect();
     for id in &ids {

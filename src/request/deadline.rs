@@ -110,14 +110,7 @@ pub fn with_deadline(request: Request, timeout: Duration) -> Request {
 /// Whether `error`, or any error it was caused by, is a [`BodyTimedOut`]: how the body
 /// extractors tell a late body from a malformed one.
 pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if error.is::<BodyTimedOut>() {
-            return true;
-        }
-        current = error.source();
-    }
-    false
+    crate::error::caused_by::<BodyTimedOut>(error)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use serde_json::Value;
 pub use error::{openai_response, OpenAiError};
 
 use crate::context::AuthContext;
+use crate::error::caused_by;
 use crate::identity::CurrentUser;
 use crate::keys::KeyGrant;
 use crate::request::deadline::timed_out;
@@ -167,18 +168,6 @@ fn send_refusal(error: &SendError) -> OpenAiError {
         "the upstream could not be reached or answered garbage"
     );
     OpenAiError::upstream_unavailable()
-}
-
-/// Whether `error` or an error it was caused by is an `E`.
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if e.is::<E>() {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }
 
 /// The upstream's answer, streamed back as it comes: status, headers but hop-by-hop ones

@@ -43,7 +43,7 @@ pub async fn list_own_keys(
     let keys = ctx.keys().keys().await?;
     let own: Vec<Value> = keys
         .iter()
-        .filter(|(_, key)| key.user_name == user.user_name && key.provider == user.provider)
+        .filter(|(_, key)| key.belongs_to(&user.user_name, &user.provider))
         .map(|(id, key)| key.to_json(id))
         .collect();
     Ok(Json(json!({ "keys": own })))
@@ -93,8 +93,7 @@ pub async fn remove_key(
     let owner = tokio::task::spawn_blocking(move || {
         ring.store().update(|keys| {
             let mine = keys.get(&target).is_some_and(|key| {
-                asker.is_admin()
-                    || (key.user_name == asker.user_name && key.provider == asker.provider)
+                asker.is_admin() || key.belongs_to(&asker.user_name, &asker.provider)
             });
             if !mine {
                 return Ok(None);

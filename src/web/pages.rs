@@ -138,7 +138,7 @@ async fn own_keys(state: &AuthState, user: &CurrentUser) -> Result<Vec<(String, 
     let keys = state.context().keys().keys().await?;
     Ok(keys
         .iter()
-        .filter(|(_, key)| key.user_name == user.user_name && key.provider == user.provider)
+        .filter(|(_, key)| key.belongs_to(&user.user_name, &user.provider))
         .map(|(id, key)| (id.clone(), key.clone()))
         .collect())
 }
