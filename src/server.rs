@@ -1,23 +1,27 @@
 //! The `llms` host server: the auth router, the host's own home page, logging, the session
 //! sweeper, the connection loop (header timeout, connection limit) and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use maud::Markup;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tower::Service;
+use tower::ServiceExt;
 
 use crate::config::Config;
 use per_client::PerClient;
@@ -27,7 +31,9 @@ use crate::error::{Error, Result};
 use crate::identity::CurrentUser;
 use crate::provider::ProviderRegistry;
 use crate::state::AuthState;
+use crate::web::gateway::is_gateway_path;
 use crate::web::pages::page_context;
+use crate::web::serve_gateway;
 
 /// How often expired session files are swept.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
@@ -98,7 +104,7 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         state.config().max_connections_per_ip,
         state.config().trusted_proxies.clone(),
     );
-    let mut make_service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(state.clone());
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
@@ -111,9 +117,8 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
             tracing::debug!(%peer, "connection refused: this client holds its limit");
             continue;
         };
-        let Ok(service) = make_service.call(peer).await;
         let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection(TokioIo::new(stream), front(&state, &app, peer))
             .into_owned();
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
@@ -143,6 +148,34 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running at shutdown were cut off");
     }
     Ok(())
+}
+
+/// What a connection's requests go to, as seen from `peer`: the gateway's path straight to
+/// [`serve_gateway`] (the guard and the gateway without the router around them), every
+/// other path to `app`. Handlers see the peer as `ConnectInfo<SocketAddr>` either way.
+fn front(
+    state: &AuthState,
+    app: &Router,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response, Infallible>> + Send,
+> + Clone {
+    let (state, app) = (state.clone(), app.clone());
+    service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let (state, app) = (state.clone(), app.clone());
+        async move {
+            if is_gateway_path(request.uri().path()) {
+                Ok(serve_gateway(state, request).await)
+            } else {
+                app.oneshot(request).await
+            }
+        }
+    })
 }
 
 /// Waits for a free connection slot, then for a client. Per-connection failures (a client

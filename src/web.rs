@@ -16,8 +16,9 @@ pub mod keys;
 mod origin;
 pub mod pages;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tower::util::MapRequestLayer;
@@ -75,13 +76,33 @@ where
         .route("/admin/table", get(pages::show_admin_table))
         .route("/account", get(pages::show_account))
         .nest("/assets", assets::router())
-        .merge(gateway::router())
         .merge(providers)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(MapRequestLayer::new(move |request| {
             deadline::with_deadline(request, body_timeout)
         }))
+        // The gateway bounds its bodies itself (size and deadline), as in [`serve_gateway`].
+        .merge(
+            gateway::router().route_layer(MapRequestLayer::new(move |request| {
+                deadline::with_deadline(request, body_timeout)
+            })),
+        )
         .with_state(state)
+}
+
+/// A request to the gateway's path (`/v1`, `/v1/*`) served as the router would serve it
+/// (the guard, the body deadline, the gateway), without the routing and the per-route
+/// layers around it: the server sends such requests here, since they are the hot ones.
+pub async fn serve_gateway(state: AuthState, request: Request) -> Response {
+    let body_timeout = state.config().body_timeout;
+    let gateway_state = state.clone();
+    guard::guarded(state, request, move |request| {
+        gateway::serve(
+            gateway_state,
+            deadline::with_deadline(request, body_timeout),
+        )
+    })
+    .await
 }
 
 /// Wraps `app` in the guard: requests to anything not declared public need a session, and

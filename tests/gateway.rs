@@ -661,3 +661,149 @@ async fn no_key_reaches_a_log_line_or_the_audit_log() {
         assert!(!listing.contains(secret), "--listkeys shows {secret}");
     }
 }
+
+/// The server sends `/v1/*` past the router, through the guard straight to the gateway
+/// (`llms_auth::web::serve_gateway`); the router still serves it in process. Both must
+/// answer every request alike: refusals, their shape, the headers every answer carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_the_gateway_as_the_router_does() {
+    let fake = FakeOpenAi::start().await;
+    let home = Home::new();
+    let key = home_with_key(&home, &["--models", "alpha"]);
+    let server = Server::start(&home, &["--upstream", &fake.base]);
+    let cookie = common::server::sign_in(&server, "alice", "pw-alice-long").await;
+    let base = fake.base.clone();
+    let app = TestApp::builder(Store::Files)
+        .home(home)
+        .config(move |config| {
+            config.upstream = Some(base);
+            config.loopback_only = true;
+        })
+        .build()
+        .await;
+    let bearer = format!("Bearer {key}");
+    let wrong = format!("Bearer sk-llms-{}", "A".repeat(43));
+    let chat_alpha = chat("alpha").to_string();
+    let chat_beta = chat("beta").to_string();
+    // What, method, path, headers, body.
+    type Case<'a> = (&'a str, Method, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("no credentials", Method::GET, "/v1/models", vec![], ""),
+        (
+            "a wrong key",
+            Method::GET,
+            "/v1/models",
+            vec![("authorization", &wrong)],
+            "",
+        ),
+        (
+            "not a bearer",
+            Method::GET,
+            "/v1/models",
+            vec![("authorization", "Basic eDp5")],
+            "",
+        ),
+        (
+            "the key's models",
+            Method::GET,
+            "/v1/models",
+            vec![("authorization", &bearer)],
+            "",
+        ),
+        (
+            "a model it may not use",
+            Method::POST,
+            "/v1/chat/completions",
+            vec![
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
+            &chat_beta,
+        ),
+        (
+            "a body that is no JSON",
+            Method::POST,
+            "/v1/chat/completions",
+            vec![
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
+            "{not json",
+        ),
+        (
+            "a model in the path",
+            Method::GET,
+            "/v1/models/beta",
+            vec![("authorization", &bearer)],
+            "",
+        ),
+        (
+            "another site's form with the session",
+            Method::POST,
+            "/v1/chat/completions",
+            vec![
+                ("cookie", &cookie),
+                ("origin", "http://evil.example"),
+                ("content-type", "text/plain"),
+            ],
+            &chat_alpha,
+        ),
+        (
+            "a host it does not answer to",
+            Method::GET,
+            "/v1/models",
+            vec![("authorization", &bearer), ("host", "evil.example")],
+            "",
+        ),
+        (
+            "a browser asking for a page",
+            Method::GET,
+            "/v1/models",
+            vec![("accept", "text/html")],
+            "",
+        ),
+        (
+            "the session",
+            Method::GET,
+            "/v1/models",
+            vec![("cookie", &cookie)],
+            "",
+        ),
+    ];
+    for (what, method, path, headers, body) in cases {
+        let mut direct = common::server::http().request(method.clone(), server.url(path));
+        let mut routed = request(method, path, None);
+        for (name, value) in &headers {
+            direct = direct.header(*name, *value);
+            routed = routed.header(*name, *value);
+        }
+        let direct = direct.body(body.to_owned()).send().await.unwrap();
+        let routed = app
+            .send(routed.body(Body::from(body.to_owned())).unwrap())
+            .await;
+        assert_eq!(direct.status(), routed.status, "{what}: status");
+        for name in [
+            "content-type",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "cache-control",
+            "retry-after",
+        ] {
+            let value = direct.headers().get(name).map(|v| v.to_str().unwrap());
+            assert_eq!(value, routed.header(name), "{what}: {name}");
+        }
+        assert_eq!(
+            direct.headers()["x-content-type-options"],
+            "nosniff",
+            "{what}"
+        );
+        let text = direct.text().await.unwrap();
+        if routed.status.is_success() {
+            let (direct, routed) = (serde_json::from_str::<Value>(&text).unwrap(), routed.json());
+            assert_eq!(direct["data"], routed["data"], "{what}: the models listed");
+        } else {
+            assert_eq!(text, routed.text(), "{what}: the refusal");
+        }
+    }
+}

@@ -18,9 +18,10 @@ use serde_json::Value;
 
 pub use error::{openai_response, OpenAiError};
 
+use super::extract::identity;
 use crate::context::AuthContext;
-use crate::error::caused_by;
-use crate::identity::CurrentUser;
+use crate::error::{caused_by, Error};
+use crate::identity::{CurrentUser, Identity};
 use crate::keys::KeyGrant;
 use crate::request::deadline::timed_out;
 use crate::state::AuthState;
@@ -38,6 +39,7 @@ const MODEL_LIST_WAIT: Duration = Duration::from_secs(60);
 
 /// `/v1` and everything under it, any method.
 pub fn router() -> Router<AuthState> {
+    let forward = |State(state): State<AuthState>, request: Request| serve(state, request);
     Router::new()
         .route("/v1", any(forward))
         .route("/v1/{*rest}", any(forward))
@@ -48,8 +50,17 @@ pub fn is_gateway_path(path: &str) -> bool {
     path == "/v1" || path.starts_with("/v1/")
 }
 
-async fn forward(State(ctx): State<AuthContext>, user: CurrentUser, request: Request) -> Response {
-    match relay(&ctx, &user, request).await {
+/// Serves a request the guard has admitted: the user it names (an API key's owner, a
+/// session's, or the default user when authentication is off), then [`relay`].
+pub async fn serve(state: AuthState, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let user = match identity(&state, &mut parts).await {
+        Ok(Identity::User(user)) => user,
+        Ok(Identity::Anonymous) => return openai_response(Error::Unauthorized),
+        Err(error) => return openai_response(error),
+    };
+    let request = Request::from_parts(parts, body);
+    match relay(state.context(), &user, request).await {
         Ok(response) => response,
         Err(refusal) => refusal.into_response(),
     }
@@ -148,11 +159,9 @@ fn body_refusal(error: &(dyn std::error::Error + 'static)) -> OpenAiError {
     if caused_by::<LengthLimitError>(error) {
         OpenAiError::too_large(GATEWAY_BODY_LIMIT)
     } else if timed_out(error) {
-        OpenAiError::from(&crate::error::Error::RequestTimeout)
+        OpenAiError::from(&Error::RequestTimeout)
     } else {
-        OpenAiError::from(&crate::error::Error::bad_request(
-            "The request body was cut off.",
-        ))
+        OpenAiError::from(&Error::bad_request("The request body was cut off."))
     }
 }
 

@@ -2,6 +2,8 @@
 //! cross-site refusal, deny by default (a session unless the path is public), and the
 //! response headers every answer carries.
 
+use std::future::Future;
+
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
@@ -47,9 +49,23 @@ pub(super) async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
+    guarded(state, request, |request| next.run(request)).await
+}
+
+/// Runs `inner` on `request` when the guard admits it ([`admit`]), and gives the answer,
+/// admitted or refused, the headers every answer carries. The middleware around the
+/// router, and the server's way to the gateway that skips the router, are both this.
+pub(super) async fn guarded<F, Fut>(state: AuthState, request: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let is_asset = request.uri().path().starts_with("/assets/");
     let page_wanted = wants_html(request.method(), request.headers());
-    let mut response = check_and_run(state, request, next).await;
+    let mut response = match admit(&state, request).await {
+        Ok(request) => inner(request).await,
+        Err(refusal) => refusal,
+    };
     if page_wanted {
         response = as_page(response);
     }
@@ -85,7 +101,10 @@ fn as_page(response: Response) -> Response {
     Response::from_parts(parts, body.into())
 }
 
-async fn check_and_run(state: AuthState, request: Request, next: Next) -> Response {
+/// The guard's checks: the host, the request's facts (kept in its extensions), the
+/// cross-site refusal, and who it is: an API key where keys are taken, else a session
+/// unless the path is public. The request goes on, or its refusal comes back.
+async fn admit(state: &AuthState, request: Request) -> Result<Request, Response> {
     let safe_method = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -101,12 +120,14 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
         }
     };
     if let Err(refused) = check_host(state.config(), &parts) {
-        return refuse(refused);
+        return Err(refuse(refused));
     }
     let facts = RequestFacts::read(&parts, state.config());
     parts.extensions.insert(facts);
     if !safe_method && is_cross_site(&parts, &facts) {
-        return refuse(Error::Forbidden("Cross-site request refused".into()));
+        return Err(refuse(Error::Forbidden(
+            "Cross-site request refused".into(),
+        )));
     }
     // An API key is taken by the gateway and `GET /auth` only: everywhere else it is
     // ignored, so a leaked key cannot manage users or keys.
@@ -119,34 +140,34 @@ async fn check_and_run(state: AuthState, request: Request, next: Next) -> Respon
                     parts.extensions.insert(grant);
                 }
             }
-            Ok(KeyIdentity::Refused(error)) | Err(error) => return refuse(error),
+            Ok(KeyIdentity::Refused(error)) | Err(error) => return Err(refuse(error)),
         }
     } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
-        match identity(&state, &mut parts).await {
+        match identity(state, &mut parts).await {
             Ok(Identity::User(_)) => {}
             // A cookie that names no live session: say so, not "send a key".
             Ok(Identity::Anonymous) if gateway && facts.session.is_some() => {
-                return refuse(Error::KeyRefused(
+                return Err(refuse(Error::KeyRefused(
                     "Your session has ended: sign in again, or send an API key.",
-                ))
+                )))
             }
-            Ok(Identity::Anonymous) if gateway => return refuse(Error::Unauthorized),
+            Ok(Identity::Anonymous) if gateway => return Err(refuse(Error::Unauthorized)),
             Ok(Identity::Anonymous) => {
                 let next = parts
                     .uri
                     .path_and_query()
                     .map(|pq| pq.as_str().to_owned())
                     .unwrap_or_else(|| "/".into());
-                return AuthRejection::SignInRequired {
+                return Err(AuthRejection::SignInRequired {
                     wants_html: wants_html(&parts.method, &parts.headers),
                     next,
                 }
-                .into_response();
+                .into_response());
             }
-            Err(err) => return refuse(err),
+            Err(err) => return Err(refuse(err)),
         }
     }
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 #[cfg(test)]
