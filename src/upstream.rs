@@ -175,8 +175,9 @@ fn tls_config() -> Result<rustls::ClientConfig> {
 }
 
 /// Removes from `headers` the hop-by-hop ones, those `Connection` names, the caller's
-/// credentials and `Host`. One look at each header present (a request or an answer has a
-/// handful); only those to go are removed.
+/// credentials and `Host`. Only the headers present are looked at (a request or an answer
+/// has a handful, and two or three of them go), with no allocation unless `Connection`
+/// names some.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -185,13 +186,15 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    let going: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| NOT_FORWARDED.contains(name) || named.contains(name))
-        .cloned()
-        .collect();
-    for name in &going {
+    for name in &named {
         headers.remove(name);
+    }
+    while let Some(name) = headers
+        .keys()
+        .find(|name| NOT_FORWARDED.contains(name))
+        .cloned()
+    {
+        headers.remove(&name);
     }
 }
 
