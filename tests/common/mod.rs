@@ -1,8 +1,9 @@
 //! The one harness of the integration tests: a temporary `LLMS_HOME` and fixtures in the
 //! on-disk formats ([`home`]), the app in process ([`app`]), the real `llms` binary as a
 //! server ([`server`]) and in a pseudo-terminal ([`pty`]), a fake GitHub
-//! ([`fake_github`]), a fake OpenAI-compatible upstream ([`fake_openai`]) and the reference
-//! Python ([`python`]). Each test file includes it with `mod common;` and uses what it
+//! ([`fake_github`]), a fake OpenAI-compatible upstream ([`fake_openai`]), the reference
+//! Python ([`python`]) and a real, private PostgreSQL server with a fresh database per test
+//! ([`postgres`]). Each test file includes it with `mod common;` and uses what it
 //! needs.
 #![allow(dead_code, unused_imports)]
 
@@ -10,6 +11,7 @@ pub mod app;
 pub mod fake_github;
 pub mod fake_openai;
 pub mod home;
+pub mod postgres;
 pub mod pty;
 pub mod python;
 pub mod server;
