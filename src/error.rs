@@ -95,6 +95,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database holding the stores cannot be reached now (503): never "no users", never
+    /// its internals; the cause is logged where it happened.
+    #[error("The server's database cannot be reached right now; try again shortly.")]
+    StoreUnavailable,
     /// Any other internal failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -128,6 +132,7 @@ impl Error {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnknownProvider { .. }
             | Self::Config(_)
             | Self::Corrupt { .. }
@@ -142,6 +147,7 @@ impl Error {
             StatusCode::UNAUTHORIZED => "Unauthorized",
             StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => "Forbidden",
             StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
+            StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
             _ => "Error",
         }
     }
@@ -149,7 +155,9 @@ impl Error {
     /// The message a client may see: the error itself for client errors, a generic text
     /// for server faults.
     pub fn public_message(&self) -> String {
-        if self.status().is_server_error() {
+        if matches!(self, Self::StoreUnavailable) {
+            self.to_string()
+        } else if self.status().is_server_error() {
             "Internal server error".to_owned()
         } else {
             self.to_string()
@@ -193,6 +201,7 @@ impl Error {
                     "The file {file} in the server's folder does not parse (line {line}, column {column}). Nothing was changed and nobody can sign in until it is fixed: its operator must fix the file or move it away, then reload this page."
                 )
             }
+            Self::StoreUnavailable => self.public_message(),
             _ if status.is_server_error() => "The server could not answer this request. Try again; if it goes on, the server's log says why.".to_owned(),
             _ => self.public_message(),
         };
@@ -232,7 +241,7 @@ pub fn error_body(error_code: &str, message: &str) -> serde_json::Value {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Self::StoreUnavailable) {
             tracing::error!(error = %format!("{self:#}"), "request failed");
         }
         let mut body = error_body(self.error_code(), &self.public_message());
@@ -263,6 +272,12 @@ impl IntoResponse for Error {
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            // The pool gives up on a connection within seconds; worth another try then.
+            Self::StoreUnavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
         }

@@ -28,6 +28,7 @@ mod avatar;
 pub mod cli;
 mod config;
 mod context;
+pub mod database;
 mod error;
 mod fsutil;
 mod identity;

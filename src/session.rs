@@ -29,7 +29,7 @@ pub const COOKIE_NAME: &str = "llms-token";
 pub const TOKEN_LEN: usize = 43;
 
 /// How stale the last-seen time on disk may get before it is rewritten.
-const LAST_SEEN_PERSIST_INTERVAL: f64 = 300.0;
+pub(crate) const LAST_SEEN_PERSIST_INTERVAL: f64 = 300.0;
 
 /// The most live sessions one account may hold: a new sign-in beyond it ends the oldest.
 pub const MAX_SESSIONS_PER_ACCOUNT: usize = 100;
@@ -113,6 +113,16 @@ impl fmt::Debug for SessionKey {
 impl SessionKey {
     fn of(token: &str) -> Self {
         Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// The digest itself (the PostgreSQL store's primary key).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key whose digest is `bytes`, when they are 32.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        Some(Self(bytes.try_into().ok()?))
     }
 
     /// Lowercase hex, the file's name without extension.

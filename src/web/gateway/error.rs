@@ -133,6 +133,9 @@ impl From<&Error> for OpenAiError {
                 "invalid_request_error",
                 "request_too_large",
             ),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Self::new(status, message, "api_error", "service_unavailable")
+            }
             s if s.is_server_error() => Self::new(status, message, "api_error", "internal_error"),
             _ => Self::new(status, message, "invalid_request_error", "invalid_request"),
         };
