@@ -16,6 +16,7 @@ use crate::session::SessionStore;
 use crate::text::printable;
 use crate::users::UserStore;
 
+pub mod import;
 mod keys;
 mod users;
 

@@ -466,6 +466,17 @@ impl SessionStore {
         self.read_cache().len()
     }
 
+    /// Every session of the folder that reads as one, with its key, expired ones included.
+    /// Blocking: reads the whole folder (`llms --import-files`).
+    pub fn all(&self) -> Result<Vec<(SessionKey, SessionRecord)>> {
+        let mut sessions = Vec::new();
+        self.for_each_file(|key, _, record| {
+            sessions.extend(record.map(|record| (key, record)));
+            Ok(())
+        })?;
+        Ok(sessions)
+    }
+
     fn for_each_file(
         &self,
         mut visit: impl FnMut(SessionKey, &Path, Option<SessionRecord>) -> Result<()>,
