@@ -438,3 +438,54 @@ async fn the_database_down_is_503_and_nothing_missed_when_it_is_back() {
         "B listens again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_off_the_runtime_holds_the_document_until_it_commits() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let (a, b) = (instance(db.url()).await, instance(db.url()).await);
+    let on_a = PgDocuments::<Value>::new(&a, "users");
+    let on_b = std::sync::Arc::new(PgDocuments::<Value>::new(&b, "users"));
+    let pending = on_a.begin().await.unwrap();
+    let current = pending.current().clone();
+    let writer = on_b.clone();
+    let waiting = tokio::spawn(async move {
+        writer
+            .update(|all| {
+                all.insert("b".into(), json!(all.len()));
+                Ok(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "B's writer waits for A's change");
+    // The change itself runs on the blocking pool, as the file store's closures do.
+    let next = tokio::task::spawn_blocking(move || {
+        let mut next = (*current).clone();
+        next.insert("a".into(), json!(0));
+        next
+    })
+    .await
+    .unwrap();
+    pending.commit(next).await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let both = seen_within_value(&on_a, |all| all.contains_key("b")).await;
+    assert_eq!(both["a"], 0);
+    assert_eq!(both["b"], 1, "B's change saw A's");
+    // A change given up writes nothing and lets the next writer in.
+    let given_up = on_a.begin().await.unwrap();
+    drop(given_up);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        on_b.update(|all| {
+            all.insert("c".into(), json!(2));
+            Ok(())
+        }),
+    )
+    .await
+    .expect("the row was released")
+    .unwrap();
+    let all = seen_within_value(&on_a, |all| all.contains_key("c")).await;
+    assert_eq!(all.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+}

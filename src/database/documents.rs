@@ -54,6 +54,8 @@ pub struct PgDocuments<V> {
     database: Database,
     announced: Announced,
     cache: Mutex<Option<Cached<V>>>,
+    /// This instance's writers take turns ([`PgDocuments::begin`]).
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl<V> std::fmt::Debug for PgDocuments<V> {
@@ -72,6 +74,7 @@ impl<V: Entry> PgDocuments<V> {
             database: database.clone(),
             announced: database.changes().announced(store),
             cache: Mutex::new(None),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -147,6 +150,20 @@ impl<V: Entry> PgDocuments<V> {
     /// holds the result, so this instance's next look sees it. When `change` fails, or
     /// changes nothing, nothing is written.
     pub async fn update<R>(&self, change: impl FnOnce(&mut Entries<V>) -> Result<R>) -> Result<R> {
+        let pending = self.begin().await?;
+        let mut next = (**pending.current()).clone();
+        let result = change(&mut next)?;
+        pending.commit(next).await?;
+        Ok(result)
+    }
+
+    /// Starts a change, for a caller whose change cannot run inside this future (one that
+    /// blocks, say, on the blocking pool): the document's row is locked, for every
+    /// instance, until the [`PendingChange`] is committed or dropped (dropped: nothing is
+    /// written). Writers on this instance take turns before asking the database, so
+    /// waiting writers do not each hold a connection.
+    pub async fn begin(&self) -> Result<PendingChange<'_, V>> {
+        let turn = self.turn.lock().await;
         let epoch = self.database.changes().epoch();
         let mut tx = self.database.pool().begin().await.map_err(db_error)?;
         sqlx::query(
@@ -166,34 +183,63 @@ impl<V: Entry> PgDocuments<V> {
             Some(cached) => cached,
             None => read(&mut tx, self.store, epoch).await?,
         };
-        let mut next = (*current.value).clone();
-        let result = change(&mut next)?;
-        if next == *current.value {
-            tx.commit().await.map_err(db_error)?;
-            return Ok(result);
+        Ok(PendingChange {
+            documents: self,
+            _turn: turn,
+            tx,
+            version,
+            epoch,
+            current,
+        })
+    }
+}
+
+/// A change begun with [`PgDocuments::begin`]: the document as it is, locked.
+pub struct PendingChange<'a, V> {
+    documents: &'a PgDocuments<V>,
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    tx: Transaction<'static, Postgres>,
+    version: i64,
+    epoch: Option<u64>,
+    current: Cached<V>,
+}
+
+impl<V: Entry> PendingChange<'_, V> {
+    /// The document as it is (no other writer can change it until this one ends).
+    pub fn current(&self) -> &Arc<Entries<V>> {
+        &self.current.value
+    }
+
+    /// Writes `next` in place of the document: the entries that differ, the version raised
+    /// and announced when the transaction commits. Nothing is written when nothing
+    /// changed.
+    pub async fn commit(mut self, next: Entries<V>) -> Result<()> {
+        let store = self.documents.store;
+        if next == *self.current.value {
+            return self.tx.commit().await.map_err(db_error);
         }
-        let positions = write_changes(&mut tx, self.store, &current, &next).await?;
-        let version = version + 1;
+        let positions = write_changes(&mut self.tx, store, &self.current, &next).await?;
+        let version = self.version + 1;
         sqlx::query("UPDATE document_versions SET version = $2 WHERE store = $1")
-            .bind(self.store)
+            .bind(store)
             .bind(version)
-            .execute(&mut *tx)
+            .execute(&mut *self.tx)
             .await
             .map_err(db_error)?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES_CHANNEL)
-            .bind(format!("{}:{version}", self.store))
-            .execute(&mut *tx)
+            .bind(format!("{store}:{version}"))
+            .execute(&mut *self.tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        self.keep(Cached {
+        self.tx.commit().await.map_err(db_error)?;
+        self.documents.keep(Cached {
             version,
-            epoch,
+            epoch: self.epoch,
             value: Arc::new(next),
             positions: Arc::new(positions),
         });
-        Ok(result)
+        Ok(())
     }
 }
 
