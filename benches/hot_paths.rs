@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
 use criterion::{criterion_group, criterion_main, Criterion};
-use llms_auth::internals::JsonStore;
 use llms_auth::internals::SessionStore;
 use llms_auth::internals::Throttle;
+use llms_auth::internals::{DocumentStore, JsonStore};
 use llms_auth::password::{hash_password, verify_password, HashScheme};
 use llms_auth::request::cookies::session_key;
 use llms_auth::session::{SessionKey, SessionToken};
@@ -97,10 +97,10 @@ fn api_keys(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ring = Arc::new(KeyRing::new(JsonStore::at(
+    let ring = Arc::new(KeyRing::new(DocumentStore::Files(JsonStore::at(
         dir.path().join("keys.json"),
         "keys",
-    )));
+    ))));
     let mut secrets = Vec::new();
     ring.store()
         .update(|keys| {

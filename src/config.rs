@@ -60,6 +60,11 @@ pub struct Config {
     pub upstream: Option<String>,
     /// The API key sent to the upstream (`LLMS_UPSTREAM_API_KEY`), if it needs one.
     pub upstream_api_key: Option<Secret>,
+    /// The shared PostgreSQL database (`postgres://...`) that keeps the users, API keys
+    /// and sessions instead of their files, for several instances acting as one. Not yet
+    /// read from the environment or the command line: the audit log, avatars, throttle,
+    /// provider accounts and the command line still use `LLMS_HOME` (SPEC 11 in progress).
+    pub database_url: Option<Secret>,
     /// The fewest characters a new password may have (`LLMS_MIN_PASSWORD_LENGTH`);
     /// existing passwords keep working whatever their length.
     pub min_password_length: usize,
@@ -99,6 +104,7 @@ impl Config {
             min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
             upstream: None,
             upstream_api_key: None,
+            database_url: None,
         }
     }
 

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
+use crate::database::{Database, PgDocuments, PgSessions};
 use crate::error::Result;
 use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
+use crate::stores::{DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
 use crate::throttle::Throttle;
 use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};
@@ -29,7 +31,7 @@ struct Inner {
     keys: Arc<KeyRing>,
     limiter: RateLimiter,
     upstream: Option<Upstream>,
-    sessions: Arc<SessionStore>,
+    sessions: Arc<Sessions>,
     hasher: PasswordHasher,
     throttle: Throttle,
     audit: AuditLog,
@@ -48,16 +50,31 @@ impl AuthContext {
     /// Opens the stores of `config`: makes a store or session folder written by llms.py
     /// private, and fails now, not on the first request, when the user store is broken.
     pub async fn open(config: Config) -> Result<Self> {
-        let users = open_store(&config);
-        let sessions = Arc::new(
-            SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE)
-                .with_store_lock(users.lock_path().to_owned()),
-        );
+        let (users, keys, sessions) = match &config.database_url {
+            Some(url) => {
+                let database = Database::connect(&url.0).await?;
+                (
+                    DocumentStore::postgres(PgDocuments::new(&database, USERS_DOCUMENT)),
+                    DocumentStore::postgres(PgDocuments::new(&database, KEYS_DOCUMENT)),
+                    Sessions::postgres(PgSessions::new(&database, SESSION_MAX_AGE)),
+                )
+            }
+            None => {
+                let users = open_store(&config);
+                let mut sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);
+                if let Some(lock) = users.lock_path() {
+                    sessions = sessions.with_store_lock(lock.to_owned());
+                }
+                let keys = crate::keys::open_store(&config);
+                (users, keys, Sessions::Files(Arc::new(sessions)))
+            }
+        };
+        let sessions = Arc::new(sessions);
         let context = Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
                 audit: AuditLog::new(config.audit_log()),
-                keys: Arc::new(KeyRing::new(crate::keys::open_store(&config))),
+                keys: Arc::new(KeyRing::new(keys)),
                 limiter: RateLimiter::new(),
                 upstream: Upstream::from_config(&config)?,
                 config,
@@ -105,7 +122,7 @@ impl AuthContext {
     }
 
     /// The session store.
-    pub(crate) fn sessions(&self) -> &Arc<SessionStore> {
+    pub(crate) fn sessions(&self) -> &Arc<Sessions> {
         &self.inner.sessions
     }
 

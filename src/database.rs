@@ -25,7 +25,7 @@ use sqlx::PgPool;
 pub use audit::PgAuditLog;
 pub use avatars::PgAvatars;
 pub use changes::{Changes, CHANGES_CHANNEL};
-pub use documents::{Entries, PendingChange, PgDocuments};
+pub use documents::{Entries, Entry, PendingChange, PgDocuments};
 pub use sessions::PgSessions;
 
 use crate::error::{Error, Result};

@@ -26,6 +26,7 @@ pub use ring::{KeyRing, KeyVerdict, ValidKey};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::json_store::JsonStore;
+use crate::stores::DocumentStore;
 use crate::time::now_secs;
 
 /// What every key starts with.
@@ -202,11 +203,14 @@ impl KeyGrant {
 pub type Keys = IndexMap<String, ApiKey>;
 
 /// `credentials/keys.json`.
-pub type KeyStore = JsonStore<Keys>;
+pub type KeyStore = DocumentStore<ApiKey>;
 
 /// The key store of `config`.
 pub fn open_store(config: &Config) -> KeyStore {
-    JsonStore::at(config.credentials_dir().join("keys.json"), "API keys")
+    DocumentStore::Files(JsonStore::at(
+        config.credentials_dir().join("keys.json"),
+        "API keys",
+    ))
 }
 
 /// What a new key is asked to be.

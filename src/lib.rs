@@ -40,6 +40,7 @@ pub mod request;
 mod server;
 pub mod session;
 mod state;
+mod stores;
 mod text;
 mod throttle;
 mod time;
@@ -74,6 +75,7 @@ pub use web::{protect, router};
 pub mod internals {
     pub use crate::json_store::JsonStore;
     pub use crate::session::SessionStore;
+    pub use crate::stores::DocumentStore;
     pub use crate::throttle::Throttle;
     pub use crate::time::now_secs;
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::json_store::{parse_json, to_pretty_json, JsonStore};
+use crate::stores::DocumentStore;
 use crate::text::printable;
 use crate::time::now_secs;
 
@@ -228,13 +229,13 @@ pub fn default_roles(username: &str) -> Vec<String> {
     }
 }
 
-/// The user store: `users.json` as a [`JsonStore`].
-pub type UserStore = JsonStore<Users>;
+/// The user store: `users.json` (a [`JsonStore`]), or the database's `users`.
+pub type UserStore = DocumentStore<User>;
 
 /// The user store of `config`: `credentials/users.json`, or llms.py's own
 /// `user/default/credentials/users.json` when only that one exists.
 pub fn open_store(config: &Config) -> UserStore {
-    JsonStore::at(store_path(config), "user store")
+    DocumentStore::Files(JsonStore::at(store_path(config), "user store"))
 }
 
 /// Where the user store of `config` lives (see [`open_store`]).
@@ -255,8 +256,9 @@ pub fn store_path(config: &Config) -> PathBuf {
 
 /// A one-line notice when `store` is llms.py's own file, for start-up output.
 pub fn location_notice(store: &UserStore, config: &Config) -> Option<String> {
-    (store.path() != config.credentials_dir().join("users.json"))
-        .then(|| format!("Using llms.py's user store at {}", store.path().display()))
+    let path = store.file_path()?;
+    (path != config.credentials_dir().join("users.json"))
+        .then(|| format!("Using llms.py's user store at {}", path.display()))
 }
 
 /// Parses users.json, reporting the first problem with its line and column.
@@ -293,9 +295,10 @@ mod tests {
   }
 }"#;
 
-    fn store() -> (tempfile::TempDir, UserStore) {
+    /// The file itself: these tests are about its format.
+    fn store() -> (tempfile::TempDir, JsonStore<Users>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = open_store(&Config::new(dir.path()));
+        let store = JsonStore::at(store_path(&Config::new(dir.path())), "user store");
         (dir, store)
     }
 
@@ -367,7 +370,7 @@ mod tests {
         fs::create_dir_all(legacy.parent().unwrap()).unwrap();
         fs::write(&legacy, "{}").unwrap();
         let store = open_store(&config);
-        assert_eq!(store.path(), legacy);
+        assert_eq!(store.file_path(), Some(legacy.as_path()));
         assert!(location_notice(&store, &config)
             .unwrap()
             .contains("llms.py"));

@@ -596,7 +596,7 @@ async fn record_changes_take_effect_on_the_next_request(store: Store) {
 async fn a_session_of_another_provider_is_not_accepted(store: Store) {
     let s = setup(store).await;
     // A session the credentials provider started, in the session store's own format.
-    let cookie = s.app.home.write_session("alice", "credentials", 0.0);
+    let cookie = s.app.forge_session("alice", "credentials").await;
     assert_eq!(
         s.app.get("/auth", Some(&cookie)).await.status,
         StatusCode::UNAUTHORIZED
@@ -604,12 +604,12 @@ async fn a_session_of_another_provider_is_not_accepted(store: Store) {
     // Not even once alice is a recorded GitHub user; a session of this provider, written
     // the same way, is accepted (so the refusal is the provider's, not the file's).
     s.sign_in_as("alice", 1001).await;
-    let cookie = s.app.home.write_session("alice", "credentials", 0.0);
+    let cookie = s.app.forge_session("alice", "credentials").await;
     assert_eq!(
         s.app.get("/auth", Some(&cookie)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let github = s.app.home.write_session("alice", "github_auth", 0.0);
+    let github = s.app.forge_session("alice", "github_auth").await;
     assert_eq!(
         s.app.get("/auth", Some(&github)).await.status,
         StatusCode::OK
@@ -745,14 +745,11 @@ impl Setup {
     /// making a request as its user: its file (named by the SHA-256 of the token) is on
     /// disk. The store ends a session by removing the file and the cached entry together,
     /// and a lookup checks the disk, so the file is the truth.
-    fn session_alive(&self, cookie: &str) -> bool {
-        let token = llms_auth::session::SessionToken::parse(
-            cookie
-                .strip_prefix("llms-token=")
-                .expect("a session cookie"),
-        )
-        .expect("a well-formed token");
-        self.app.home.session_file(token.expose()).exists()
+    async fn session_alive(&self, cookie: &str) -> bool {
+        let token = cookie
+            .strip_prefix("llms-token=")
+            .expect("a session cookie");
+        self.app.stored_session(token).await.is_some()
     }
 }
 
@@ -807,7 +804,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
         2002,
         "the rest of the record stays"
     );
-    assert!(!s.session_alive(&bob), "ended by the lock itself");
+    assert!(!s.session_alive(&bob).await, "ended by the lock itself");
     assert_eq!(
         s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
@@ -834,7 +831,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
     let answer = s.delete_github(&alice, "bob").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(s.records().get("bob").is_none());
-    assert!(!s.session_alive(&bob), "ended by the deletion itself");
+    assert!(!s.session_alive(&bob).await, "ended by the deletion itself");
     assert_eq!(
         s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
@@ -873,7 +870,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
         );
     }
     // The admin's own session was never touched.
-    assert!(s.session_alive(&alice));
+    assert!(s.session_alive(&alice).await);
     assert_eq!(
         s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::OK
@@ -970,7 +967,7 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
     );
     assert_eq!(s.records(), before, "nothing was written");
     for cookie in [&alice, &bob, &dave] {
-        assert!(s.session_alive(cookie));
+        assert!(s.session_alive(cookie).await);
     }
     for cookie in [&alice, &bob, &dave] {
         assert_eq!(

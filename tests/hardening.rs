@@ -53,7 +53,7 @@ async fn a_repeated_next_on_the_sign_in_page_is_a_json_400(store: Store) {
 
 async fn an_undecodable_user_name_in_the_path_is_a_json_400(store: Store) {
     let app = TestApp::with_users(store).await;
-    let admin = app.home.write_session("admin", "credentials", 0.0);
+    let admin = app.forge_session("admin", "credentials").await;
     let delete = request(Method::DELETE, "/admin/users/%FF", Some(&admin))
         .body(Body::empty())
         .unwrap();
@@ -67,7 +67,7 @@ async fn an_undecodable_user_name_in_the_path_is_a_json_400(store: Store) {
 
 async fn an_avatar_upload_that_is_not_multipart_is_a_json_400(store: Store) {
     let app = TestApp::with_users(store).await;
-    let bob = app.home.write_session("bob", "credentials", 0.0);
+    let bob = app.forge_session("bob", "credentials").await;
     for content_type in [None, Some("text/plain"), Some("multipart/form-data")] {
         let mut builder = request(Method::POST, "/user/avatar", Some(&bob));
         if let Some(content_type) = content_type {
@@ -146,7 +146,7 @@ async fn only_the_refusal_of_a_locked_account_says_locked(store: Store) {
     assert!(status.get("locked").is_none(), "{status}");
 
     // Nor is a missing Admin role.
-    let alice = app.home.write_session("alice", "credentials", 0.0);
+    let alice = app.forge_session("alice", "credentials").await;
     let not_admin = app.get("/admin/users", Some(&alice)).await;
     assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
     assert!(not_admin.json()["responseStatus"].get("locked").is_none());
@@ -187,7 +187,7 @@ async fn the_store_is_made_private_at_start_and_after_every_write(store: Store) 
 
     // Opened up again behind the server's back: the next write through the API closes it.
     loosen(&file);
-    let admin = app.home.write_session("admin", "credentials", 0.0);
+    let admin = app.forge_session("admin", "credentials").await;
     let reply = app
         .json(
             Method::POST,
@@ -319,7 +319,7 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
 
 async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once(store: Store) {
     let app = TestApp::with_users(store).await;
-    let bob = app.home.write_session("bob", "credentials", 0.0);
+    let bob = app.forge_session("bob", "credentials").await;
     let bomb = png_claiming(20_000, 20_000);
     assert!(bomb.len() < 1024, "{} bytes", bomb.len());
 
@@ -525,7 +525,7 @@ async fn a_body_that_stops_arriving_is_refused_with_408(store: Store) {
         .config(move |config| config.body_timeout = timeout)
         .build()
         .await;
-    let bob = app.home.write_session("bob", "credentials", 0.0);
+    let bob = app.forge_session("bob", "credentials").await;
     let json_post = |path: &str, prefix: &'static [u8]| {
         request(Method::POST, path, Some(&bob))
             .header(header::CONTENT_TYPE, "application/json")
@@ -595,13 +595,17 @@ store_suite!(
     an_avatar_upload_that_is_not_multipart_is_a_json_400,
     malformed_github_start_and_callback_queries_are_json_400s,
     only_the_refusal_of_a_locked_account_says_locked,
-    the_store_is_made_private_at_start_and_after_every_write,
-    llms_py_own_store_location_is_made_private_too,
-    a_session_folder_open_to_others_is_made_private_at_start,
-    a_session_folder_that_cannot_be_made_private_does_not_stop_the_start,
     a_png_claiming_20000_by_20000_pixels_is_refused_at_once,
     a_rebound_page_cannot_act_as_the_default_admin_of_a_first_run,
     llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server,
     a_body_that_stops_arriving_is_refused_with_408,
     the_github_settings_holding_a_secret_are_made_private,
+);
+
+// The permissions of the files and folders of LLMS_HOME: the file store's own.
+files_only!(
+    the_store_is_made_private_at_start_and_after_every_write,
+    llms_py_own_store_location_is_made_private_too,
+    a_session_folder_open_to_others_is_made_private_at_start,
+    a_session_folder_that_cannot_be_made_private_does_not_stop_the_start,
 );

@@ -140,7 +140,7 @@ async fn rotating_through_one_ipv6_64_buys_no_fresh_attempts(store: Store) {
     let reply = login(&app, "alice", "pw-alice", "2001:db8:1:3::1").await;
     assert_eq!(reply.status, StatusCode::OK);
     // The recorded address is the client's own, not its prefix.
-    assert_eq!(app.home.users_json()["alice"]["lastIp"], "2001:db8:1:3::1");
+    assert_eq!(app.users_json()["alice"]["lastIp"], "2001:db8:1:3::1");
 }
 
 /// One wrong sign-in for a fresh name from each address, in order.
@@ -199,11 +199,11 @@ async fn the_password_change_is_throttled_like_sign_in(store: Store) {
         .unwrap();
     assert!(wait >= 1);
     // The right password is refused too while throttled, without being checked.
-    let before = app.home.users_json();
+    let before = app.users_json();
     let reply = change("pw-alice").await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(reply.header("retry-after").is_some());
-    assert_eq!(app.home.users_json(), before);
+    assert_eq!(app.users_json(), before);
     // The guesses count for signing in as well: one budget, not two.
     assert_eq!(
         login(&app, "alice", "pw-alice", "192.0.2.1").await.status,

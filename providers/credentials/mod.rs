@@ -65,7 +65,7 @@ impl CredentialsProvider {
         let seen = self.users_seen.load(Ordering::Relaxed);
         if seen && !self.emptied_warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                store = %ctx.user_store().path().display(),
+                store = %ctx.user_store().describe(),
                 "the user store became empty; authentication stays on until a user is added or the server restarts"
             );
         }

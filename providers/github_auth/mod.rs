@@ -183,7 +183,7 @@ impl AuthProvider for GithubAuthProvider {
         };
         let users = open_store(config);
         if let Some(ready) = self.inner.ready.get() {
-            return if ready.users.path() == users.path() {
+            return if ready.users.describe() == users.describe() {
                 Ok(())
             } else {
                 Err(Error::Config(

@@ -10,7 +10,8 @@ use super::NAME;
 use crate::config::Config;
 use crate::error::Result;
 use crate::json_store::JsonStore;
-use crate::session::{SessionStore, SessionToken};
+use crate::session::SessionToken;
+use crate::stores::{DocumentStore, Sessions};
 use crate::users::AccountRecord;
 
 /// A GitHub account this server admitted, as recorded in `github_auth/users.json`.
@@ -54,21 +55,21 @@ pub type GithubUsers = IndexMap<String, GithubUser>;
 
 /// `github_auth/users.json`: a [`JsonStore`] (locked read-modify-write, atomic writes,
 /// re-read when changed, never overwritten when it does not parse).
-pub type GithubUserStore = JsonStore<GithubUsers>;
+pub type GithubUserStore = DocumentStore<GithubUser>;
 
 /// The record store of `config`: `LLMS_HOME/github_auth/users.json`.
 pub fn open_store(config: &Config) -> GithubUserStore {
-    JsonStore::at(
+    DocumentStore::Files(JsonStore::at(
         config.home.join("github_auth").join("users.json"),
         "GitHub user records",
-    )
+    ))
 }
 
 /// Records the sign-in of `profile` and starts its session, or returns the lock reason.
 /// Runs inside the store's locked read-modify-write.
 pub(super) fn admit(
     users: &mut GithubUsers,
-    sessions: &SessionStore,
+    sessions: &Sessions,
     profile: &Profile,
     ip: &str,
     agent: &str,
@@ -123,8 +124,10 @@ mod tests {
     #[test]
     fn records_follow_renames_and_logins_that_change_hands() {
         let dir = tempfile::tempdir().unwrap();
-        let sessions =
-            SessionStore::new(dir.path().join("sessions"), crate::config::SESSION_MAX_AGE);
+        let sessions = Sessions::Files(std::sync::Arc::new(crate::session::SessionStore::new(
+            dir.path().join("sessions"),
+            crate::config::SESSION_MAX_AGE,
+        )));
         let mut users = GithubUsers::new();
         let alice = Profile {
             login: "alice".into(),

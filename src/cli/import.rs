@@ -11,11 +11,7 @@ use crate::providers::github_auth;
 use crate::session::SessionStore;
 use crate::users::User;
 
-/// The name of the `users.json` document in the database.
-pub const USERS: &str = "users";
-
-/// The name of the `keys.json` document in the database.
-pub const KEYS: &str = "keys";
+pub use crate::stores::{KEYS_DOCUMENT as KEYS, USERS_DOCUMENT as USERS};
 
 /// What one kind of record came to: copied, or already in the database.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -241,11 +241,12 @@ mod tests {
     use super::*;
     use crate::json_store::JsonStore;
     use crate::keys::{add_key, NewKey};
+    use crate::stores::DocumentStore;
 
     fn ring() -> (tempfile::TempDir, Arc<KeyRing>) {
         let dir = tempfile::tempdir().unwrap();
         let store = JsonStore::at(dir.path().join("keys.json"), "keys");
-        (dir, Arc::new(KeyRing::new(store)))
+        (dir, Arc::new(KeyRing::new(DocumentStore::Files(store))))
     }
 
     fn make(ring: &KeyRing, expires_days: Option<u32>) -> crate::keys::MadeKey {

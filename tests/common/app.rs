@@ -15,9 +15,12 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use llms_auth::audit::AuditRecord;
+use llms_auth::cli::import::import_files;
+use llms_auth::database::{Database, PgDocuments};
 use llms_auth::password::HashScheme;
-use llms_auth::{AuthProvider, AuthState, Config, ProviderRegistry};
+use llms_auth::{AuthProvider, AuthState, Config, ProviderRegistry, Secret};
 use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection};
 use tower::ServiceExt;
 
 use super::home::Home;
@@ -27,6 +30,10 @@ use super::home::Home;
 pub enum Store {
     /// JSON files under `LLMS_HOME`: the embedded default.
     Files,
+    /// A fresh database of the tests' own PostgreSQL (`tests/common/postgres.rs`) for each
+    /// app, holding the users, API keys and sessions; what the app's home holds when it is
+    /// built is copied in first (`--import-files`). The rest still lives in the home.
+    Postgres,
 }
 
 /// Runs each named `async fn name(store: Store)` of the calling suite once per store, as
@@ -42,8 +49,38 @@ macro_rules! store_suite {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if $crate::common::postgres::fresh_database().await.is_some() {
+                        super::$test($crate::common::Store::Postgres).await
+                    }
+                }
+            )*
+        }
     };
 }
+
+/// Runs each named `async fn name(store: Store)` on the file store only, as
+/// `files_only::name`: for what only files have (their permissions, a FIFO in a folder).
+#[macro_export]
+macro_rules! files_only {
+    ($($test:ident),* $(,)?) => {
+        mod files_only {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::common::Store::Files).await
+                }
+            )*
+        }
+    };
+}
+
+/// A session as the database keeps it: user, provider, created, last seen, client address,
+/// user agent, binding.
+type SessionRow = (String, String, f64, f64, String, String, Option<i64>);
 
 /// The socket peer of every request unless a test says otherwise.
 pub const PEER: [u8; 4] = [127, 0, 0, 1];
@@ -58,6 +95,8 @@ pub struct TestApp {
     /// Its state, for tests that reach past HTTP (a provider's own store, say).
     pub state: AuthState,
     router: Router,
+    /// The database's URL, on [`Store::Postgres`].
+    database_url: Option<String>,
 }
 
 type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
@@ -100,7 +139,6 @@ impl AppBuilder {
 
     /// The app, or why it did not start.
     pub async fn try_build(self) -> llms_auth::Result<TestApp> {
-        let Store::Files = self.store;
         let home = self.home.unwrap_or_default();
         let mut config = Config::new(home.path());
         config.hash_scheme = HashScheme::Sha256;
@@ -108,13 +146,28 @@ impl AppBuilder {
         for tweak in self.tweaks {
             tweak(&mut config);
         }
+        if self.store == Store::Postgres {
+            let database = super::postgres::fresh_database()
+                .await
+                .expect("the tests' PostgreSQL");
+            let connected = Database::connect(database.url()).await?;
+            import_files(&config, &connected).await?;
+            config.database_url = Some(Secret(database.url));
+        }
         let state = AuthState::new(config, &self.registry).await?;
         let router =
             llms_auth::app(state.clone()).layer(MockConnectInfo(SocketAddr::new(self.peer, 50123)));
+        let database_url = state
+            .context()
+            .config()
+            .database_url
+            .as_ref()
+            .map(|url| url.0.clone());
         Ok(TestApp {
             home,
             state,
             router,
+            database_url,
         })
     }
 
@@ -213,9 +266,152 @@ impl TestApp {
         }
     }
 
-    /// The parsed users.json.
+    /// The users as the store holds them, in users.json's shape.
     pub fn users_json(&self) -> Value {
-        self.home.users_json()
+        if self.state.context().config().database_url.is_none() {
+            return self.home.users_json();
+        }
+        let context = self.state.context().clone();
+        // The store's reads block (on the database here): off the runtime's worker.
+        let users = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(context.users())
+        })
+        .expect("the users");
+        serde_json::to_value(&*users).unwrap()
+    }
+
+    /// The session of `token` as the store keeps it: the session file's JSON, or the
+    /// database's row in the same shape.
+    pub async fn stored_session(&self, token: &str) -> Option<Value> {
+        let Some(url) = &self.database_url else {
+            let bytes = std::fs::read(self.home.session_file(token)).ok()?;
+            return Some(serde_json::from_slice(&bytes).expect("a session file"));
+        };
+        let key = llms_auth::session::SessionToken::key_of(token)?;
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT username, provider, created, last_seen, client_ip, user_agent, binding \
+                 FROM sessions WHERE key = $1",
+        )
+        .bind(&key.as_bytes()[..])
+        .fetch_optional(&mut connection)
+        .await
+        .unwrap();
+        row.map(|(user, provider, created, last_seen, ip, agent, binding)| {
+            json!({
+                "userName": user, "provider": provider, "created": created,
+                "lastSeen": last_seen, "clientIp": ip, "userAgent": agent,
+                "binding": binding.map(|b| format!("{:016x}", b as u64)),
+            })
+        })
+    }
+
+    /// A session of `user` (signed in by `provider`, a minute ago) put in the store by
+    /// hand, as the server would have made it; its cookie pair.
+    pub async fn forge_session(&self, user: &str, provider: &str) -> String {
+        let Some(url) = &self.database_url else {
+            return self.home.write_session(user, provider, 60.0);
+        };
+        let token = super::home::random_token();
+        let key = llms_auth::session::SessionToken::key_of(&token).unwrap();
+        let created = super::home::now_secs() - 60.0;
+        let binding = self.home.binding_of(user, provider) as i64;
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO sessions (key, provider, username, created, last_seen, expires, \
+             client_ip, user_agent, binding) VALUES ($1, $2, $3, $4, $4, $4 + 86400, \
+             '127.0.0.1', 'test', $5)",
+        )
+        .bind(&key.as_bytes()[..])
+        .bind(provider)
+        .bind(user)
+        .bind(created)
+        .bind(binding)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+        format!("llms-token={token}")
+    }
+
+    /// The API keys as the store holds them, in keys.json's shape.
+    pub fn keys_json(&self) -> Value {
+        if self.database_url.is_none() {
+            let path = self.home.path().join("credentials/keys.json");
+            let text = std::fs::read_to_string(path).unwrap_or_else(|_| "{}".into());
+            return serde_json::from_str(&text).unwrap();
+        }
+        let ring = self.state.context().keys().clone();
+        let keys =
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(ring.keys()))
+                .expect("the keys");
+        serde_json::to_value(&*keys).unwrap()
+    }
+
+    /// How many sessions the store keeps (files in the folder, or rows).
+    pub async fn stored_sessions(&self) -> usize {
+        let Some(url) = &self.database_url else {
+            return self.home.session_files().len();
+        };
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        usize::try_from(count).unwrap()
+    }
+
+    /// Replaces the users with `users` (users.json's shape) the way something else would:
+    /// another program writing the file, or another instance on the database, whose
+    /// change this app must see within a second (SPEC 11). Returns once it does.
+    pub async fn write_users_elsewhere(&self, users: &Value) {
+        if self.database_url.is_none() {
+            self.home.write_users_json(users);
+            return;
+        }
+        self.write_elsewhere(llms_auth::cli::import::USERS, users, |app| app.users_json())
+            .await;
+    }
+
+    /// Replaces the API keys with `keys` (keys.json's shape) as another program or
+    /// instance would (see [`TestApp::write_users_elsewhere`]).
+    pub async fn write_keys_elsewhere(&self, keys: &Value) {
+        if self.database_url.is_none() {
+            let path = self.home.path().join("credentials/keys.json");
+            std::fs::write(&path, serde_json::to_string_pretty(keys).unwrap()).unwrap();
+            std::thread::sleep(super::home::EDIT_SEEN_WITHIN);
+            return;
+        }
+        self.write_elsewhere(llms_auth::cli::import::KEYS, keys, |app| app.keys_json())
+            .await;
+    }
+
+    /// Writes `value` as the database's `document` from another instance, then waits until
+    /// `seen` shows it here (within a second).
+    async fn write_elsewhere(
+        &self,
+        document: &'static str,
+        value: &Value,
+        seen: fn(&Self) -> Value,
+    ) {
+        let url = self.database_url.as_ref().expect("a database");
+        let other = Database::connect(url).await.expect("another instance");
+        let entries: indexmap::IndexMap<String, Value> =
+            serde_json::from_value(value.clone()).unwrap();
+        PgDocuments::<Value>::new(&other, document)
+            .update(move |all| {
+                *all = entries;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        while seen(self) != *value {
+            assert!(
+                start.elapsed() < Duration::from_secs(1),
+                "another instance's change was not seen within a second"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Every record of the audit log, oldest first.
