@@ -9,12 +9,12 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
-use crate::database::{Database, PgDocuments, PgSessions};
+use crate::database::{Database, PgAuditLog, PgDocuments, PgSessions};
 use crate::error::Result;
 use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
-use crate::stores::{DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
+use crate::stores::{Audit, DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
 use crate::throttle::Throttle;
 use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};
@@ -34,7 +34,7 @@ struct Inner {
     sessions: Arc<Sessions>,
     hasher: PasswordHasher,
     throttle: Throttle,
-    audit: AuditLog,
+    audit: Audit,
     avatars: AvatarDecoder,
 }
 
@@ -50,13 +50,14 @@ impl AuthContext {
     /// Opens the stores of `config`: makes a store or session folder written by llms.py
     /// private, and fails now, not on the first request, when the user store is broken.
     pub async fn open(config: Config) -> Result<Self> {
-        let (users, keys, sessions) = match &config.database_url {
+        let (users, keys, sessions, audit) = match &config.database_url {
             Some(url) => {
                 let database = Database::connect(&url.0).await?;
                 (
                     DocumentStore::postgres(PgDocuments::new(&database, USERS_DOCUMENT)),
                     DocumentStore::postgres(PgDocuments::new(&database, KEYS_DOCUMENT)),
                     Sessions::postgres(PgSessions::new(&database, SESSION_MAX_AGE)),
+                    Audit::Postgres(PgAuditLog::new(&database)),
                 )
             }
             None => {
@@ -66,14 +67,15 @@ impl AuthContext {
                     sessions = sessions.with_store_lock(lock.to_owned());
                 }
                 let keys = crate::keys::open_store(&config);
-                (users, keys, Sessions::Files(Arc::new(sessions)))
+                let audit = Audit::Files(AuditLog::new(config.audit_log()));
+                (users, keys, Sessions::Files(Arc::new(sessions)), audit)
             }
         };
         let sessions = Arc::new(sessions);
         let context = Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
-                audit: AuditLog::new(config.audit_log()),
+                audit,
                 keys: Arc::new(KeyRing::new(keys)),
                 limiter: RateLimiter::new(),
                 upstream: Upstream::from_config(&config)?,
@@ -141,12 +143,9 @@ impl AuthContext {
         &self.inner.avatars
     }
 
-    /// Appends to the audit log on the blocking pool; a failure is logged, never fatal.
+    /// Appends to the audit log; a failure is logged, never fatal.
     pub async fn audit(&self, record: AuditRecord) {
-        let log = self.inner.audit.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || log.append_or_warn(&record)).await {
-            tracing::warn!(error = %e, "audit task failed");
-        }
+        self.inner.audit.append_or_warn(record).await;
     }
 
     /// The current password accounts: no I/O while the file is known unchanged; a

@@ -6,6 +6,7 @@
 //!   from memory while nothing has changed ([`DocumentStore::cached_if_current`]), a
 //!   read-modify-write that loses nothing to another writer ([`DocumentStore::update`]).
 //! - [`Sessions`]: the session files ([`SessionStore`]) or rows ([`PgSessions`]).
+//! - [`Audit`]: the audit log's file ([`AuditLog`]) or rows ([`PgAuditLog`]).
 //!
 //! Reads and writes that may wait (for the disk or the database) block, as the file store's
 //! always did: callers run them on the blocking pool (or in the command line). On the
@@ -17,7 +18,8 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use crate::database::{Entries, PgDocuments, PgSessions};
+use crate::audit::{AuditLog, AuditRecord};
+use crate::database::{Entries, PgAuditLog, PgDocuments, PgSessions};
 use crate::error::Result;
 use crate::json_store::{Document, JsonStore};
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
@@ -253,6 +255,33 @@ impl Sessions {
     pub fn make_private(&self) {
         if let Self::Files(store) = self {
             store.make_private();
+        }
+    }
+}
+
+/// The audit log, in its file or in the database.
+#[derive(Debug, Clone)]
+pub enum Audit {
+    /// `credentials/audit.log`, one JSON line per event.
+    Files(AuditLog),
+    /// The `audit_log` table, rows from every instance.
+    Postgres(PgAuditLog),
+}
+
+impl Audit {
+    /// Appends `record`; a failure is logged, never fatal (auditing never blocks the
+    /// action itself). The file is written on the blocking pool.
+    pub async fn append_or_warn(&self, record: AuditRecord) {
+        match self {
+            Self::Files(log) => {
+                let log = log.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || log.append_or_warn(&record)).await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, "audit task failed");
+                }
+            }
+            Self::Postgres(log) => log.append_or_warn(&record).await,
         }
     }
 }

@@ -754,7 +754,7 @@ async fn a_wrong_current_password_is_audited_without_secrets(store: Store) {
         "Current password is incorrect",
     );
 
-    let log = std::fs::read_to_string(app.home.path().join("credentials/audit.log")).unwrap();
+    let log = app.audit_text();
     let events: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))

@@ -202,3 +202,28 @@ async fn expired_sessions_are_refused_and_swept() {
     assert_eq!(left, [live.key().as_bytes().to_vec()]);
     assert!(a.find(live.key()).await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_that_ends_a_session_refuses_it_on_the_very_next_request() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let a = instance(db.url()).await;
+    let oldest = a.create("fay", "credentials", "ip", "ua", 1).await.unwrap();
+    assert!(a.find(oldest.key()).await.unwrap().is_some(), "cached");
+    for _ in 1..MAX_SESSIONS_PER_ACCOUNT {
+        a.create("fay", "credentials", "ip", "ua", 1).await.unwrap();
+    }
+    assert!(
+        a.find(oldest.key()).await.unwrap().is_some(),
+        "100: all live"
+    );
+    // The 101st ends the oldest: no waiting for the announcement to come back.
+    a.create("fay", "credentials", "ip", "ua", 1).await.unwrap();
+    assert!(a.find(oldest.key()).await.unwrap().is_none());
+    // A rebinding, likewise.
+    let kept = a.create("gus", "credentials", "ip", "ua", 1).await.unwrap();
+    assert_eq!(a.find(kept.key()).await.unwrap().unwrap().binding, 1);
+    a.rebind("credentials", "gus", 1, 2).await.unwrap();
+    assert_eq!(a.find(kept.key()).await.unwrap().unwrap().binding, 2);
+}

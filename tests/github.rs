@@ -469,7 +469,7 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids(store: Store) {
         events.contains(&("sign_in_failed".into(), "mallory".into())),
         "{events:?}"
     );
-    let log = std::fs::read_to_string(s.app.home.path().join("credentials/audit.log")).unwrap();
+    let log = s.app.audit_text();
     assert!(
         !log.contains(CLIENT_SECRET) && !log.contains("gho_"),
         "{log}"

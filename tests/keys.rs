@@ -129,7 +129,7 @@ async fn a_key_is_shown_once_and_kept_as_its_hash(store: Store) {
     let line = serde_json::to_string(&record).unwrap();
     assert!(line.contains(id), "{line}");
     assert!(!line.contains(secret), "{line}");
-    let audit_log = std::fs::read_to_string(app.home.path().join("credentials/audit.log")).unwrap();
+    let audit_log = app.audit_text();
     assert!(!audit_log.contains(secret));
 }
 

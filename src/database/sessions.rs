@@ -66,6 +66,14 @@ impl PgSessions {
             || created > now + 300.0
     }
 
+    /// Takes a version this instance announced itself, without waiting for its own
+    /// announcement to come back: its very next lookup checks its cached sessions again.
+    fn heard(&self, version: Option<i64>) {
+        if let Some(version) = version {
+            self.announced.fetch_max(version, Ordering::AcqRel);
+        }
+    }
+
     fn forget(&self, key: &SessionKey) {
         self.cache
             .write()
@@ -117,10 +125,13 @@ impl PgSessions {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        if ended > 0 {
-            announce(&mut tx).await?;
-        }
+        let version = if ended > 0 {
+            Some(announce(&mut tx).await?)
+        } else {
+            None
+        };
         tx.commit().await.map_err(db_error)?;
+        self.heard(version);
         Ok(token)
     }
 
@@ -250,10 +261,14 @@ impl PgSessions {
         .await
         .map_err(db_error)?
         .rows_affected();
-        if moved > 0 {
-            announce(&mut tx).await?;
-        }
-        tx.commit().await.map_err(db_error)
+        let version = if moved > 0 {
+            Some(announce(&mut tx).await?)
+        } else {
+            None
+        };
+        tx.commit().await.map_err(db_error)?;
+        self.heard(version);
+        Ok(())
     }
 
     /// Ends one session, everywhere.
@@ -266,10 +281,14 @@ impl PgSessions {
             .await
             .map_err(db_error)?
             .rows_affected();
-        if ended > 0 {
-            announce(&mut tx).await?;
-        }
-        tx.commit().await.map_err(db_error)
+        let version = if ended > 0 {
+            Some(announce(&mut tx).await?)
+        } else {
+            None
+        };
+        tx.commit().await.map_err(db_error)?;
+        self.heard(version);
+        Ok(())
     }
 
     /// Ends every session of `username` signed in by `provider` but `keep`, everywhere;
@@ -292,10 +311,13 @@ impl PgSessions {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        if !ended.is_empty() {
-            announce(&mut tx).await?;
-        }
+        let version = if ended.is_empty() {
+            None
+        } else {
+            Some(announce(&mut tx).await?)
+        };
         tx.commit().await.map_err(db_error)?;
+        self.heard(version);
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         for key in &ended {
             if let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) {
@@ -370,8 +392,9 @@ async fn lock_account(tx: &mut PgConnection, provider: &str, username: &str) -> 
 }
 
 /// Raises the `sessions` version and announces it when the transaction commits: every
-/// instance then checks its cached sessions again before using them.
-async fn announce(tx: &mut PgConnection) -> Result<()> {
+/// instance then checks its cached sessions again before using them. Returns the new
+/// version, which the instance that made the change takes at once ([`PgSessions::heard`]).
+async fn announce(tx: &mut PgConnection) -> Result<i64> {
     let version: i64 = sqlx::query_scalar(
         "INSERT INTO document_versions (store, version) VALUES ($1, 1) \
          ON CONFLICT (store) DO UPDATE SET version = document_versions.version + 1 \
@@ -387,5 +410,5 @@ async fn announce(tx: &mut PgConnection) -> Result<()> {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-    Ok(())
+    Ok(version)
 }

@@ -414,8 +414,36 @@ impl TestApp {
         }
     }
 
-    /// Every record of the audit log, oldest first.
+    /// The audit log as text, one JSON record a line (the file, or the rows as such).
+    pub fn audit_text(&self) -> String {
+        if self.database_url.is_none() {
+            let path = self.home.path().join("credentials/audit.log");
+            return std::fs::read_to_string(path).unwrap_or_default();
+        }
+        self.audit()
+            .iter()
+            .map(|record| serde_json::to_string(record).unwrap() + "\n")
+            .collect()
+    }
+
+    /// Every record of the audit log, oldest first (the file's lines, or the rows).
     pub fn audit(&self) -> Vec<AuditRecord> {
+        if let Some(url) = &self.database_url {
+            let url = url.clone();
+            return tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async move {
+                    let mut connection = PgConnection::connect(&url).await.unwrap();
+                    let rows: Vec<Value> =
+                        sqlx::query_scalar("SELECT record FROM audit_log ORDER BY id")
+                            .fetch_all(&mut connection)
+                            .await
+                            .unwrap();
+                    rows.into_iter()
+                        .map(|row| serde_json::from_value(row).expect("an audit record"))
+                        .collect()
+                })
+            });
+        }
         let path = self.home.path().join("credentials/audit.log");
         std::fs::read_to_string(path)
             .unwrap_or_default()
