@@ -9,12 +9,12 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
-use crate::database::{Database, PgAuditLog, PgDocuments, PgSessions};
+use crate::database::{Database, PgAuditLog, PgAvatars, PgDocuments, PgSessions};
 use crate::error::Result;
 use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
-use crate::stores::{Audit, DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
+use crate::stores::{Audit, Avatars, DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
 use crate::throttle::Throttle;
 use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};
@@ -35,6 +35,7 @@ struct Inner {
     hasher: PasswordHasher,
     throttle: Throttle,
     audit: Audit,
+    avatar_store: Avatars,
     avatars: AvatarDecoder,
 }
 
@@ -50,7 +51,7 @@ impl AuthContext {
     /// Opens the stores of `config`: makes a store or session folder written by llms.py
     /// private, and fails now, not on the first request, when the user store is broken.
     pub async fn open(config: Config) -> Result<Self> {
-        let (users, keys, sessions, audit) = match &config.database_url {
+        let (users, keys, sessions, audit, avatar_store) = match &config.database_url {
             Some(url) => {
                 let database = Database::connect(&url.0).await?;
                 (
@@ -58,6 +59,7 @@ impl AuthContext {
                     DocumentStore::postgres(PgDocuments::new(&database, KEYS_DOCUMENT)),
                     Sessions::postgres(PgSessions::new(&database, SESSION_MAX_AGE)),
                     Audit::Postgres(PgAuditLog::new(&database)),
+                    Avatars::Postgres(PgAvatars::new(&database)),
                 )
             }
             None => {
@@ -68,7 +70,14 @@ impl AuthContext {
                 }
                 let keys = crate::keys::open_store(&config);
                 let audit = Audit::Files(AuditLog::new(config.audit_log()));
-                (users, keys, Sessions::Files(Arc::new(sessions)), audit)
+                let avatars = Avatars::Files(Box::new(config.clone()));
+                (
+                    users,
+                    keys,
+                    Sessions::Files(Arc::new(sessions)),
+                    audit,
+                    avatars,
+                )
             }
         };
         let sessions = Arc::new(sessions);
@@ -76,6 +85,7 @@ impl AuthContext {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
                 audit,
+                avatar_store,
                 keys: Arc::new(KeyRing::new(keys)),
                 limiter: RateLimiter::new(),
                 upstream: Upstream::from_config(&config)?,
@@ -141,6 +151,11 @@ impl AuthContext {
     /// Where uploaded avatars are decoded, a few at a time.
     pub(crate) fn avatars(&self) -> &AvatarDecoder {
         &self.inner.avatars
+    }
+
+    /// Where the avatars are kept.
+    pub(crate) fn avatar_store(&self) -> &Avatars {
+        &self.inner.avatar_store
     }
 
     /// Appends to the audit log; a failure is logged, never fatal.

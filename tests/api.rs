@@ -854,7 +854,7 @@ async fn avatars_of_every_accepted_format_are_stored_as_bounded_pngs(store: Stor
             ))
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{format:?}: {}", reply.text());
-        let stored = std::fs::read(app.home.avatar_file("alice")).unwrap();
+        let stored = app.stored_avatar("alice").await.unwrap();
         assert_eq!(
             image::guess_format(&stored).unwrap(),
             image::ImageFormat::Png,
@@ -915,7 +915,7 @@ async fn svg_text_and_oversized_avatars_are_refused(store: Store) {
         .send(avatar_upload(Some(&alice), "none", "text/plain", b""))
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(!app.home.avatar_file("alice").exists(), "nothing stored");
+    assert!(app.stored_avatar("alice").await.is_none(), "nothing stored");
 
     let reply = app
         .send(avatar_upload(None, "a.png", "image/png", b"x"))
@@ -946,7 +946,7 @@ async fn avatar_is_generated_until_one_is_uploaded(store: Store) {
     assert_eq!(reply.header("content-type"), Some("image/png"));
     assert_eq!(
         reply.body.as_ref(),
-        std::fs::read(app.home.avatar_file("alice")).unwrap()
+        app.stored_avatar("alice").await.unwrap()
     );
 
     // Bob still gets his own generated one.
@@ -1619,8 +1619,7 @@ async fn an_avatar_just_under_2_mib_is_accepted(store: Store) {
         .send(avatar_upload(Some(&alice), "noise.png", "image/png", &png))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let stored =
-        image::load_from_memory(&std::fs::read(app.home.avatar_file("alice")).unwrap()).unwrap();
+    let stored = image::load_from_memory(&app.stored_avatar("alice").await.unwrap()).unwrap();
     assert_eq!((stored.width(), stored.height()), (256, 256));
 }
 

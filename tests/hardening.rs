@@ -338,7 +338,7 @@ async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once(store: Store) {
         "Error",
         "The image could not be read (damaged or too large)",
     );
-    assert!(!app.home.path().join("user/bob/avatar.png").exists());
+    assert!(app.stored_avatar("bob").await.is_none());
 
     // The same construction within bounds is a real picture (the test file is sound).
     let small = png_claiming(4, 4);
@@ -346,7 +346,7 @@ async fn a_png_claiming_20000_by_20000_pixels_is_refused_at_once(store: Store) {
         .send(avatar_upload(Some(&bob), "a.png", "image/png", &small))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert!(app.home.path().join("user/bob/avatar.png").exists());
+    assert!(app.stored_avatar("bob").await.is_some());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -569,7 +569,7 @@ async fn a_body_that_stops_arriving_is_refused_with_408(store: Store) {
             "{what}: {took:?}"
         );
     }
-    assert!(!app.home.path().join("user/bob/avatar.png").exists());
+    assert!(app.stored_avatar("bob").await.is_none());
     assert_eq!(
         app.users_json()["bob"]["password_hash"],
         sha256_hash("pw-bob")

@@ -11,7 +11,6 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::avatar::{avatar_path, reencode_avatar};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::fsutil::write_atomic;
 use crate::identity::CurrentUser;
 use crate::providers::credentials;
 use crate::request::extract::{JsonBody, Multipart};
@@ -59,8 +58,12 @@ pub async fn upload_avatar(
     facts: RequestFacts,
     Multipart(mut multipart): Multipart,
 ) -> Result<Json<Value>> {
-    let path = avatar_path(ctx.config(), &user.user_name)
-        .ok_or_else(|| Error::bad_request("This account's name cannot hold an avatar"))?;
+    // Refused before the upload is read when the name cannot hold one.
+    if avatar_path(ctx.config(), &user.user_name).is_none() {
+        return Err(Error::bad_request(
+            "This account's name cannot hold an avatar",
+        ));
+    }
     let mut upload = None;
     loop {
         let field = multipart.next_field().await?;
@@ -72,7 +75,7 @@ pub async fn upload_avatar(
     }
     let bytes = upload.ok_or_else(|| Error::bad_request("No file was uploaded (field 'file')"))?;
     let png = ctx.avatars().run(move || reencode_avatar(&bytes)).await??;
-    tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await??;
+    ctx.avatar_store().put(&user.user_name, png).await?;
     tracing::info!(user = %printable(&user.user_name), "avatar changed");
     let record = AuditRecord::new(AuditEvent::AvatarChanged, &user.user_name, &user.user_name)
         .ip(&facts.client_ip());
@@ -84,14 +87,8 @@ pub async fn upload_avatar(
 
 /// `GET /avatar/user`: the user's avatar, or a generated one.
 pub async fn show_avatar(State(ctx): State<AuthContext>, user: CurrentUser) -> Result<Response> {
-    if let Some(path) = avatar_path(ctx.config(), &user.user_name) {
-        match tokio::fs::read(&path).await {
-            Ok(png) => {
-                return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
+    if let Some(png) = ctx.avatar_store().get(&user.user_name).await? {
+        return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());
     }
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml")],

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 
 use crate::accounts::{AccountChange, AccountChanged, LockChange};
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::avatar::remove_avatar;
 use crate::error::{Error, Result};
 use crate::keys::remove_keys_of;
 use crate::password::check_new_password;
@@ -317,8 +316,7 @@ pub async fn delete_user(
     // The avatar goes with the name, unless another account still holds that name (two
     // providers' accounts of one name, from before names were one namespace).
     if state.account_named(&name).await?.is_none() {
-        let (config, target) = (ctx.config().clone(), name.clone());
-        tokio::task::spawn_blocking(move || remove_avatar(&config, &target)).await?;
+        ctx.avatar_store().remove(&name).await;
     }
     tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user deleted");
     let mut record =

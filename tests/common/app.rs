@@ -347,6 +347,19 @@ impl TestApp {
         serde_json::to_value(&*keys).unwrap()
     }
 
+    /// The avatar stored for `user` (its file, or its row).
+    pub async fn stored_avatar(&self, user: &str) -> Option<Vec<u8>> {
+        let Some(url) = &self.database_url else {
+            return std::fs::read(self.home.avatar_file(user)).ok();
+        };
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar("SELECT image FROM avatars WHERE username = $1")
+            .bind(user)
+            .fetch_optional(&mut connection)
+            .await
+            .unwrap()
+    }
+
     /// How many sessions the store keeps (files in the folder, or rows).
     pub async fn stored_sessions(&self) -> usize {
         let Some(url) = &self.database_url else {
