@@ -1674,6 +1674,7 @@ store_suite!(
     a_legacy_hash_is_upgraded_at_sign_in_unless_sha256_is_asked_for,
     public_prefixes_do_not_open_other_routes,
     an_avatar_just_under_2_mib_is_accepted,
+    a_deleted_accounts_avatar_goes_with_it,
 );
 
 /// The review's finding: sessions survived a password change or re-creation made by
@@ -1919,4 +1920,40 @@ async fn a_browser_gets_a_page_for_an_error_and_an_api_client_json() {
         "{}",
         page.text()
     );
+}
+
+/// A later account of the same name must not inherit the picture: deleting an account
+/// removes its avatar, wherever avatars are kept.
+async fn a_deleted_accounts_avatar_goes_with_it(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let bob = app.sign_in("bob", "pw-bob").await;
+    let png = encode(image::ImageFormat::Png, 20, 20);
+    let reply = app
+        .send(avatar_upload(Some(&bob), "a.png", "image/png", &png))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(app.stored_avatar("bob").await.is_some());
+    let reply = app
+        .send(
+            request(Method::DELETE, "/admin/users/bob", Some(&admin))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(app.stored_avatar("bob").await.is_none(), "the avatar went");
+    // Made again: the generated picture, not the old one.
+    let reply = app
+        .json(
+            Method::POST,
+            "/admin/users",
+            Some(&admin),
+            json!({ "userName": "bob", "password": "pw-bob-again", "roles": [] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let bob = app.sign_in("bob", "pw-bob-again").await;
+    let avatar = app.get("/avatar/user", Some(&bob)).await;
+    assert_eq!(avatar.header("content-type"), Some("image/svg+xml"));
 }
