@@ -9,8 +9,11 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
-use crate::database::{Database, PgAuditLog, PgAvatars, PgDocuments, PgSessions};
+use crate::database::{
+    Database, Entries, Entry, PgAuditLog, PgAvatars, PgDocuments, PgSessions, PgThrottle,
+};
 use crate::error::Result;
+use crate::json_store::JsonStore;
 use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
@@ -35,6 +38,8 @@ struct Inner {
     hasher: PasswordHasher,
     throttle: Throttle,
     audit: Audit,
+    /// The shared database, when the stores live there.
+    database: Option<Database>,
     avatar_store: Avatars,
     avatars: AvatarDecoder,
 }
@@ -51,17 +56,18 @@ impl AuthContext {
     /// Opens the stores of `config`: makes a store or session folder written by llms.py
     /// private, and fails now, not on the first request, when the user store is broken.
     pub async fn open(config: Config) -> Result<Self> {
-        let (users, keys, sessions, audit, avatar_store) = match &config.database_url {
-            Some(url) => {
-                let database = Database::connect(&url.0).await?;
-                (
-                    DocumentStore::postgres(PgDocuments::new(&database, USERS_DOCUMENT)),
-                    DocumentStore::postgres(PgDocuments::new(&database, KEYS_DOCUMENT)),
-                    Sessions::postgres(PgSessions::new(&database, SESSION_MAX_AGE)),
-                    Audit::Postgres(PgAuditLog::new(&database)),
-                    Avatars::Postgres(PgAvatars::new(&database)),
-                )
-            }
+        let database = match &config.database_url {
+            Some(url) => Some(Database::connect(&url.0).await?),
+            None => None,
+        };
+        let (users, keys, sessions, audit, avatar_store) = match &database {
+            Some(database) => (
+                DocumentStore::postgres(PgDocuments::new(database, USERS_DOCUMENT)),
+                DocumentStore::postgres(PgDocuments::new(database, KEYS_DOCUMENT)),
+                Sessions::postgres(PgSessions::new(database, SESSION_MAX_AGE)),
+                Audit::Postgres(PgAuditLog::new(database)),
+                Avatars::Postgres(PgAvatars::new(database)),
+            ),
             None => {
                 let users = open_store(&config);
                 let mut sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);
@@ -81,10 +87,15 @@ impl AuthContext {
             }
         };
         let sessions = Arc::new(sessions);
+        let throttle = match &database {
+            Some(database) => Throttle::shared(PgThrottle::new(database)),
+            None => Throttle::new(),
+        };
         let context = Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(config.hash_scheme, config.hash_concurrency),
                 audit,
+                database,
                 avatar_store,
                 keys: Arc::new(KeyRing::new(keys)),
                 limiter: RateLimiter::new(),
@@ -92,7 +103,7 @@ impl AuthContext {
                 config,
                 users,
                 sessions,
-                throttle: Throttle::new(),
+                throttle,
                 avatars: AvatarDecoder::new(AVATAR_DECODERS),
             }),
         };
@@ -151,6 +162,19 @@ impl AuthContext {
     /// Where uploaded avatars are decoded, a few at a time.
     pub(crate) fn avatars(&self) -> &AvatarDecoder {
         &self.inner.avatars
+    }
+
+    /// A provider's keyed document (its accounts, say) where this home keeps its stores:
+    /// the file `file` makes, or the database's document `name`.
+    pub fn documents<V: Entry>(
+        &self,
+        name: &'static str,
+        file: impl FnOnce() -> JsonStore<Entries<V>>,
+    ) -> DocumentStore<V> {
+        match &self.inner.database {
+            Some(database) => DocumentStore::postgres(PgDocuments::new(database, name)),
+            None => DocumentStore::Files(file()),
+        }
     }
 
     /// Where the avatars are kept.

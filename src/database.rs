@@ -13,6 +13,7 @@ mod avatars;
 mod changes;
 mod documents;
 mod sessions;
+mod throttle;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub use avatars::PgAvatars;
 pub use changes::{Changes, CHANGES_CHANNEL};
 pub use documents::{Entries, Entry, PendingChange, PgDocuments};
 pub use sessions::PgSessions;
+pub use throttle::{Counted, PgThrottle};
 
 use crate::error::{Error, Result};
 

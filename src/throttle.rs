@@ -25,6 +25,8 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+use crate::database::PgThrottle;
+
 /// How many counters each table holds at most.
 pub const MAX_ENTRIES: usize = 50_000;
 
@@ -158,6 +160,29 @@ impl Table {
     }
 }
 
+/// Takes the shared count of `key` into `table`: the database's failures and last failure
+/// (a refusal already reported for that very count stays reported), or no counter.
+fn adopt(table: &mut Table, key: Key, shared: Option<crate::database::Counted>) {
+    match shared {
+        Some((failures, last_failure)) => {
+            let reported = table.counters.get(&key).is_some_and(|c| {
+                c.refusal_reported && c.failures == failures && c.last_failure == last_failure
+            });
+            table.counters.insert(
+                key,
+                Counter {
+                    failures,
+                    last_failure,
+                    refusal_reported: reported,
+                },
+            );
+        }
+        None => {
+            table.counters.remove(&key);
+        }
+    }
+}
+
 /// Attempts one username may have being checked at once.
 pub const MAX_IN_FLIGHT_PER_USER: u32 = 2;
 
@@ -201,6 +226,9 @@ fn release(map: &mut HashMap<Key, InFlight>, key: &Key) {
 #[derive(Debug, Default)]
 pub struct Throttle {
     tables: Mutex<Tables>,
+    /// The counters every instance shares, when the stores live in a database: read before
+    /// each attempt, written with each failure ([`Throttle::attempt`]).
+    shared: Option<PgThrottle>,
 }
 
 /// Which limit refused an attempt.
@@ -239,6 +267,29 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
+    /// [`Attempt::succeeded`], and the shared counter forgotten too, before it returns.
+    pub async fn record_success(self) -> crate::error::Result<()> {
+        let shared = self.throttle.shared.clone();
+        let user = hex::encode(self.user_key);
+        self.succeeded();
+        match shared {
+            Some(shared) => shared.clear_user(&user).await,
+            None => Ok(()),
+        }
+    }
+
+    /// [`Attempt::failed`], and the shared counters counted too, before it returns: the
+    /// next attempt, on any instance, sees this failure.
+    pub async fn record_failure(self, now: f64) -> crate::error::Result<()> {
+        let shared = self.throttle.shared.clone();
+        let (user, address) = (hex::encode(self.user_key), hex::encode(self.address_key));
+        self.failed(now);
+        match shared {
+            Some(shared) => shared.add_failure(&user, &address, now).await,
+            None => Ok(()),
+        }
+    }
+
     /// The password was right: the username's failures are forgotten (the address's are
     /// not: one good account must not launder an address's guessing).
     pub fn succeeded(mut self) {
@@ -251,10 +302,10 @@ impl Attempt<'_> {
     /// The password was wrong (or the name unknown), at `now`.
     pub fn failed(mut self, now: f64) {
         self.settled = true;
-        self.record_failure(now);
+        self.count_failure(now);
     }
 
-    fn record_failure(&self, now: f64) {
+    fn count_failure(&self, now: f64) {
         let mut tables = self.throttle.lock();
         tables.users.add_failure(&self.user_key, now);
         tables.addresses.add_failure(&self.address_key, now);
@@ -270,7 +321,20 @@ impl Attempt<'_> {
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.record_failure(crate::time::now_secs());
+            let now = crate::time::now_secs();
+            self.count_failure(now);
+            // Abandoned mid-check (the client went away): a failure everywhere too.
+            if let (Some(shared), Ok(runtime)) = (
+                self.throttle.shared.clone(),
+                tokio::runtime::Handle::try_current(),
+            ) {
+                let (user, address) = (hex::encode(self.user_key), hex::encode(self.address_key));
+                runtime.spawn(async move {
+                    if let Err(e) = shared.add_failure(&user, &address, now).await {
+                        tracing::warn!(error = %e, "an abandoned sign-in was not counted everywhere");
+                    }
+                });
+            }
         }
     }
 }
@@ -279,6 +343,44 @@ impl Throttle {
     /// An empty throttle.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A throttle whose failure counters are `shared` by every instance.
+    pub fn shared(shared: PgThrottle) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::default()
+        }
+    }
+
+    /// [`Throttle::begin`], after taking the shared counters when there are any (the
+    /// failures other instances saw count here too). `Err` when they cannot be read: the
+    /// attempt is not checked then.
+    pub async fn attempt(
+        &self,
+        username: &str,
+        address: &str,
+        now: f64,
+    ) -> crate::error::Result<Result<Attempt<'_>, Throttled>> {
+        if let Some(shared) = &self.shared {
+            let (user_key, address_key) = (user_key(username), address_key(address));
+            let (user, address_count) = shared
+                .read(&hex::encode(user_key), &hex::encode(address_key))
+                .await?;
+            let mut tables = self.lock();
+            adopt(&mut tables.users, user_key, user);
+            adopt(&mut tables.addresses, address_key, address_count);
+        }
+        Ok(self.begin(username, address, now))
+    }
+
+    /// [`Throttle::clear_user`], and the shared counter too.
+    pub async fn clear_user_everywhere(&self, username: &str) -> crate::error::Result<()> {
+        self.clear_user(username);
+        match &self.shared {
+            Some(shared) => shared.clear_user(&hex::encode(user_key(username))).await,
+            None => Ok(()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {

@@ -12,10 +12,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::fake_github::{settings, FakeGithub, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI};
-use common::{cookie_pair, request, AppBuilder, Home, Reply, Store, TestApp, EDIT_SEEN_WITHIN};
-use llms_auth::providers::github_auth::{GithubAuthProvider, GithubConfig};
+use common::{cookie_pair, request, AppBuilder, Home, Reply, Store, TestApp};
+use llms_auth::providers::github_auth::{self, GithubAuthProvider, GithubConfig};
 use llms_auth::users::User;
 use serde_json::{json, Value};
+
+/// The GitHub records' file under the home.
+const RECORDS_FILE: &str = "github_auth/users.json";
 
 store_suite!(
     full_flow_signs_in_with_a_state_bound_to_the_browser,
@@ -126,24 +129,21 @@ impl Setup {
         answer.cookie("llms-token").expect("session cookie")
     }
 
-    fn records_path(&self) -> std::path::PathBuf {
-        self.app.home.path().join("github_auth/users.json")
+    /// The GitHub records as stored (the file, or the database's document).
+    async fn records(&self) -> Value {
+        self.app
+            .stored_document(github_auth::NAME, RECORDS_FILE)
+            .await
     }
 
-    fn records(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.records_path()).unwrap()).unwrap()
-    }
-
-    fn edit_records(&self, change: impl FnOnce(&mut Value)) {
-        let mut records = self.records();
+    /// Changes the records as another program (or another instance) would, and waits as
+    /// long as the app is given to see it.
+    async fn edit_records(&self, change: impl FnOnce(&mut Value)) {
+        let mut records = self.records().await;
         change(&mut records);
-        std::fs::write(
-            self.records_path(),
-            serde_json::to_vec_pretty(&records).unwrap(),
-        )
-        .unwrap();
-        // Another program's edit is seen within the store's freshness window.
-        std::thread::sleep(EDIT_SEEN_WITHIN);
+        self.app
+            .write_document_elsewhere(github_auth::NAME, RECORDS_FILE, &records)
+            .await;
     }
 
     /// Every record of the audit log as `(event, actor, target, detail)`, oldest first.
@@ -267,7 +267,7 @@ async fn full_flow_signs_in_with_a_state_bound_to_the_browser(store: Store) {
     assert!(home.text().contains("alice"));
 
     // The admitted user is recorded.
-    let records = s.records();
+    let records = s.records().await;
     let alice = &records["alice"];
     assert_eq!(alice["id"], 1001);
     assert_eq!(alice["login"], "alice");
@@ -378,7 +378,7 @@ async fn wrong_or_missing_state_is_refused(store: Store) {
     assert_refused(&declined, StatusCode::FORBIDDEN, "access_denied");
     // None of these reached GitHub's token endpoint.
     assert!(s.fake.token_requests().is_empty());
-    assert!(!s.records_path().exists(), "nobody was recorded");
+    assert_eq!(s.records().await, json!({}), "nobody was recorded");
     // The genuine callback still works, once.
     let answer = s.app.page(&no_cookie, Some(&cookie)).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.text());
@@ -398,7 +398,7 @@ async fn a_login_made_of_digits_is_never_taken_for_an_id(store: Store) {
     s.fake.sign_in_next_as("583231", 999_999);
     let refused = s.round_trip(None).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
-    assert!(!s.records_path().exists(), "nobody recorded");
+    assert_eq!(s.records().await, json!({}), "nobody recorded");
     // The account the id names gets in, as an Admin, whatever its login.
     let octocat = s.sign_in_as("octocat", 583231).await;
     let me = s.app.get("/auth", Some(&octocat)).await.json();
@@ -444,7 +444,7 @@ async fn restrict_to_matches_logins_in_any_case_and_numeric_ids(store: Store) {
     let refused = s.round_trip(None).await;
     assert_refused(&refused, StatusCode::FORBIDDEN, "not allowed to sign in");
     assert!(refused.text().contains("mallory"));
-    assert!(s.records().get("mallory").is_none());
+    assert!(s.records().await.get("mallory").is_none());
     // Both outcomes are in the audit log, without any secret.
     let audit = s.app.audit();
     let events: Vec<(String, String)> = audit[audit.len().saturating_sub(10)..]
@@ -496,7 +496,7 @@ async fn github_errors_give_a_clear_page_and_no_session(store: Store) {
         answer.assert_hides(CLIENT_SECRET);
         answer.assert_hides("gho_faketoken");
     }
-    assert!(!s.records_path().exists());
+    assert_eq!(s.records().await, json!({}));
 }
 
 async fn a_redirect_from_the_token_endpoint_is_not_followed(store: Store) {
@@ -551,7 +551,8 @@ async fn record_changes_take_effect_on_the_next_request(store: Store) {
     );
 
     // Locked in the record: the session ends at once, and signing in again is refused.
-    s.edit_records(|r| r["alice"]["locked"] = json!("Left the team"));
+    s.edit_records(|r| r["alice"]["locked"] = json!("Left the team"))
+        .await;
     assert_eq!(
         s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::UNAUTHORIZED
@@ -566,7 +567,8 @@ async fn record_changes_take_effect_on_the_next_request(store: Store) {
     // Unlocked: in again. Removed: out again.
     s.edit_records(|r| {
         r["alice"].as_object_mut().unwrap().remove("locked");
-    });
+    })
+    .await;
     let alice = s.sign_in_as("alice", 1001).await;
     assert_eq!(
         s.app.get("/auth", Some(&alice)).await.status,
@@ -574,7 +576,8 @@ async fn record_changes_take_effect_on_the_next_request(store: Store) {
     );
     s.edit_records(|r| {
         r.as_object_mut().unwrap().remove("alice");
-    });
+    })
+    .await;
     assert_eq!(
         s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::UNAUTHORIZED
@@ -586,7 +589,8 @@ async fn record_changes_take_effect_on_the_next_request(store: Store) {
         s.app.get("/admin/users", Some(&alice)).await.status,
         StatusCode::FORBIDDEN
     );
-    s.edit_records(|r| r["alice"]["roles"] = json!(["Admin"]));
+    s.edit_records(|r| r["alice"]["roles"] = json!(["Admin"]))
+        .await;
     assert_eq!(
         s.app.get("/admin/users", Some(&alice)).await.status,
         StatusCode::OK
@@ -755,7 +759,8 @@ impl Setup {
 
 async fn manage_users_lists_github_users_with_a_badge_and_no_change_password(store: Store) {
     let (s, alice, _bob) = managed(store).await;
-    s.edit_records(|r| r["bob"]["locked"] = json!("Spam <b>"));
+    s.edit_records(|r| r["bob"]["locked"] = json!("Spam <b>"))
+        .await;
 
     for path in ["/admin", "/admin/table"] {
         let page = s.app.page(path, Some(&alice)).await;
@@ -798,9 +803,9 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.json(), json!({"success": true, "userName": "bob"}));
-    assert_eq!(s.records()["bob"]["locked"], "Spam");
+    assert_eq!(s.records().await["bob"]["locked"], "Spam");
     assert_eq!(
-        s.records()["bob"]["id"],
+        s.records().await["bob"]["id"],
         2002,
         "the rest of the record stays"
     );
@@ -819,7 +824,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
         .put_github(&alice, json!({"userName": "bob", "locked": false}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert!(s.records()["bob"].get("locked").is_none());
+    assert!(s.records().await["bob"].get("locked").is_none());
     assert_eq!(
         s.app.get("/auth", Some(&bob)).await.status,
         StatusCode::UNAUTHORIZED
@@ -830,7 +835,7 @@ async fn locking_unlocking_and_deleting_a_github_user_through_the_api(store: Sto
     // Delete: the record goes and the session ends on the next request.
     let answer = s.delete_github(&alice, "bob").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert!(s.records().get("bob").is_none());
+    assert!(s.records().await.get("bob").is_none());
     assert!(!s.session_alive(&bob).await, "ended by the deletion itself");
     assert_eq!(
         s.app.get("/auth", Some(&bob)).await.status,
@@ -887,7 +892,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
         .put_github(&alice, json!({"userName": "bob", "roles": ["Admin"]}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert_eq!(s.records()["bob"]["roles"], json!(["Admin"]));
+    assert_eq!(s.records().await["bob"]["roles"], json!(["Admin"]));
     // In effect on bob's next request, and bob is now an Admin nobody can lock.
     assert_eq!(
         s.app.get("/admin/users", Some(&bob)).await.status,
@@ -900,7 +905,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
         refusal(&lock, StatusCode::BAD_REQUEST),
         "Cannot lock an Admin user"
     );
-    assert!(s.records()["bob"].get("locked").is_none());
+    assert!(s.records().await["bob"].get("locked").is_none());
     assert!(s.audit().iter().any(|(e, _, t, d)| e == "roles_changed"
         && t == "bob"
         && d.as_deref() == Some("roles: Admin")));
@@ -919,7 +924,7 @@ async fn roles_of_a_github_user_are_set_through_the_api(store: Store) {
 async fn github_users_are_guarded_like_store_users(store: Store) {
     let (s, alice, bob) = managed(store).await;
     let dave = s.sign_in_as("dave", 4004).await;
-    let before = s.records();
+    let before = s.records().await;
     let cases = [
         (
             json!({"userName": "alice", "locked": "x"}),
@@ -965,7 +970,7 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
         s.delete_github(&bob, "dave").await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(s.records(), before, "nothing was written");
+    assert_eq!(s.records().await, before, "nothing was written");
     for cookie in [&alice, &bob, &dave] {
         assert!(s.session_alive(cookie).await);
     }
@@ -1001,7 +1006,7 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
         refusal(&answer, StatusCode::BAD_REQUEST),
         "Cannot lock an Admin user"
     );
-    assert!(s.records()["alice"].get("locked").is_none());
+    assert!(s.records().await["alice"].get("locked").is_none());
     assert_eq!(
         s.app.get("/auth", Some(&alice)).await.status,
         StatusCode::OK
@@ -1010,7 +1015,7 @@ async fn github_users_are_guarded_like_store_users(store: Store) {
 
 async fn store_users_are_managed_as_before_next_to_github_users(store: Store) {
     let (s, alice, _bob) = managed(store).await;
-    let github_before = s.records();
+    let github_before = s.records().await;
     // carol as users.json holds her now.
     let carol = || serde_json::from_value::<User>(s.app.users_json()["carol"].clone()).unwrap();
 
@@ -1043,7 +1048,7 @@ async fn store_users_are_managed_as_before_next_to_github_users(store: Store) {
         .as_object()
         .expect("users.json holds an object")
         .contains_key("carol"));
-    assert_eq!(s.records(), github_before, "GitHub records untouched");
+    assert_eq!(s.records().await, github_before, "GitHub records untouched");
     assert!(s
         .audit()
         .iter()
@@ -1241,7 +1246,8 @@ async fn admin_actions_reach_only_the_account_of_the_provider_named(store: Store
     let alice = s.sign_in_as("alice", 1001).await;
     s.edit_records(|records| {
         records["bob"] = json!({ "id": 2002, "login": "bob", "created": 1.0, "roles": [] });
-    });
+    })
+    .await;
     let password_bob = s.app.sign_in("bob", "pw-bob").await;
 
     // The Manage Users page says whose row is whose.
@@ -1260,7 +1266,7 @@ async fn admin_actions_reach_only_the_account_of_the_provider_named(store: Store
         .put_github(&alice, json!({"userName": "bob", "locked": "Spam"}))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert_eq!(s.records()["bob"]["locked"], "Spam");
+    assert_eq!(s.records().await["bob"]["locked"], "Spam");
     assert!(s.app.users_json()["bob"].get("locked").is_none());
     assert!(
         s.app.is_signed_in(&password_bob).await,
@@ -1270,7 +1276,7 @@ async fn admin_actions_reach_only_the_account_of_the_provider_named(store: Store
     // Deleting the GitHub bob leaves the password bob, and his avatar.
     let answer = s.delete_github(&alice, "bob").await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    assert!(s.records().get("bob").is_none());
+    assert!(s.records().await.get("bob").is_none());
     assert!(s.app.users_json().get("bob").is_some());
     assert!(s.app.is_signed_in(&password_bob).await);
 
@@ -1314,7 +1320,7 @@ async fn usernames_are_one_namespace_across_providers(store: Store) {
         "belongs to another account",
     );
     assert!(refused.session_cookie().is_none());
-    assert!(!s.records_path().exists(), "nobody recorded");
+    assert_eq!(s.records().await, json!({}), "nobody recorded");
 
     let dave = s.sign_in_as("dave", 4004).await;
     assert_eq!(s.app.get("/auth", Some(&dave)).await.status, StatusCode::OK);

@@ -286,3 +286,61 @@ async fn a_refusal_says_whether_the_account_or_the_address_must_wait(store: Stor
         "Too many failed sign-ins for this account."
     );
 }
+
+/// SPEC 11: failed sign-ins count toward one throttle whichever instance receives them.
+/// Two apps on one database (two instances): two failures, one on each, and the third
+/// attempt waits on both; a per-instance throttle would let it through on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_on_two_instances_count_toward_one_throttle() {
+    let Some(db) = common::postgres::fresh_database().await else {
+        return;
+    };
+    let instance = |home: Home| {
+        TestApp::builder(Store::Postgres)
+            .home(home)
+            .database(db.url())
+            .peer(PROXY)
+            .config(|config| config.trusted_proxies = vec![PROXY.into()])
+            .build()
+    };
+    let home = Home::new();
+    home.write_users(&[("alice", "pw-alice", &[])]);
+    let a = instance(home).await;
+    let b = instance(Home::new()).await;
+    assert_eq!(
+        login(&a, "alice", "wrong-1", "203.0.113.7").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&b, "alice", "wrong-2", "203.0.113.7").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Two failures: a second's wait, on either instance, from any address for the name.
+    for (app, address) in [
+        (&a, "203.0.113.7"),
+        (&b, "198.51.100.1"),
+        (&a, "198.51.100.2"),
+    ] {
+        let reply = login(app, "alice", "pw-alice", address).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            reply.text()
+        );
+    }
+    // The wait over, the right password on B clears the name's counter for A too.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        login(&b, "alice", "pw-alice", "198.51.100.1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login(&a, "alice", "wrong-3", "198.51.100.2").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&a, "alice", "pw-alice", "198.51.100.2").await.status,
+        StatusCode::OK
+    );
+}

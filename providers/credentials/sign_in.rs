@@ -77,17 +77,21 @@ async fn check_throttled(
     password: String,
     stored: Option<String>,
 ) -> Result<Checked> {
-    let attempt = match ctx.throttle().begin(username, client_ip, now_secs()) {
+    let attempt = match ctx
+        .throttle()
+        .attempt(username, client_ip, now_secs())
+        .await?
+    {
         Ok(attempt) => attempt,
         Err(throttled) => return Ok(Checked::Throttled(throttled)),
     };
     match ctx.hasher().verify(password, stored).await? {
         Verification::Match { needs_upgrade } => {
-            attempt.succeeded();
+            attempt.record_success().await?;
             Ok(Checked::Right { needs_upgrade })
         }
         Verification::Mismatch => {
-            attempt.failed(now_secs());
+            attempt.record_failure(now_secs()).await?;
             Ok(Checked::Wrong)
         }
     }

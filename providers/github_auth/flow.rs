@@ -282,8 +282,7 @@ async fn complete(
         let ip = ip.clone();
         tokio::task::spawn_blocking(move || {
             github
-                .ready()?
-                .users
+                .store()?
                 .update(|users| admit(users, &sessions, &profile, &ip, &agent))
         })
         .await

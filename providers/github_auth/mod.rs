@@ -51,7 +51,7 @@ pub use client::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
 pub use config::{GithubConfig, DEFAULT_API_URL, DEFAULT_OAUTH_URL};
 pub use flow::SCOPE;
 pub use state_cookie::{SECURE_STATE_COOKIE, STATE_COOKIE, STATE_MAX_AGE};
-pub use store::{open_store, GithubUser, GithubUserStore, GithubUsers};
+pub use store::{open_store, records_file, GithubUser, GithubUserStore, GithubUsers};
 
 use crate::accounts::AccountFields;
 use crate::accounts::{apply_change, Account, AccountChange, AccountChanged, AccountDirectory};
@@ -81,18 +81,27 @@ pub struct GithubAuthProvider {
 struct Github {
     settings: OnceLock<GithubConfig>,
     ready: OnceLock<Ready>,
+    /// The records, opened from the context at the first [`AuthProvider::requires_auth`].
+    users: OnceLock<GithubUserStore>,
 }
 
 /// Set up by [`AuthProvider::prepare`].
 #[derive(Debug)]
 struct Ready {
-    users: GithubUserStore,
+    /// Where the settings say the records live (the home), to refuse serving two.
+    home: std::path::PathBuf,
     http: reqwest::Client,
 }
 
 impl Github {
     fn settings(&self) -> Result<&GithubConfig> {
         self.settings
+            .get()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("github_auth was not prepared")))
+    }
+
+    fn store(&self) -> Result<&GithubUserStore> {
+        self.users
             .get()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("github_auth was not prepared")))
     }
@@ -106,11 +115,11 @@ impl Github {
     /// The recorded users: no I/O while the file is known unchanged, a re-read on the
     /// blocking pool when it changed.
     async fn users(self: &Arc<Self>) -> Result<Arc<GithubUsers>> {
-        if let Some(users) = self.ready()?.users.cached_if_current() {
+        if let Some(users) = self.store()?.cached_if_current() {
             return Ok(users);
         }
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.ready()?.users.snapshot()).await?
+        tokio::task::spawn_blocking(move || this.store()?.snapshot()).await?
     }
 
     /// Whether the `admins` setting makes a recorded user an Admin.
@@ -181,9 +190,8 @@ impl AuthProvider for GithubAuthProvider {
                 self.inner.settings.get_or_init(|| loaded)
             }
         };
-        let users = open_store(config);
         if let Some(ready) = self.inner.ready.get() {
-            return if ready.users.describe() == users.describe() {
+            return if ready.home == config.home {
                 Ok(())
             } else {
                 Err(Error::Config(
@@ -191,10 +199,11 @@ impl AuthProvider for GithubAuthProvider {
                 ))
             };
         }
-        // A record file that does not parse stops the server now, not at the first request.
-        let users = tokio::task::spawn_blocking(move || users.snapshot().map(|_| users)).await??;
         let http = client::http_client(settings)?;
-        let _ = self.inner.ready.set(Ready { users, http });
+        let _ = self.inner.ready.set(Ready {
+            home: config.home.clone(),
+            http,
+        });
         if settings.restrict_to.is_empty() {
             tracing::warn!("github_auth: restrict_to / GITHUB_USERS is empty, so every GitHub account can sign in");
         }
@@ -204,7 +213,15 @@ impl AuthProvider for GithubAuthProvider {
         Ok(())
     }
 
-    async fn requires_auth(&self, _ctx: &AuthContext) -> Result<bool> {
+    async fn requires_auth(&self, ctx: &AuthContext) -> Result<bool> {
+        if self.inner.users.get().is_none() {
+            // The records where the home keeps its stores; ones that do not parse stop the
+            // server now (this runs as it starts), not at the first request.
+            let users = ctx.documents(NAME, || records_file(ctx.config()));
+            let users =
+                tokio::task::spawn_blocking(move || users.snapshot().map(|_| users)).await??;
+            let _ = self.inner.users.set(users);
+        }
         Ok(true)
     }
 
@@ -307,7 +324,7 @@ impl AccountDirectory for GithubAuthProvider {
         let sessions = ctx.sessions().clone();
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
-            github.ready()?.users.update(|users| {
+            github.store()?.update(|users| {
                 let Some(user) = users.get_mut(&name) else {
                     return Ok(None);
                 };
@@ -329,7 +346,7 @@ impl AccountDirectory for GithubAuthProvider {
         let sessions = ctx.sessions().clone();
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
-            github.ready()?.users.update(|users| {
+            github.store()?.update(|users| {
                 if users.shift_remove(&name).is_none() {
                     return Ok(false);
                 }

@@ -53,16 +53,22 @@ impl GithubUser {
 /// now belongs to someone else).
 pub type GithubUsers = IndexMap<String, GithubUser>;
 
-/// `github_auth/users.json`: a [`JsonStore`] (locked read-modify-write, atomic writes,
-/// re-read when changed, never overwritten when it does not parse).
+/// The GitHub records: `github_auth/users.json` (a [`JsonStore`]: locked read-modify-write,
+/// atomic writes, re-read when changed, never overwritten when it does not parse), or the
+/// database's `github_auth` document.
 pub type GithubUserStore = DocumentStore<GithubUser>;
 
-/// The record store of `config`: `LLMS_HOME/github_auth/users.json`.
-pub fn open_store(config: &Config) -> GithubUserStore {
-    DocumentStore::Files(JsonStore::at(
+/// The record file of `config`: `LLMS_HOME/github_auth/users.json`.
+pub fn records_file(config: &Config) -> JsonStore<GithubUsers> {
+    JsonStore::at(
         config.home.join("github_auth").join("users.json"),
         "GitHub user records",
-    ))
+    )
+}
+
+/// The record file of `config` as a store (the command line, `--import-files`).
+pub fn open_store(config: &Config) -> GithubUserStore {
+    DocumentStore::Files(records_file(config))
 }
 
 /// Records the sign-in of `profile` and starts its session, or returns the lock reason.

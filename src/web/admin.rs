@@ -229,7 +229,7 @@ pub async fn update_user(
         .ok_or_else(|| not_found(&name))?;
     if unlocking {
         // An admin unlocking an account also forgives its failed sign-ins.
-        ctx.throttle().clear_user(&name);
+        ctx.throttle().clear_user_everywhere(&name).await?;
     }
     tracing::info!(user = %printable(&name), by = %printable(&admin.user_name), "user updated");
     for change in changes {

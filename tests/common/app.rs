@@ -105,6 +105,8 @@ type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
 /// configuration and extra providers.
 pub struct AppBuilder {
     store: Store,
+    /// On [`Store::Postgres`]: this database instead of a fresh one (another instance).
+    database: Option<String>,
     home: Option<Home>,
     peer: IpAddr,
     tweaks: Vec<Tweak>,
@@ -115,6 +117,13 @@ impl AppBuilder {
     /// Runs on `home` (with whatever it already holds) instead of a fresh one.
     pub fn home(mut self, home: Home) -> Self {
         self.home = Some(home);
+        self
+    }
+
+    /// On [`Store::Postgres`], runs on the database at `url` (another app's: two instances
+    /// of one deployment) instead of a fresh one.
+    pub fn database(mut self, url: &str) -> Self {
+        self.database = Some(url.to_owned());
         self
     }
 
@@ -147,12 +156,18 @@ impl AppBuilder {
             tweak(&mut config);
         }
         if self.store == Store::Postgres {
-            let database = super::postgres::fresh_database()
-                .await
-                .expect("the tests' PostgreSQL");
-            let connected = Database::connect(database.url()).await?;
+            let url = match self.database {
+                Some(url) => url,
+                None => {
+                    super::postgres::fresh_database()
+                        .await
+                        .expect("the tests' PostgreSQL")
+                        .url
+                }
+            };
+            let connected = Database::connect(&url).await?;
             import_files(&config, &connected).await?;
-            config.database_url = Some(Secret(database.url));
+            config.database_url = Some(Secret(url));
         }
         let state = AuthState::new(config, &self.registry).await?;
         let router =
@@ -182,6 +197,7 @@ impl TestApp {
     pub fn builder(store: Store) -> AppBuilder {
         AppBuilder {
             store,
+            database: None,
             home: None,
             peer: PEER.into(),
             tweaks: Vec::new(),
@@ -315,7 +331,7 @@ impl TestApp {
         let token = super::home::random_token();
         let key = llms_auth::session::SessionToken::key_of(&token).unwrap();
         let created = super::home::now_secs() - 60.0;
-        let binding = self.home.binding_of(user, provider) as i64;
+        let binding = self.stored_binding(user, provider).await as i64;
         let mut connection = PgConnection::connect(url).await.unwrap();
         sqlx::query(
             "INSERT INTO sessions (key, provider, username, created, last_seen, expires, \
@@ -347,6 +363,48 @@ impl TestApp {
         serde_json::to_value(&*keys).unwrap()
     }
 
+    /// A keyed document as stored: the JSON file `file` under the home ({} when absent), or
+    /// the database's document `name` read afresh.
+    pub async fn stored_document(&self, name: &str, file: &str) -> Value {
+        let Some(url) = &self.database_url else {
+            return std::fs::read(self.home.path().join(file))
+                .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+                .unwrap_or_else(|_| json!({}));
+        };
+        let mut connection = PgConnection::connect(url).await.unwrap();
+        let rows: Vec<(String, Value)> =
+            sqlx::query_as("SELECT key, value FROM documents WHERE store = $1 ORDER BY position")
+                .bind(name)
+                .fetch_all(&mut connection)
+                .await
+                .unwrap();
+        Value::Object(rows.into_iter().collect())
+    }
+
+    /// Writes a keyed document as another program would (the file `file` under the home)
+    /// or another instance (the database's document `name`), then waits as long as SPEC 11
+    /// gives the others to honour it: the file store's freshness window, or a second.
+    pub async fn write_document_elsewhere(&self, name: &'static str, file: &str, value: &Value) {
+        let Some(url) = &self.database_url else {
+            let path = self.home.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+            std::thread::sleep(super::home::EDIT_SEEN_WITHIN);
+            return;
+        };
+        let other = Database::connect(url).await.expect("another instance");
+        let entries: indexmap::IndexMap<String, Value> =
+            serde_json::from_value(value.clone()).unwrap();
+        PgDocuments::<Value>::new(&other, name)
+            .update(move |all| {
+                *all = entries;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
     /// The avatar stored for `user` (its file, or its row).
     pub async fn stored_avatar(&self, user: &str) -> Option<Vec<u8>> {
         let Some(url) = &self.database_url else {
@@ -358,6 +416,33 @@ impl TestApp {
             .fetch_optional(&mut connection)
             .await
             .unwrap()
+    }
+
+    /// The binding a session of `user` (of `provider`) needs to be accepted now, from the
+    /// account as the database stores it (see [`Home::binding_of`] for the files).
+    async fn stored_binding(&self, user: &str, provider: &str) -> u64 {
+        match provider {
+            "credentials" => {
+                let record = &self.users_json()[user];
+                match (record["password_hash"].as_str(), record["created"].as_f64()) {
+                    (Some(hash), Some(created)) => llms_auth::session::binding(hash, created),
+                    _ => 0,
+                }
+            }
+            "github_auth" => {
+                let records = self
+                    .stored_document("github_auth", "github_auth/users.json")
+                    .await;
+                let record = &records[user];
+                match (record["id"].as_u64(), record["created"].as_f64()) {
+                    (Some(id), Some(created)) => {
+                        llms_auth::session::binding(&format!("github:{id}"), created)
+                    }
+                    _ => 0,
+                }
+            }
+            _ => 0,
+        }
     }
 
     /// How many sessions the store keeps (files in the folder, or rows).
