@@ -9,10 +9,13 @@ use std::net::IpAddr;
 
 use clap::{ArgGroup, Parser};
 
-use crate::audit::AuditLog;
-use crate::config::{Config, SESSION_MAX_AGE};
+use crate::audit::AuditRecord;
+use crate::config::Config;
+use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::session::SessionStore;
+use crate::keys::KeyStore;
+use crate::providers::github_auth::{self, GithubUserStore};
+use crate::stores::Sessions;
 use crate::text::printable;
 use crate::users::UserStore;
 
@@ -30,7 +33,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     version,
     about = "LLM gateway server with username/password authentication and user management",
     after_help = "With no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
-    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit", "addkey", "listkeys", "removekey"]).multiple(false))
+    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit", "addkey", "listkeys", "removekey", "import_files"]).multiple(false))
 )]
 pub struct Cli {
     /// Add a user, or set a new password for an existing one (prompts for the password)
@@ -106,6 +109,17 @@ pub struct Cli {
     /// http://127.0.0.1:11434/v1) [env: LLMS_UPSTREAM]
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
+
+    /// Keep users, sessions, API keys, accounts, throttle counters, avatars and the audit
+    /// log in this PostgreSQL database (postgres://user:password@host:port/db), shared by
+    /// every instance, instead of files under LLMS_HOME [env: LLMS_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Copy the file store of LLMS_HOME into the database (--database-url); run it again
+    /// and nothing is copied twice
+    #[arg(long)]
+    pub import_files: bool,
 
     /// Auth providers, comma-separated: credentials (default), github_auth, none [env: LLMS_AUTH]
     #[arg(long, value_name = "NAME[,NAME...]")]
@@ -197,6 +211,8 @@ pub enum Command {
     ListKeys(Option<String>),
     /// `--removekey ID`
     RemoveKey(String),
+    /// `--import-files`
+    ImportFiles,
     /// `--serve PORT`, or no command at all
     Serve(u16),
 }
@@ -246,6 +262,8 @@ impl Cli {
             Command::ListKeys((!user.is_empty()).then(|| user.clone()))
         } else if let Some(id) = &self.removekey {
             Command::RemoveKey(id.clone())
+        } else if self.import_files {
+            Command::ImportFiles
         } else {
             Command::Serve(self.serve.unwrap_or(DEFAULT_PORT))
         }
@@ -263,12 +281,28 @@ pub fn run(cli: Cli) -> Result<()> {
     run_with(cli, crate::ProviderRegistry::builtin())
 }
 
-/// What the commands work on.
+/// What the commands work on: the stores of the home (its files, or the database), and
+/// the runtime the database's are waited for on.
 struct Commands<'a> {
     config: &'a Config,
+    ctx: &'a AuthContext,
+    runtime: &'a tokio::runtime::Runtime,
     users: &'a UserStore,
-    sessions: &'a SessionStore,
+    sessions: &'a Sessions,
     input: Input,
+}
+
+impl Commands<'_> {
+    /// The API keys.
+    fn keys(&self) -> &KeyStore {
+        self.ctx.keys().store()
+    }
+
+    /// The GitHub records.
+    fn github(&self) -> GithubUserStore {
+        self.ctx
+            .documents(github_auth::NAME, || github_auth::records_file(self.config))
+    }
 }
 
 /// Runs the command the flags ask for, choosing `--auth NAME` from `registry`: how a host
@@ -278,24 +312,45 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
     if let Some(upstream) = &cli.upstream {
         config.upstream = Some(crate::config::parse_upstream("--upstream", upstream)?);
     }
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(crate::config::Secret(url.clone()));
+    }
     let command = cli.command();
     if let Command::Serve(port) = command {
         return crate::server::run_blocking(config, registry, cli.host, port);
     }
-    let audit = AuditLog::new(config.audit_log());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("starting the runtime: {e}")))?;
     let out = &mut std::io::stdout().lock();
     if let Command::Audit(count) = command {
-        return show_audit(&audit, count, out);
+        let audit = runtime.block_on(crate::stores::Audit::open(&config))?;
+        return show_audit(&runtime.block_on(audit.tail(count))?, out);
     }
-    let users = crate::users::open_store(&config);
-    if let Some(notice) = crate::users::location_notice(&users, &config) {
+    if let Command::ImportFiles = command {
+        let Some(url) = &config.database_url else {
+            return Err(Error::Config(
+                "--import-files copies LLMS_HOME into the database: set LLMS_DATABASE_URL (or --database-url)".into(),
+            ));
+        };
+        let report = runtime.block_on(async {
+            let database = crate::database::Database::connect(&url.0).await?;
+            import::import_files(&config, &database).await
+        })?;
+        return say(out, report.to_string().trim_end());
+    }
+    let ctx = runtime.block_on(AuthContext::open(config.clone()))?;
+    if let Some(notice) = crate::users::location_notice(ctx.user_store(), &config) {
         eprintln!("{notice}");
     }
-    let sessions = SessionStore::new(config.sessions_dir(), SESSION_MAX_AGE);
     let mut commands = Commands {
         config: &config,
-        users: &users,
-        sessions: &sessions,
+        ctx: &ctx,
+        runtime: &runtime,
+        users: ctx.user_store(),
+        sessions: ctx.sessions(),
         input: Input {
             password_stdin: cli.password_stdin,
         },
@@ -307,7 +362,7 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
         command => commands.user_command(command, out)?,
     };
     if let Some(record) = record {
-        audit.append_or_warn(&record);
+        runtime.block_on(ctx.audit(record));
     }
     Ok(())
 }
@@ -315,8 +370,7 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
 /// The actor recorded for changes made from the command line.
 const CLI_ACTOR: &str = "cli";
 
-fn show_audit(audit: &AuditLog, count: usize, out: &mut impl Write) -> Result<()> {
-    let records = audit.tail(count)?;
+fn show_audit(records: &[AuditRecord], out: &mut impl Write) -> Result<()> {
     if records.is_empty() {
         return say(out, "No audit events recorded.");
     }

@@ -60,10 +60,9 @@ pub struct Config {
     pub upstream: Option<String>,
     /// The API key sent to the upstream (`LLMS_UPSTREAM_API_KEY`), if it needs one.
     pub upstream_api_key: Option<Secret>,
-    /// The shared PostgreSQL database (`postgres://...`) that keeps the users, API keys
-    /// and sessions instead of their files, for several instances acting as one. Not yet
-    /// read from the environment or the command line: the audit log, avatars, throttle,
-    /// provider accounts and the command line still use `LLMS_HOME` (SPEC 11 in progress).
+    /// The shared PostgreSQL database (`LLMS_DATABASE_URL` / `--database-url`,
+    /// `postgres://...`) that keeps every store instead of the files under `LLMS_HOME`, for
+    /// several instances acting as one.
     pub database_url: Option<Secret>,
     /// The fewest characters a new password may have (`LLMS_MIN_PASSWORD_LENGTH`);
     /// existing passwords keep working whatever their length.
@@ -147,6 +146,12 @@ impl Config {
         if let Ok(value) = std::env::var("LLMS_UPSTREAM") {
             if !value.trim().is_empty() {
                 config.upstream = Some(parse_upstream("LLMS_UPSTREAM", &value)?);
+            }
+        }
+        if let Ok(value) = std::env::var("LLMS_DATABASE_URL") {
+            let value = value.trim();
+            if !value.is_empty() {
+                config.database_url = Some(Secret(value.to_owned()));
             }
         }
         if let Ok(value) = std::env::var("LLMS_UPSTREAM_API_KEY") {

@@ -275,6 +275,28 @@ pub enum Audit {
 }
 
 impl Audit {
+    /// The audit log of `config`'s home: its file, or the database's table.
+    pub async fn open(config: &Config) -> Result<Self> {
+        Ok(match &config.database_url {
+            Some(url) => {
+                let database = crate::database::Database::connect(&url.0).await?;
+                Self::Postgres(PgAuditLog::new(&database))
+            }
+            None => Self::Files(AuditLog::new(config.audit_log())),
+        })
+    }
+
+    /// The last `count` records, oldest first.
+    pub async fn tail(&self, count: usize) -> Result<Vec<AuditRecord>> {
+        match self {
+            Self::Files(log) => {
+                let log = log.clone();
+                tokio::task::spawn_blocking(move || log.tail(count)).await?
+            }
+            Self::Postgres(log) => log.tail(count).await,
+        }
+    }
+
     /// Appends `record`; a failure is logged, never fatal (auditing never blocks the
     /// action itself). The file is written on the blocking pool.
     pub async fn append_or_warn(&self, record: AuditRecord) {

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::{say, write_all, Command, Commands, CLI_ACTOR};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::{Error, Result};
-use crate::keys::{add_key, open_store, NewKey};
+use crate::keys::{add_key, NewKey};
 use crate::providers::{credentials, github_auth};
 use crate::text::printable;
 use crate::time::local_time;
@@ -30,10 +30,7 @@ impl Commands<'_> {
         if self.users.load()?.contains_key(user) {
             return Ok(Some(credentials::NAME));
         }
-        if github_auth::open_store(self.config)
-            .load()?
-            .contains_key(user)
-        {
+        if self.github().load()?.contains_key(user) {
             return Ok(Some(github_auth::NAME));
         }
         Ok(None)
@@ -51,8 +48,9 @@ impl Commands<'_> {
         let Some(provider) = self.provider_of(user)? else {
             return Err(Error::NotFound(format!("User '{user}' not found.")));
         };
-        let made =
-            open_store(self.config).update(|keys| Ok(add_key(keys, user, provider, request)))?;
+        let made = self
+            .keys()
+            .update(|keys| Ok(add_key(keys, user, provider, request)))?;
         say(
             out,
             &format!(
@@ -70,7 +68,7 @@ impl Commands<'_> {
 
     /// `--listkeys [USER]`: one line per key, never the key itself.
     fn list_keys(&mut self, user: Option<&str>, out: &mut impl Write) -> Result<()> {
-        let keys = open_store(self.config).load()?;
+        let keys = self.keys().load()?;
         let listed: Vec<_> = keys
             .iter()
             .filter(|(_, key)| user.is_none_or(|u| key.user_name == u))
@@ -95,7 +93,7 @@ impl Commands<'_> {
 
     /// `--removekey ID`.
     fn remove_key(&mut self, id: &str, out: &mut impl Write) -> Result<Option<AuditRecord>> {
-        let removed = open_store(self.config).update(|keys| Ok(keys.shift_remove(id)))?;
+        let removed = self.keys().update(|keys| Ok(keys.shift_remove(id)))?;
         let Some(key) = removed else {
             return Err(Error::NotFound(format!("API key '{id}' not found.")));
         };

@@ -5,10 +5,10 @@ use std::io::Write;
 
 use super::{say, stdin_is_terminal, write_all, Command, Commands, CLI_ACTOR};
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::password::{check_new_password, hash_password};
-use crate::providers::{credentials, github_auth};
+use crate::providers::credentials;
+use crate::providers::github_auth::{self, GithubUserStore};
 use crate::text::printable;
 use crate::time::local_time;
 use crate::users::{
@@ -72,7 +72,7 @@ impl Commands<'_> {
             }
         } else {
             validate_new_username(name)?;
-            refuse_taken_name(self.config, self.users, name)?;
+            refuse_taken_name(self.users, &self.github(), name)?;
         }
         let password = self
             .input
@@ -141,8 +141,9 @@ impl Commands<'_> {
         })?;
         // As the API does: a later account of the same name must not inherit the picture,
         // nor the keys (which stopped working the moment the account went).
-        crate::avatar::remove_avatar(self.config, name);
-        let removed_keys = crate::keys::open_store(self.config)
+        self.runtime.block_on(self.ctx.avatar_store().remove(name));
+        let removed_keys = self
+            .keys()
             .update(|keys| Ok(crate::keys::remove_keys_of(keys, name, credentials::NAME)))?;
         say(out, &format!("User '{name}' removed."))?;
         if left == 0 {
@@ -228,11 +229,11 @@ fn name_taken(held: &str, provider: Option<&str>) -> Error {
 
 /// Refuses `name` for a new password account when any account holds it, in any case:
 /// usernames are one namespace across providers.
-fn refuse_taken_name(config: &Config, store: &UserStore, name: &str) -> Result<()> {
+fn refuse_taken_name(store: &UserStore, github: &GithubUserStore, name: &str) -> Result<()> {
     if let Some(held) = held_name(&store.load()?, name) {
         return Err(name_taken(held, None));
     }
-    let github = github_auth::open_store(config).load()?;
+    let github = github.load()?;
     if let Some(held) = github.keys().find(|held| same_username(held, name)) {
         return Err(name_taken(held, Some(github_auth::NAME)));
     }
