@@ -46,6 +46,8 @@ pub const MAX_CONNECTIONS: u32 = 16;
 #[derive(Clone)]
 pub struct Database {
     pool: PgPool,
+    /// The runtime the pool and the listener were started on (blocking callers wait on it).
+    runtime: tokio::runtime::Handle,
     changes: Changes,
     _listener: Arc<changes::Listening>,
 }
@@ -82,9 +84,15 @@ impl Database {
         let (changes, listening) = changes::listen(pool.clone());
         Ok(Self {
             pool,
+            runtime: tokio::runtime::Handle::current(),
             changes,
             _listener: Arc::new(listening),
         })
+    }
+
+    /// The runtime the database's connections belong to: callers that block wait on it.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     /// The pool, for the stores.

@@ -55,13 +55,10 @@ where
     V: crate::database::Entry,
     Entries<V>: Document,
 {
-    /// The document in the database, its queries run on the current runtime (this must be
-    /// called inside one).
+    /// The document in the database, its queries waited for on the database's runtime.
     pub fn postgres(documents: PgDocuments<V>) -> Self {
-        Self::Postgres {
-            documents,
-            runtime: Handle::current(),
-        }
+        let runtime = documents.database().runtime().clone();
+        Self::Postgres { documents, runtime }
     }
 
     /// The file, when the document is one.
@@ -164,12 +161,12 @@ pub enum Sessions {
 }
 
 impl Sessions {
-    /// The sessions in the database, their queries run on the current runtime (this must
-    /// be called inside one).
+    /// The sessions in the database, their queries waited for on the database's runtime.
     pub fn postgres(sessions: PgSessions) -> Self {
+        let runtime = sessions.database().runtime().clone();
         Self::Postgres {
             sessions: Arc::new(sessions),
-            runtime: Handle::current(),
+            runtime,
         }
     }
 

@@ -78,6 +78,11 @@ impl<V: Entry> PgDocuments<V> {
         }
     }
 
+    /// The database it lives in.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// The document's name.
     pub fn store(&self) -> &'static str {
         self.store

@@ -61,6 +61,11 @@ impl PgSessions {
         }
     }
 
+    /// The database they live in.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     fn is_expired(&self, created: f64, now: f64) -> bool {
         !(created.is_finite() && now - created < self.max_age.as_secs_f64())
             || created > now + 300.0

@@ -47,6 +47,7 @@ pub const LLMS_VARIABLES: &[&str] = &[
     "LLMS_MIN_PASSWORD_LENGTH",
     "LLMS_UPSTREAM",
     "LLMS_UPSTREAM_API_KEY",
+    "LLMS_DATABASE_URL",
 ];
 
 /// A temporary `LLMS_HOME`, removed when dropped.
