@@ -166,7 +166,96 @@ async fn two_instances_act_as_one() {
 
     // Audit rows from both instances and the command line, in one log.
     let audit = String::from_utf8(cli(url, &["--audit", "100"], "").stdout).unwrap();
-    for event in ["user_locked", "key_created", "key_removed", "sign_in_throttled"] {
+    for event in [
+        "user_locked",
+        "key_created",
+        "key_removed",
+        "sign_in_throttled",
+    ] {
         assert!(audit.contains(event), "{event} in:\n{audit}");
+    }
+}
+
+/// The database stopped under two running instances: answers that need it are 503, never
+/// "no users" (authentication off) and never a crash; when it is back, both recover by
+/// themselves and honour a change made then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_stopped_and_started_under_two_instances() {
+    let Some(cluster) = common::postgres::PgCluster::launch() else {
+        return;
+    };
+    let db = cluster.create_database().await;
+    let url = db.url();
+    cli(
+        url,
+        &["--adduser", "alice", "--password-stdin"],
+        "pw-alice-long\n",
+    );
+    let (home_a, home_b) = (Home::new(), Home::new());
+    let env = [("LLMS_DATABASE_URL", url)];
+    let mut a = Server::start_with(&home_a, &[], &env);
+    let mut b = Server::start_with(&home_b, &[], &env);
+    let alice = common::sign_in(&a, "alice", "pw-alice-long").await;
+    assert_eq!(status_of(&b, "/auth", Some(&alice), None).await, 200);
+
+    cluster.stop();
+    let start = Instant::now();
+    for server in [&a, &b] {
+        loop {
+            let status = status_of(server, "/auth", Some(&alice), None).await;
+            if status == 503 {
+                break;
+            }
+            assert_eq!(
+                status, 200,
+                "only the cached answer before the outage is noticed"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the outage was never noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Never "authentication off": without a session, no default user either.
+        assert_eq!(status_of(server, "/auth", None, None).await, 503);
+        let login = http()
+            .post(server.url("/auth/login"))
+            .json(&json!({ "username": "alice", "password": "pw-alice-long" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 503);
+        let body = login.text().await.unwrap();
+        assert!(
+            !body.contains("postgres") && !body.contains("sqlx"),
+            "{body}"
+        );
+    }
+    assert!(a.is_running() && b.is_running(), "both still serve");
+
+    cluster.start();
+    let start = Instant::now();
+    for server in [&a, &b] {
+        while status_of(server, "/auth", Some(&alice), None).await != 200 {
+            assert!(start.elapsed() < Duration::from_secs(20), "did not recover");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    common::figure(&format!(
+        "both instances recovered {:?} after the database came back",
+        start.elapsed()
+    ));
+    // A change made with the database back reaches both.
+    let start = Instant::now();
+    cli(url, &["--lockuser", "alice", "--reason", "Away"], "");
+    let returned = start.elapsed();
+    for server in [&a, &b] {
+        while status_of(server, "/auth", Some(&alice), None).await != 401 {
+            assert!(
+                start.elapsed() < returned + PROPAGATION,
+                "the lock was missed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
