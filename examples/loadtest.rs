@@ -8,6 +8,7 @@
 //! cargo run --release --example loadtest -- --no-pin          # server and wrk share the CPUs
 //! cargo run --release --example loadtest -- --binary OTHER    # measure another build
 //! cargo run --release --example loadtest -- --scale-only      # only the session-scale duels
+//! cargo run --release --example loadtest -- --database-only   # only files against PostgreSQL
 //! cargo run --release --example loadtest -- generate DIR --users 10000 --sessions 100000
 //! ```
 //!
@@ -24,6 +25,10 @@ use std::time::{Duration, Instant};
 mod bench;
 #[path = "support/stores.rs"]
 mod stores;
+// The tests' private PostgreSQL (Debian's `postgresql`), for the database store's duel.
+#[allow(dead_code)]
+#[path = "../tests/common/postgres.rs"]
+mod postgres;
 
 use bench::{
     get_status, median, percentile, release_binary, requests_in, run_wrk, take_turns, Figures,
@@ -146,11 +151,22 @@ struct Spec<'a> {
     script: &'a Path,
     /// The tokens of all the home's sessions, when they are to be put in use first.
     walk: Option<&'a [String]>,
+    /// The PostgreSQL database the server keeps its stores in (`LLMS_DATABASE_URL`), if
+    /// not the home's files.
+    database: Option<&'a str>,
 }
 
 impl Spec<'_> {
     fn start(&self, binary: &Path, pinning: Pinning, work: &Path) -> Result<Target> {
-        let server = Server::start_pinned(binary, self.home, self.auth, pinning)?;
+        let server = match self.database {
+            Some(url) => Server::launch(
+                pinning.server(binary),
+                self.home,
+                &["--auth", self.auth],
+                &[("LLMS_DATABASE_URL", url)],
+            )?,
+            None => Server::start_pinned(binary, self.home, self.auth, pinning)?,
+        };
         let mut target = Target {
             name: self.name,
             idle_fds: 0,
@@ -164,7 +180,12 @@ impl Spec<'_> {
         // Warm-up, not counted.
         wrk(pinning, &target.server.url("/auth"), &target.script, 1, 32)?;
         // The duel sees wrk connect by the server's open descriptors: wait until the
-        // warm-up's connections are closed.
+        // warm-up's connections are closed. A server on the database keeps the pool's
+        // connections it opened meanwhile: its idle count is taken once they are made.
+        if self.database.is_some() {
+            std::thread::sleep(Duration::from_secs(1));
+            target.idle_fds = target.open_fds()?;
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while target.open_fds()? > target.idle_fds {
             if Instant::now() > deadline {
@@ -259,6 +280,56 @@ impl Comparison {
     }
 }
 
+/// GET /auth with the stores in PostgreSQL against the same home's files: the small home
+/// copied into the database at `url` (`--import-files`), the same requests and sessions.
+fn database_duel(
+    binary: &Path,
+    homes: &Homes,
+    work: &Path,
+    pinning: Pinning,
+    figures: &mut Figures,
+    quick: bool,
+    url: &str,
+) -> Result<()> {
+    let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
+    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
+    let ten_script = wrk_script(work, "ten-db", &ten_tokens, None)?;
+    let imported = Command::new(binary)
+        .arg("--import-files")
+        .env("LLMS_HOME", &homes.small)
+        .env("LLMS_DATABASE_URL", url)
+        .output()?;
+    if !imported.status.success() {
+        return Err(format!(
+            "llms --import-files failed: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        )
+        .into());
+    }
+    let files = Spec {
+        name: "1 user, 10 sessions, in files",
+        home: &homes.small,
+        auth: "credentials",
+        script: &ten_script,
+        walk: None,
+        database: None,
+    };
+    let in_database = Spec {
+        name: "1 user, 10 sessions, in PostgreSQL",
+        database: Some(url),
+        ..files
+    };
+    let duel = compare(binary, pinning, work, &files, &in_database, duels, seconds)?;
+    let (figure, met) = duel.figure(90.0);
+    figures.add(
+        "Database store (GET /auth, PostgreSQL vs files)",
+        figure,
+        ">= 90%",
+        met,
+    );
+    Ok(())
+}
+
 /// The two throughput ratios, and the memory of a server whose 100,000 sessions are all in
 /// use.
 fn throughput(
@@ -284,6 +355,7 @@ fn throughput(
         auth: "none",
         script: &ten_script,
         walk: None,
+        database: None,
     };
     let small = Spec {
         name: "1 user, 10 sessions",
@@ -585,16 +657,46 @@ fn main() -> Result<()> {
         }
     );
     let homes = Homes::generate(work.path())?;
-    throughput(
-        &binary,
-        &homes,
-        work.path(),
-        pinning,
-        &mut figures,
-        quick,
-        scale_only,
-    )?;
-    if !scale_only {
+    // `--database-only`: the database store against the files, on a private PostgreSQL.
+    let database_only = args.iter().any(|a| a == "--database-only");
+    let cluster = if database_only {
+        Some(
+            postgres::PgCluster::launch()
+                .ok_or("PostgreSQL is not installed: apt-get install postgresql")?,
+        )
+    } else {
+        None
+    };
+    let database = match &cluster {
+        Some(cluster) => Some(
+            tokio::runtime::Runtime::new()?
+                .block_on(cluster.create_database())
+                .url,
+        ),
+        None => None,
+    };
+    if let Some(url) = &database {
+        database_duel(
+            &binary,
+            &homes,
+            work.path(),
+            pinning,
+            &mut figures,
+            quick,
+            url,
+        )?;
+    } else {
+        throughput(
+            &binary,
+            &homes,
+            work.path(),
+            pinning,
+            &mut figures,
+            quick,
+            scale_only,
+        )?;
+    }
+    if !scale_only && !database_only {
         startup(&binary, &homes, &mut figures)?;
         listusers(&binary, &homes, &mut figures)?;
         idle_memory(&binary, &homes, &mut figures)?;
