@@ -259,3 +259,92 @@ async fn the_database_stopped_and_started_under_two_instances() {
         }
     }
 }
+
+/// An instance killed (`kill -9`) in the middle of writes: everything it acknowledged is in
+/// the database, and the other instance serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_write_loses_nothing_it_acknowledged() {
+    let Some(db) = fresh_database().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    cli(
+        &url,
+        &["--adduser", "alice", "--password-stdin"],
+        "pw-alice-long\n",
+    );
+    let (home_a, home_b) = (Home::new(), Home::new());
+    let mut a = Server::start_with(&home_a, &[], &[("LLMS_DATABASE_URL", &url)]);
+    let b = Server::start_with(&home_b, &[], &[("LLMS_DATABASE_URL", &url)]);
+    let alice = common::sign_in(&a, "alice", "pw-alice-long").await;
+    // Keys made as fast as A answers, on four connections at once, until A is killed.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let (url, cookie, acknowledged) =
+            (a.url("/account/keys"), alice.clone(), acknowledged.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let made = http()
+                    .post(&url)
+                    .header("cookie", &cookie)
+                    .json(&json!({ "name": format!("w{writer}-{i}") }))
+                    .send()
+                    .await;
+                let Ok(made) = made else { break };
+                if made.status() != 200 {
+                    break;
+                }
+                let Ok(body) = made.json::<serde_json::Value>().await else {
+                    break;
+                };
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push(body["id"].as_str().unwrap().to_owned());
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    a.kill();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 4,
+        "keys were made before the kill: {}",
+        acknowledged.len()
+    );
+    // B, and the command line, see every acknowledged key.
+    let listed = String::from_utf8(cli(&url, &["--listkeys", "alice"], "").stdout).unwrap();
+    for id in &acknowledged {
+        assert!(
+            listed.contains(id.as_str()),
+            "acknowledged key {id} lost:\n{listed}"
+        );
+    }
+    let on_b = common::sign_in(&b, "alice", "pw-alice-long").await;
+    let keys: serde_json::Value = http()
+        .get(b.url("/account/keys"))
+        .header("cookie", &on_b)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
+    for id in &acknowledged {
+        assert!(ids.contains(&id.as_str()), "B does not list {id}");
+    }
+    common::figure(&format!(
+        "{} keys acknowledged before kill -9, all kept",
+        acknowledged.len()
+    ));
+}

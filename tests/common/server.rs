@@ -46,6 +46,12 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Kills the server at once (SIGKILL: no shutdown, no flushing) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the server with SIGTERM and waits (bounded) for it to exit.
     pub fn stop(&mut self) {
         let pid = self.child.id().to_string();
