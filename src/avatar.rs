@@ -1,5 +1,6 @@
 //! Avatars: uploaded images decoded by content, bounded in size, re-encoded as a small
-//! PNG, a few at a time; where they live (`LLMS_HOME/user/<name>/avatar.png`).
+//! PNG, a few at a time; where they live (`LLMS_HOME/user/<name>/avatar.png`, or the
+//! database's `avatars` table: [`Avatars`]).
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -9,7 +10,9 @@ use image::{ImageFormat, ImageReader, Limits};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::database::PgAvatars;
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 use crate::users::validate_username;
 
 /// Largest avatar image accepted.
@@ -119,6 +122,73 @@ impl AvatarDecoder {
             job()
         })
         .await?)
+    }
+}
+
+/// The avatars (the PNGs uploads were re-encoded to), by account name, in their files or
+/// in the database. Names that cannot be a folder's (written into a store by hand) hold
+/// none, wherever the avatars live.
+#[derive(Debug, Clone)]
+pub enum Avatars {
+    /// `user/NAME/avatar.png` under the home of this configuration.
+    Files(Box<Config>),
+    /// The `avatars` table.
+    Postgres(PgAvatars),
+}
+
+impl Avatars {
+    /// The avatar of `user_name`, if one was uploaded.
+    pub async fn get(&self, user_name: &str) -> Result<Option<Vec<u8>>> {
+        match self {
+            Self::Files(config) => {
+                let Some(path) = avatar_path(config, user_name) else {
+                    return Ok(None);
+                };
+                match tokio::fs::read(&path).await {
+                    Ok(png) => Ok(Some(png)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(path, e)),
+                }
+            }
+            Self::Postgres(avatars) => {
+                if validate_username(user_name).is_err() {
+                    return Ok(None);
+                }
+                avatars.get(user_name).await
+            }
+        }
+    }
+
+    /// Sets the avatar of `user_name` to `png` (checked and re-encoded already).
+    pub async fn put(&self, user_name: &str, png: Vec<u8>) -> Result<()> {
+        let cannot = || Error::bad_request("This account's name cannot hold an avatar");
+        match self {
+            Self::Files(config) => {
+                let path = avatar_path(config, user_name).ok_or_else(cannot)?;
+                tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await?
+            }
+            Self::Postgres(avatars) => {
+                validate_username(user_name).map_err(|_| cannot())?;
+                avatars.put(user_name, &png).await
+            }
+        }
+    }
+
+    /// Removes the avatar of `user_name`, if any: a later account of the same name must
+    /// not inherit the picture. A failure is logged.
+    pub async fn remove(&self, user_name: &str) {
+        let removed = match self {
+            Self::Files(config) => {
+                let (config, name) = (config.clone(), user_name.to_owned());
+                tokio::task::spawn_blocking(move || remove_avatar(&config, &name))
+                    .await
+                    .map_err(Error::from)
+            }
+            Self::Postgres(avatars) => avatars.remove(user_name).await.map(|_| ()),
+        };
+        if let Err(e) = removed {
+            tracing::warn!(error = %e, "an avatar could not be removed");
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::avatar::{AvatarDecoder, AVATAR_DECODERS};
+use crate::avatar::{AvatarDecoder, Avatars, AVATAR_DECODERS};
 use crate::config::{Config, SESSION_MAX_AGE};
 use crate::database::{
     Database, Entries, Entry, PgAuditLog, PgAvatars, PgDocuments, PgSessions, PgThrottle,
@@ -17,7 +17,7 @@ use crate::json_store::JsonStore;
 use crate::keys::{KeyRing, RateLimiter};
 use crate::password::PasswordHasher;
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
-use crate::stores::{Audit, Avatars, DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
+use crate::stores::{Audit, DocumentStore, Sessions, KEYS_DOCUMENT, USERS_DOCUMENT};
 use crate::throttle::Throttle;
 use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};

@@ -7,7 +7,6 @@
 //!   read-modify-write that loses nothing to another writer ([`DocumentStore::update`]).
 //! - [`Sessions`]: the session files ([`SessionStore`]) or rows ([`PgSessions`]).
 //! - [`Audit`]: the audit log's file ([`AuditLog`]) or rows ([`PgAuditLog`]).
-//! - [`Avatars`]: `user/NAME/avatar.png` or rows ([`PgAvatars`]).
 //!
 //! Reads and writes that may wait (for the disk or the database) block, as the file store's
 //! always did: callers run them on the blocking pool (or in the command line). On the
@@ -20,15 +19,11 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use crate::audit::{AuditLog, AuditRecord};
-use crate::avatar::avatar_path;
 use crate::config::Config;
-use crate::database::{Entries, PgAuditLog, PgAvatars, PgDocuments, PgSessions};
-use crate::error::Error;
+use crate::database::{Entries, PgAuditLog, PgDocuments, PgSessions};
 use crate::error::Result;
-use crate::fsutil::write_atomic;
 use crate::json_store::{Document, JsonStore};
 use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
-use crate::users::validate_username;
 
 /// The name of `users.json`'s document in the database.
 pub const USERS_DOCUMENT: &str = "users";
@@ -307,73 +302,6 @@ impl Audit {
                 }
             }
             Self::Postgres(log) => log.append_or_warn(&record).await,
-        }
-    }
-}
-
-/// The avatars (the PNGs uploads were re-encoded to), by account name, in their files or
-/// in the database. Names that cannot be a folder's (written into a store by hand) hold
-/// none, wherever the avatars live.
-#[derive(Debug, Clone)]
-pub enum Avatars {
-    /// `user/NAME/avatar.png` under the home of this configuration.
-    Files(Box<Config>),
-    /// The `avatars` table.
-    Postgres(PgAvatars),
-}
-
-impl Avatars {
-    /// The avatar of `user_name`, if one was uploaded.
-    pub async fn get(&self, user_name: &str) -> Result<Option<Vec<u8>>> {
-        match self {
-            Self::Files(config) => {
-                let Some(path) = avatar_path(config, user_name) else {
-                    return Ok(None);
-                };
-                match tokio::fs::read(&path).await {
-                    Ok(png) => Ok(Some(png)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(path, e)),
-                }
-            }
-            Self::Postgres(avatars) => {
-                if validate_username(user_name).is_err() {
-                    return Ok(None);
-                }
-                avatars.get(user_name).await
-            }
-        }
-    }
-
-    /// Sets the avatar of `user_name` to `png` (checked and re-encoded already).
-    pub async fn put(&self, user_name: &str, png: Vec<u8>) -> Result<()> {
-        let cannot = || Error::bad_request("This account's name cannot hold an avatar");
-        match self {
-            Self::Files(config) => {
-                let path = avatar_path(config, user_name).ok_or_else(cannot)?;
-                tokio::task::spawn_blocking(move || write_atomic(&path, &png)).await?
-            }
-            Self::Postgres(avatars) => {
-                validate_username(user_name).map_err(|_| cannot())?;
-                avatars.put(user_name, &png).await
-            }
-        }
-    }
-
-    /// Removes the avatar of `user_name`, if any: a later account of the same name must
-    /// not inherit the picture. A failure is logged.
-    pub async fn remove(&self, user_name: &str) {
-        let removed = match self {
-            Self::Files(config) => {
-                let (config, name) = (config.clone(), user_name.to_owned());
-                tokio::task::spawn_blocking(move || crate::avatar::remove_avatar(&config, &name))
-                    .await
-                    .map_err(Error::from)
-            }
-            Self::Postgres(avatars) => avatars.remove(user_name).await.map(|_| ()),
-        };
-        if let Err(e) = removed {
-            tracing::warn!(error = %e, "an avatar could not be removed");
         }
     }
 }
