@@ -41,6 +41,23 @@ async fn instance(url: &str) -> Database {
     database
 }
 
+/// The users' document on two instances of the database at `url`, the users of [`users`]
+/// written on the first.
+async fn two_instances_with_users(url: &str) -> (PgDocuments<User>, PgDocuments<User>) {
+    let (a, b) = (instance(url).await, instance(url).await);
+    let (on_a, on_b) = (
+        PgDocuments::<User>::new(&a, "users"),
+        PgDocuments::<User>::new(&b, "users"),
+    );
+    on_a.update(|all| {
+        all.extend(users());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    (on_a, on_b)
+}
+
 /// Polls `instance`'s view of the users until `seen` holds, for at most `within`; the
 /// time it took.
 async fn seen_within(
@@ -250,17 +267,7 @@ async fn a_change_on_one_instance_reaches_the_other_within_a_second() {
     let Some(db) = fresh_database().await else {
         return;
     };
-    let (a, b) = (instance(db.url()).await, instance(db.url()).await);
-    let (on_a, on_b) = (
-        PgDocuments::<User>::new(&a, "users"),
-        PgDocuments::<User>::new(&b, "users"),
-    );
-    on_a.update(|all| {
-        all.extend(users());
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let (on_a, on_b) = two_instances_with_users(db.url()).await;
     seen_within(&on_b, PROPAGATION, |all| all.len() == 3)
         .await
         .expect("B sees the users");
@@ -383,17 +390,7 @@ async fn the_database_down_is_503_and_nothing_missed_when_it_is_back() {
         return;
     };
     let db = own.create_database().await;
-    let (a, b) = (instance(db.url()).await, instance(db.url()).await);
-    let (on_a, on_b) = (
-        PgDocuments::<User>::new(&a, "users"),
-        PgDocuments::<User>::new(&b, "users"),
-    );
-    on_a.update(|all| {
-        all.extend(users());
-        Ok(())
-    })
-    .await
-    .unwrap();
+    let (on_a, on_b) = two_instances_with_users(db.url()).await;
     seen_within(&on_b, PROPAGATION, |all| all.len() == 3)
         .await
         .unwrap();
@@ -434,7 +431,7 @@ async fn the_database_down_is_503_and_nothing_missed_when_it_is_back() {
         "change seen {took:?} after the database came back"
     ));
     assert!(
-        b.listening(Duration::from_secs(10)).await,
+        on_b.database().listening(Duration::from_secs(10)).await,
         "B listens again"
     );
 }

@@ -117,15 +117,7 @@ async fn two_instances_act_as_one() {
         .to_owned();
     assert_eq!(status_of(&a, "/auth", None, Some(&key)).await, 200);
     let bob = common::sign_in(&b, "bob", "pw-bob-longer").await;
-    let keys: serde_json::Value = http()
-        .get(b.url("/account/keys"))
-        .header("cookie", &bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = common::get_json(&b, "/account/keys", Some(&bob)).await;
     let id = keys["keys"][0]["id"].as_str().unwrap().to_owned();
     let revoked = http()
         .delete(b.url(&format!("/account/keys/{id}")))
@@ -325,15 +317,7 @@ async fn an_instance_killed_mid_write_loses_nothing_it_acknowledged() {
         );
     }
     let on_b = common::sign_in(&b, "alice", "pw-alice-long").await;
-    let keys: serde_json::Value = http()
-        .get(b.url("/account/keys"))
-        .header("cookie", &on_b)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = common::get_json(&b, "/account/keys", Some(&on_b)).await;
     let ids: Vec<&str> = keys["keys"]
         .as_array()
         .unwrap()

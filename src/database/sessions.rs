@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::changes::Announced;
 use super::{db_error, Database, CHANGES_CHANNEL};
@@ -71,12 +71,20 @@ impl PgSessions {
             || created > now + 300.0
     }
 
-    /// Takes a version this instance announced itself, without waiting for its own
-    /// announcement to come back: its very next lookup checks its cached sessions again.
-    fn heard(&self, version: Option<i64>) {
+    /// Commits `tx`, announcing a change first when it `ended` or rebound sessions; this
+    /// instance takes its own announcement at once, without waiting for it to come back,
+    /// so that its very next lookup checks its cached sessions again.
+    async fn commit(&self, mut tx: Transaction<'_, Postgres>, ended: bool) -> Result<()> {
+        let version = if ended {
+            Some(announce(&mut tx).await?)
+        } else {
+            None
+        };
+        tx.commit().await.map_err(db_error)?;
         if let Some(version) = version {
             self.announced.fetch_max(version, Ordering::AcqRel);
         }
+        Ok(())
     }
 
     fn forget(&self, key: &SessionKey) {
@@ -130,13 +138,7 @@ impl PgSessions {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let version = if ended > 0 {
-            Some(announce(&mut tx).await?)
-        } else {
-            None
-        };
-        tx.commit().await.map_err(db_error)?;
-        self.heard(version);
+        self.commit(tx, ended > 0).await?;
         Ok(token)
     }
 
@@ -266,13 +268,7 @@ impl PgSessions {
         .await
         .map_err(db_error)?
         .rows_affected();
-        let version = if moved > 0 {
-            Some(announce(&mut tx).await?)
-        } else {
-            None
-        };
-        tx.commit().await.map_err(db_error)?;
-        self.heard(version);
+        self.commit(tx, moved > 0).await?;
         Ok(())
     }
 
@@ -286,13 +282,7 @@ impl PgSessions {
             .await
             .map_err(db_error)?
             .rows_affected();
-        let version = if ended > 0 {
-            Some(announce(&mut tx).await?)
-        } else {
-            None
-        };
-        tx.commit().await.map_err(db_error)?;
-        self.heard(version);
+        self.commit(tx, ended > 0).await?;
         Ok(())
     }
 
@@ -316,13 +306,7 @@ impl PgSessions {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        let version = if ended.is_empty() {
-            None
-        } else {
-            Some(announce(&mut tx).await?)
-        };
-        tx.commit().await.map_err(db_error)?;
-        self.heard(version);
+        self.commit(tx, !ended.is_empty()).await?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         for key in &ended {
             if let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) {
