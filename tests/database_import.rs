@@ -46,6 +46,8 @@ async fn a_file_store_made_by_llms_py_and_llms_is_copied_once() {
     let token = sessions
         .create("bob", "credentials", "10.1.1.1", "curl/8", 5)
         .unwrap();
+    // An expired one is not copied.
+    home.write_session("carol", "credentials", 40.0 * 86_400.0);
     std::fs::create_dir_all(home.avatar_file("alice").parent().unwrap()).unwrap();
     std::fs::write(home.avatar_file("alice"), b"\x89PNG alice").unwrap();
     let mut github = GithubUsers::new();
@@ -63,7 +65,13 @@ async fn a_file_store_made_by_llms_py_and_llms_is_copied_once() {
     let copied = |copied| Counts { copied, skipped: 0 };
     assert_eq!(report.users, copied(3));
     assert_eq!(report.keys, copied(1));
-    assert_eq!(report.sessions, copied(1));
+    assert_eq!(
+        report.sessions,
+        Counts {
+            copied: 1,
+            skipped: 1
+        }
+    );
     assert_eq!(report.github_accounts, copied(1));
     assert_eq!(report.avatars, copied(1));
     let printed = report.to_string();
@@ -131,7 +139,7 @@ async fn a_file_store_made_by_llms_py_and_llms_is_copied_once() {
     let skipped = |skipped| Counts { copied: 0, skipped };
     assert_eq!(again.users, skipped(3));
     assert_eq!(again.keys, skipped(1));
-    assert_eq!(again.sessions, skipped(1));
+    assert_eq!(again.sessions, skipped(2));
     assert_eq!(again.github_accounts, skipped(1));
     assert_eq!(again.avatars, skipped(1));
     let stored = PgDocuments::<User>::new(&database, USERS)

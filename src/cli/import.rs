@@ -104,13 +104,12 @@ pub async fn import_files(config: &Config, database: &Database) -> Result<Import
         .insert_missing(github)
         .await?
         .into();
-    let store = PgSessions::new(database, SESSION_MAX_AGE);
-    for (key, record) in &sessions {
-        if store.import(*key, record).await? {
-            report.sessions.copied += 1;
-        } else {
-            report.sessions.skipped += 1;
-        }
-    }
+    let copied = PgSessions::new(database, SESSION_MAX_AGE)
+        .import(&sessions)
+        .await?;
+    report.sessions = Counts {
+        copied,
+        skipped: sessions.len() - copied,
+    };
     Ok(report)
 }

@@ -316,31 +316,59 @@ impl PgSessions {
         Ok(ended.len())
     }
 
-    /// Adds a session kept elsewhere (a session file, by `llms --import-files`) under its
-    /// own key, unless one is there already; whether it was added. An expired one is not.
-    pub async fn import(&self, key: SessionKey, record: &SessionRecord) -> Result<bool> {
-        if self.is_expired(record.created, now_secs()) {
-            return Ok(false);
+    /// Adds sessions kept elsewhere (the session files, by `llms --import-files`) under
+    /// their own keys, but those already there and the expired ones; how many were added.
+    /// Written a few thousand to a statement.
+    pub async fn import(&self, sessions: &[(SessionKey, SessionRecord)]) -> Result<usize> {
+        let now = now_secs();
+        let live: Vec<&(SessionKey, SessionRecord)> = sessions
+            .iter()
+            .filter(|(_, record)| !self.is_expired(record.created, now))
+            .collect();
+        let mut added = 0;
+        for chunk in live.chunks(5_000) {
+            let column = |f: fn(&SessionRecord) -> String| -> Vec<String> {
+                chunk.iter().map(|(_, record)| f(record)).collect()
+            };
+            let keys: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|(key, _)| key.as_bytes().to_vec())
+                .collect();
+            let created: Vec<f64> = chunk.iter().map(|(_, r)| r.created).collect();
+            let last_seen: Vec<f64> = chunk
+                .iter()
+                .map(|(_, r)| r.last_seen.max(r.created))
+                .collect();
+            let expires: Vec<f64> = created
+                .iter()
+                .map(|created| created + self.max_age.as_secs_f64())
+                .collect();
+            let bindings: Vec<Option<i64>> = chunk
+                .iter()
+                .map(|(_, r)| r.binding.map(|b| b as i64))
+                .collect();
+            added += sqlx::query(
+                "INSERT INTO sessions (key, provider, username, created, last_seen, expires, \
+                 client_ip, user_agent, binding) \
+                 SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::float8[], \
+                 $5::float8[], $6::float8[], $7::text[], $8::text[], $9::int8[]) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&keys)
+            .bind(column(|r| r.provider.clone()))
+            .bind(column(|r| r.username.clone()))
+            .bind(&created)
+            .bind(&last_seen)
+            .bind(&expires)
+            .bind(column(|r| r.client_ip.clone()))
+            .bind(column(|r| r.user_agent.clone()))
+            .bind(&bindings)
+            .execute(self.database.pool())
+            .await
+            .map_err(db_error)?
+            .rows_affected();
         }
-        let added = sqlx::query(
-            "INSERT INTO sessions (key, provider, username, created, last_seen, expires, \
-             client_ip, user_agent, binding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&key.as_bytes()[..])
-        .bind(&record.provider)
-        .bind(&record.username)
-        .bind(record.created)
-        .bind(record.last_seen.max(record.created))
-        .bind(record.created + self.max_age.as_secs_f64())
-        .bind(&record.client_ip)
-        .bind(&record.user_agent)
-        .bind(record.binding.map(|b| b as i64))
-        .execute(self.database.pool())
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        Ok(added > 0)
+        Ok(usize::try_from(added).unwrap_or(usize::MAX))
     }
 
     /// Removes expired sessions; how many.
