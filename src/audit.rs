@@ -51,6 +51,8 @@ pub enum AuditEvent {
     KeyCreated,
     /// An API key was revoked (its id in the detail).
     KeyRemoved,
+    /// A session was ended by its owner or an Admin (its public id in the detail).
+    SessionRevoked,
 }
 
 impl AuditEvent {
@@ -72,6 +74,7 @@ impl AuditEvent {
             Self::AvatarChanged => "avatar_changed",
             Self::KeyCreated => "key_created",
             Self::KeyRemoved => "key_removed",
+            Self::SessionRevoked => "session_revoked",
         }
     }
 }

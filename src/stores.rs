@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::database::{Entries, PgAuditLog, PgDocuments, PgSessions};
 use crate::error::Result;
 use crate::json_store::{Document, JsonStore};
-use crate::session::{FoundSession, SessionKey, SessionStore, SessionToken};
+use crate::session::{FoundSession, SessionKey, SessionRecord, SessionStore, SessionToken};
 
 /// The name of `users.json`'s document in the database.
 pub const USERS_DOCUMENT: &str = "users";
@@ -188,6 +188,20 @@ impl Sessions {
             Self::Files(store) => store.create(username, provider, client_ip, user_agent, binding),
             Self::Postgres { sessions, runtime } => runtime
                 .block_on(sessions.create(username, provider, client_ip, user_agent, binding)),
+        }
+    }
+
+    /// The live sessions of `username` signed in by `provider`. Blocking.
+    pub fn sessions_of(
+        &self,
+        provider: &str,
+        username: &str,
+    ) -> Result<Vec<(SessionKey, SessionRecord)>> {
+        match self {
+            Self::Files(store) => store.sessions_of(provider, username),
+            Self::Postgres { sessions, runtime } => {
+                runtime.block_on(sessions.sessions_of(provider, username))
+            }
         }
     }
 

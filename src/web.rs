@@ -15,6 +15,7 @@ mod guard;
 pub mod keys;
 mod origin;
 pub mod pages;
+pub mod sessions;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
@@ -68,6 +69,23 @@ where
             get(keys::list_own_keys).post(keys::create_key),
         )
         .route("/account/keys/{id}", delete(keys::remove_key))
+        .route("/account/sessions", get(sessions::list_own_sessions))
+        .route(
+            "/account/sessions/revoke-others",
+            post(sessions::revoke_other_sessions),
+        )
+        .route(
+            "/account/sessions/{id}",
+            delete(sessions::remove_own_session),
+        )
+        .route(
+            "/admin/users/{name}/sessions",
+            get(sessions::list_user_sessions).delete(sessions::remove_user_sessions),
+        )
+        .route(
+            "/admin/users/{name}/sessions/{id}",
+            delete(sessions::remove_user_session),
+        )
         .route("/admin/keys", get(keys::list_all_keys))
         .route("/user/avatar", avatar_upload)
         .route("/avatar/user", get(account::show_avatar))
