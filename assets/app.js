@@ -1,5 +1,5 @@
 // llms-auth pages: sign-in, sign-out, the user menu, dialogs, Manage Users, My Account with
-// its API keys, and the home page's chat.
+// its sessions and API keys, and the home page's chat.
 //
 // Text from the server or the user is only ever set with textContent. The users table is
 // rendered (and escaped) by the server and parsed with DOMParser, never with innerHTML.
@@ -1294,6 +1294,35 @@ function setupChat() {
   loadModels();
 }
 
+// ---- Where you're signed in (My Account) ------------------------------------------------
+
+// Sign out one session, or every one but this (web/sessions.rs). Ending this very
+// session is signing out: the sign-in page follows; otherwise the page is fetched again.
+function setupOwnSessions() {
+  const section = byId("sessions");
+  if (!section) return;
+  section.addEventListener("click", async (event) => {
+    const one = event.target.closest("[data-sign-out-session]");
+    const others = event.target.closest("[data-revoke-other-sessions]");
+    if (!one && !others) return;
+    const button = one || others;
+    button.disabled = true;
+    const result = one
+      ? await request("/account/sessions/" + encodeURIComponent(one.dataset.signOutSession), { method: "DELETE" })
+      : await request("/account/sessions/revoke-others");
+    if (!result.ok) {
+      button.disabled = false;
+      showToast("Not signed out: " + errorMessage(result), true);
+      return;
+    }
+    if (one && one.dataset.current === "true") {
+      window.location.href = "/login";
+      return;
+    }
+    window.location.reload();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupRevealButtons();
@@ -1304,5 +1333,6 @@ document.addEventListener("DOMContentLoaded", () => {
   setupUserKeys();
   setupAccount();
   setupOwnKeys();
+  setupOwnSessions();
   setupChat();
 });

@@ -12,6 +12,7 @@ mod icons;
 mod keys;
 mod layout;
 mod refused;
+mod sessions;
 mod sign_in;
 
 pub use account::account_page;
@@ -21,6 +22,7 @@ pub use error::error_page;
 pub use home::home_page;
 pub use layout::{forbidden_page, PageContext};
 pub use refused::sign_in_refused_page;
+pub use sessions::{device, ListedSession};
 pub use sign_in::sign_in_page;
 
 #[cfg(test)]

@@ -1794,3 +1794,114 @@ async fn the_home_page_shows_what_went_wrong_in_the_gateway() {
     )
     .await;
 }
+
+/// The number of sessions My Account lists.
+async fn listed_sessions(page: &Page) -> u64 {
+    page.eval(
+        "return document.querySelectorAll('[data-testid=session-item]').length;",
+        vec![],
+    )
+    .await
+    .as_u64()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn my_account_lists_where_you_are_signed_in_and_signs_out_the_others() {
+    with_browser(
+        "my_account_lists_where_you_are_signed_in_and_signs_out_the_others",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            // Bob is also signed in from a script (curl's user agent) and a phone.
+            let script = http()
+                .post(server.url("/auth/login"))
+                .header("user-agent", "curl/8.5.0")
+                .json(&json!({ "username": "bob", "password": "bob-password" }))
+                .send()
+                .await
+                .unwrap();
+            let script = common::session_cookie(&script).unwrap();
+            let phone = http()
+                .post(server.url("/auth/login"))
+                .header(
+                    "user-agent",
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+                )
+                .json(&json!({ "username": "bob", "password": "bob-password" }))
+                .send()
+                .await
+                .unwrap();
+            let phone = common::session_cookie(&phone).unwrap();
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/account", "bob", "bob-password", "/account")
+                .await;
+
+            // Three sessions: this browser (Chrome on Linux) marked, the phone, the script.
+            assert_eq!(listed_sessions(&page).await, 3);
+            page.wait_text("[data-testid=session-list]", "Chrome on Linux")
+                .await;
+            page.wait_text("[data-testid=session-list]", "Safari on iOS")
+                .await;
+            page.wait_text("[data-testid=session-list]", "curl").await;
+            let this_device = page
+                .eval(
+                    "return [...document.querySelectorAll('[data-testid=session-item]')]\
+                     .filter(li => li.querySelector('[data-testid=this-device]'))\
+                     .map(li => li.querySelector('[data-testid=session-device]').textContent);",
+                    vec![],
+                )
+                .await;
+            assert_eq!(this_device, json!(["Chrome on Linux"]));
+
+            // Sign out the phone: gone from the list, and its next request is refused.
+            page.eval(
+                "[...document.querySelectorAll('[data-testid=session-item]')]\
+                 .find(li => li.textContent.includes('Safari on iOS'))\
+                 .querySelector('[data-testid=sign-out-session]').click();",
+                vec![],
+            )
+            .await;
+            page.wait_until(
+                "the phone's session gone from the list",
+                "return document.querySelectorAll('[data-testid=session-item]').length === 2;",
+                vec![],
+            )
+            .await;
+            let status = |cookie: String| {
+                let url = server.url("/auth");
+                async move {
+                    http()
+                        .get(url)
+                        .header("cookie", cookie)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            assert_eq!(status(phone.clone()).await, 401);
+            assert_eq!(status(script.clone()).await, 200);
+
+            // Everywhere else: only this browser is left, still signed in.
+            page.click("[data-testid=revoke-other-sessions]").await;
+            page.wait_until(
+                "only this browser left",
+                "return document.querySelectorAll('[data-testid=session-item]').length === 1;",
+                vec![],
+            )
+            .await;
+            assert_eq!(status(script).await, 401);
+            assert_eq!(status(browser_cookie(&page).await).await, 200);
+            assert!(!page.exists("[data-testid=revoke-other-sessions]").await);
+
+            // Signing out this very session is signing out.
+            page.click("[data-testid=sign-out-session]").await;
+            page.wait_path("/login").await;
+        },
+    )
+    .await;
+}

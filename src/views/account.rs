@@ -1,5 +1,5 @@
-//! My Account: avatar (click to upload a new one), username, roles, Change Password, and
-//! the API keys section.
+//! My Account: avatar (click to upload a new one), username, roles, Change Password, where
+//! you are signed in, and the API keys section.
 
 use maud::{html, Markup};
 
@@ -7,14 +7,20 @@ use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
 use super::keys::keys_section;
 use super::layout::{layout, role_badges, PageContext};
+use super::sessions::{sessions_section, ListedSession};
 use crate::keys::ApiKey;
 
 /// The image types the avatar upload accepts (the server checks the content).
 const AVATAR_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp";
 
-/// The account page of the signed-in user, with their API `keys` (id and record) as of
-/// `now`.
-pub fn account_page(context: &PageContext, keys: &[(String, ApiKey)], now: f64) -> Markup {
+/// The account page of the signed-in user, with their API `keys` (id and record) and
+/// their `sessions` as of `now`.
+pub fn account_page(
+    context: &PageContext,
+    keys: &[(String, ApiKey)],
+    sessions: &[ListedSession],
+    now: f64,
+) -> Markup {
     let limit = crate::avatar::AVATAR_LIMIT.to_string();
     layout(
         context,
@@ -49,6 +55,9 @@ pub fn account_page(context: &PageContext, keys: &[(String, ApiKey)], now: f64) 
                     @if user.is_default {
                         p.muted { "Authentication is off, so there is no password to change." }
                     }
+                }
+                @if !user.is_default {
+                    (sessions_section(sessions, now))
                 }
                 (keys_section(context, keys, now))
                 @if !user.is_default {

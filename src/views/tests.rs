@@ -34,7 +34,7 @@ fn context(user: CurrentUser) -> PageContext {
 
 /// My Account of `user` without keys.
 fn account_view(user: CurrentUser) -> String {
-    account_page(&context(user), &[], 0.0).into_string()
+    account_page(&context(user), &[], &[], 0.0).into_string()
 }
 
 fn record(roles: &[&str], locked: Option<&str>) -> User {
@@ -105,7 +105,7 @@ fn hostile_usernames_are_escaped_everywhere() {
     let me = user(HOSTILE, &[]);
     for page in [
         home_page(&context(me.clone())),
-        account_page(&context(me), &[], 0.0),
+        account_page(&context(me), &[], &[], 0.0),
     ] {
         let html = page.into_string();
         assert!(!html.contains("<script>alert(1)"));
@@ -566,8 +566,26 @@ fn my_account_lists_keys_by_hint_with_names_escaped() {
         ("ba9876543210".to_owned(), limited),
         ("aaaaaaaaaaaa".to_owned(), expired),
     ];
-    let html = account_page(&context(user("bob", &[])), &keys, now).into_string();
+    let sessions = [super::ListedSession {
+        id: "0123456789abcdef".into(),
+        current: true,
+        record: crate::session::SessionRecord {
+            username: "bob".into(),
+            provider: "credentials".into(),
+            created: now - 60.0,
+            last_seen: now,
+            client_ip: "<i>10.0.0.1</i>".into(),
+            user_agent: "<script>alert(1)</script>".into(),
+            binding: Some(1),
+        },
+    }];
+    let html = account_page(&context(user("bob", &[])), &keys, &sessions, now).into_string();
     assert!(!html.contains("<script>alert(1)"), "raw script tag");
+    assert!(
+        !html.contains("<i>10.0.0.1"),
+        "raw markup from a session's address"
+    );
+    assert!(html.contains("this device"), "{html}");
     assert!(!html.contains("<b>beta"), "raw model id");
 
     let plain = key_item(&html, "0123456789ab");
@@ -605,7 +623,7 @@ fn my_account_lists_keys_by_hint_with_names_escaped() {
     assert!(html.contains("no <code>--upstream</code>"));
     let mut upstream = context(user("bob", &[]));
     upstream.upstream = true;
-    let html = account_page(&upstream, &keys, now).into_string();
+    let html = account_page(&upstream, &keys, &[], now).into_string();
     assert!(!html.contains("--upstream"));
     assert!(html.contains("data-testid=\"models-available\""));
 }

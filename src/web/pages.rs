@@ -147,5 +147,10 @@ async fn own_keys(state: &AuthState, user: &CurrentUser) -> Result<Vec<(String, 
 pub async fn show_account(State(state): State<AuthState>, user: CurrentUser) -> Result<Markup> {
     let context = page_context(&state, Some(&user)).await?;
     let keys = own_keys(&state, &user).await?;
-    Ok(views::account_page(&context, &keys, now_secs()))
+    let sessions = if user.is_default {
+        Vec::new()
+    } else {
+        super::sessions::own_sessions(state.context(), &user).await?
+    };
+    Ok(views::account_page(&context, &keys, &sessions, now_secs()))
 }

@@ -14,6 +14,7 @@ use crate::identity::CurrentUser;
 use crate::request::RequestFacts;
 use crate::session::{SessionKey, SessionRecord};
 use crate::state::AuthState;
+use crate::views::ListedSession;
 use crate::web::extract::AdminUser;
 
 /// Characters of a session's public id.
@@ -43,6 +44,7 @@ async fn listed(
                 "lastSeen": record.last_seen,
                 "ip": record.client_ip,
                 "userAgent": record.user_agent,
+                "device": crate::views::device(&record.user_agent),
             })
         })
         .collect();
@@ -61,6 +63,20 @@ async fn sessions_of(
         tokio::task::spawn_blocking(move || sessions.sessions_of(&provider, &user_name)).await??;
     found.sort_by(|a, b| a.1.created.total_cmp(&b.1.created));
     Ok(found)
+}
+
+/// The signed-in `user`'s live sessions, newest first, for My Account.
+pub async fn own_sessions(ctx: &AuthContext, user: &CurrentUser) -> Result<Vec<ListedSession>> {
+    let mut sessions = sessions_of(ctx, &user.provider, &user.user_name).await?;
+    sessions.reverse();
+    Ok(sessions
+        .into_iter()
+        .map(|(key, record)| ListedSession {
+            id: public_id(&key),
+            current: Some(key) == user.session,
+            record,
+        })
+        .collect())
 }
 
 /// Ends the session of `user_name` whose public id is `id`; 404 when it has none such.
