@@ -280,6 +280,25 @@ impl Comparison {
     }
 }
 
+/// `llms --import-files` of `home` into the database at `url`; what it printed.
+fn import_files(binary: &Path, home: &Path, url: &str) -> Result<String> {
+    let imported = Command::new(binary)
+        .arg("--import-files")
+        .env("LLMS_HOME", home)
+        .env("LLMS_DATABASE_URL", url)
+        .output()?;
+    if !imported.status.success() {
+        return Err(format!(
+            "llms --import-files failed: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&imported.stdout)
+        .trim_end()
+        .to_owned())
+}
+
 /// GET /auth with the stores in PostgreSQL against the same home's files: the small home
 /// copied into the database at `url` (`--import-files`), the same requests and sessions.
 fn database_duel(
@@ -294,18 +313,7 @@ fn database_duel(
     let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
     let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
     let ten_script = wrk_script(work, "ten-db", &ten_tokens, None)?;
-    let imported = Command::new(binary)
-        .arg("--import-files")
-        .env("LLMS_HOME", &homes.small)
-        .env("LLMS_DATABASE_URL", url)
-        .output()?;
-    if !imported.status.success() {
-        return Err(format!(
-            "llms --import-files failed: {}",
-            String::from_utf8_lossy(&imported.stderr)
-        )
-        .into());
-    }
+    import_files(binary, &homes.small, url)?;
     let files = Spec {
         name: "1 user, 10 sessions, in files",
         home: &homes.small,
@@ -340,22 +348,10 @@ fn database_startup(
     url: &str,
 ) -> Result<()> {
     let started = Instant::now();
-    let imported = Command::new(binary)
-        .arg("--import-files")
-        .env("LLMS_HOME", &homes.large)
-        .env("LLMS_DATABASE_URL", url)
-        .output()?;
-    if !imported.status.success() {
-        return Err(format!(
-            "llms --import-files failed: {}",
-            String::from_utf8_lossy(&imported.stderr)
-        )
-        .into());
-    }
+    let report = import_files(binary, &homes.large, url)?;
     println!(
-        "  --import-files of 10,000 users and 100,000 sessions: {:.1} s\n{}",
+        "  --import-files of 10,000 users and 100,000 sessions: {:.1} s\n{report}",
         started.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&imported.stdout).trim_end()
     );
     let empty = work.join("empty-home");
     std::fs::create_dir_all(&empty)?;
@@ -596,15 +592,8 @@ fn storm(
     let envs: Vec<(&str, &str)> = database
         .map(|url| vec![("LLMS_DATABASE_URL", url)])
         .unwrap_or_default();
-    if database.is_some() {
-        let imported = Command::new(binary)
-            .arg("--import-files")
-            .env("LLMS_HOME", &home)
-            .envs(envs.iter().copied())
-            .output()?;
-        if !imported.status.success() {
-            return Err("llms --import-files failed".into());
-        }
+    if let Some(url) = database {
+        import_files(binary, &home, url)?;
     }
     let server = Server::launch(
         Command::new(binary),
