@@ -592,6 +592,7 @@ function setupManageUsers() {
       case "lock": openDialog(dialogs.lock, name, provider); break;
       case "delete": openDialog(dialogs.remove, name, provider); break;
       case "keys": openUserKeys(name, provider); break;
+      case "sessions": openUserSessions(name); break;
       case "unlock":
         await rowAction(button, { userName: name, provider, locked: false },
           name, "User '" + name + "' unlocked.");
@@ -1083,6 +1084,78 @@ function openUserKeys(name, provider) {
   showUserKeys(dialog);
 }
 
+// ---- Manage Users: an account's sessions ------------------------------------------------
+
+// Lists where `name` is signed in (GET /admin/users/{name}/sessions), each with Sign out.
+async function showUserSessions(name) {
+  const status = byId("user-sessions-status");
+  const list = byId("user-sessions-list");
+  const endAll = byId("user-sessions-end-all");
+  const base = "/admin/users/" + encodeURIComponent(name) + "/sessions";
+  const result = await request(base, { method: "GET" });
+  list.replaceChildren();
+  endAll.hidden = true;
+  if (!result.ok) {
+    status.textContent = "The sessions could not be listed: " + errorMessage(result);
+    return;
+  }
+  const sessions = result.data && Array.isArray(result.data.sessions) ? result.data.sessions : [];
+  sessions.forEach((session) => {
+    const item = document.createElement("li");
+    item.className = "key-item";
+    item.dataset.testid = "user-session-item";
+    const main = document.createElement("div");
+    main.className = "key-main";
+    const title = document.createElement("div");
+    title.className = "key-name";
+    title.textContent = session.device;
+    const meta = document.createElement("div");
+    meta.className = "key-meta muted";
+    meta.textContent = session.ip + " · signed in " + new Date(session.created * 1000).toLocaleString();
+    main.append(title, meta);
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn";
+    button.textContent = "Sign out";
+    button.dataset.testid = "user-session-sign-out";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const ended = await request(base + "/" + encodeURIComponent(session.id), { method: "DELETE" });
+      if (!ended.ok) showToast("Not signed out: " + errorMessage(ended), true);
+      await showUserSessions(name);
+    });
+    item.append(main, button);
+    list.appendChild(item);
+  });
+  endAll.hidden = sessions.length === 0;
+  status.textContent = sessions.length === 0 ? name + " is signed in nowhere."
+    : sessions.length + (sessions.length === 1 ? " session." : " sessions.");
+}
+
+function setupUserSessions() {
+  const endAll = byId("user-sessions-end-all");
+  if (!endAll) return;
+  endAll.addEventListener("click", async () => {
+    const dialog = byId("user-sessions-dialog");
+    const name = dialog.dataset.user;
+    endAll.disabled = true;
+    const ended = await request("/admin/users/" + encodeURIComponent(name) + "/sessions", { method: "DELETE" });
+    endAll.disabled = false;
+    if (!ended.ok) showToast("Not signed out: " + errorMessage(ended), true);
+    await showUserSessions(name);
+  });
+}
+
+// Opens the dialog with the sessions of `name`.
+function openUserSessions(name) {
+  const dialog = byId("user-sessions-dialog");
+  if (!dialog) return;
+  openDialog(dialog, name);
+  byId("user-sessions-status").textContent = "Loading the sessions…";
+  byId("user-sessions-list").replaceChildren();
+  showUserSessions(name);
+}
+
 // ---- Home page: the chat ----------------------------------------------------------------
 
 // Reads a server-sent-event stream, calling `onData` with each event's data as it arrives;
@@ -1331,6 +1404,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setupMenu();
   setupManageUsers();
   setupUserKeys();
+  setupUserSessions();
   setupAccount();
   setupOwnKeys();
   setupOwnSessions();

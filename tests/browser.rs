@@ -1905,3 +1905,60 @@ async fn my_account_lists_where_you_are_signed_in_and_signs_out_the_others() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_admin_signs_a_user_out_from_manage_users() {
+    with_browser(
+        "an_admin_signs_a_user_out_from_manage_users",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            let laptop = common::sign_in(&server, "bob", "bob-password").await;
+            let phone = common::sign_in(&server, "bob", "bob-password").await;
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            page.click(&format!("{} button[data-action=sessions]", row("bob")))
+                .await;
+            assert!(page.dialog_open("user-sessions-dialog").await);
+            page.wait_text("[data-testid=user-sessions-status]", "2 sessions.")
+                .await;
+            let status = |cookie: String| {
+                let url = server.url("/auth");
+                async move {
+                    http()
+                        .get(url)
+                        .header("cookie", cookie)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            // One signed out: the list says one, and one of the two is refused.
+            page.click("[data-testid=user-session-sign-out]").await;
+            page.wait_text("[data-testid=user-sessions-status]", "1 session.")
+                .await;
+            let left = status(laptop.clone()).await + status(phone.clone()).await;
+            assert_eq!(left, 200 + 401, "exactly one of bob's two sessions ended");
+            // Everywhere: none left.
+            page.click("[data-testid=user-sessions-end-all]").await;
+            page.wait_text(
+                "[data-testid=user-sessions-status]",
+                "bob is signed in nowhere.",
+            )
+            .await;
+            assert_eq!(status(laptop).await, 401);
+            assert_eq!(status(phone).await, 401);
+            assert_eq!(
+                status(browser_cookie(&page).await).await,
+                200,
+                "the admin stays"
+            );
+        },
+    )
+    .await;
+}

@@ -1,7 +1,7 @@
 //! Manage Users: the search box, the users table (also served alone, so the page can
 //! refresh it after an action without reloading; its columns sort in `app.js` by the
 //! `data-sort` values of the cells), how many API keys each user has, and the Create User,
-//! Change Password, Lock, Delete and API keys dialogs.
+//! Change Password, Lock, Delete, API keys and sessions dialogs.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use super::dialog::{modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
 use super::keys::{revoke_key_dialog, user_keys_dialog};
 use super::layout::{layout, role_badges, PageContext};
+use super::sessions::user_sessions_dialog;
 use crate::accounts::Account;
 use crate::time::{local_time, relative_time};
 use crate::users::{DEFAULT_LOCK_REASON, MAX_USERNAME_CHARS};
@@ -149,6 +150,8 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, no
                         button.icon-btn.icon-btn-warn type="button" data-action="unlock" title="Unlock user"
                             aria-label={ "Unlock " (name) } { (Icon::Unlock) }
                     }
+                    button.icon-btn type="button" data-action="sessions" title="Sessions"
+                        aria-label={ "Where " (name) " is signed in" } { (Icon::SignOut) }
                     @if actions.delete {
                         button.icon-btn.icon-btn-danger type="button" data-action="delete" title="Delete user"
                             aria-label={ "Delete " (name) } { (Icon::Trash) }
@@ -295,6 +298,7 @@ fn dialogs(min_password: usize, first_user: Option<FirstUser>) -> Markup {
             Tone::Danger,
         ))
         (user_keys_dialog())
+        (user_sessions_dialog())
         (revoke_key_dialog())
     }
 }

@@ -4,6 +4,7 @@
 
 use maud::{html, Markup};
 
+use super::dialog::info_modal;
 use super::icons::Icon;
 use crate::session::SessionRecord;
 use crate::time::{local_time, relative_time};
@@ -125,6 +126,22 @@ pub fn sessions_section(sessions: &[ListedSession], now: f64) -> Markup {
             }
         }
     }
+}
+
+/// Manage Users' dialog of one account's sessions (`app.js` lists them from
+/// `GET /admin/users/{name}/sessions` and ends them).
+pub fn user_sessions_dialog() -> Markup {
+    info_modal(
+        "user-sessions-dialog",
+        html! { "Where " strong.target-name data-target-name {} " is signed in" },
+        html! {
+            p.muted #user-sessions-status role="status" data-testid="user-sessions-status" {}
+            ul.key-list #user-sessions-list aria-label="Sessions" data-testid="user-sessions-list" {}
+            button.btn.btn-danger type="button" #user-sessions-end-all hidden data-testid="user-sessions-end-all" {
+                (Icon::SignOut) span { "Sign out everywhere" }
+            }
+        },
+    )
 }
 
 #[cfg(test)]
