@@ -155,10 +155,13 @@ impl PgSessions {
             .unwrap_or_else(|p| p.into_inner())
             .get(key.as_bytes())
             .cloned();
-        let mut hit = match cached {
-            Some(hit) if epoch.is_some() && hit.epoch == epoch && hit.version >= announced => hit,
+        // Whether the cache must take this entry back: read anew, or its last-seen moved.
+        let (mut hit, mut changed) = match cached {
+            Some(hit) if epoch.is_some() && hit.epoch == epoch && hit.version >= announced => {
+                (hit, false)
+            }
             _ => match self.load(key, epoch).await? {
-                Some(hit) => hit,
+                Some(hit) => (hit, true),
                 None => {
                     self.forget(&key);
                     return Ok(None);
@@ -171,6 +174,7 @@ impl PgSessions {
         }
         if now - hit.last_seen > LAST_SEEN_PERSIST_INTERVAL {
             hit.last_seen = now;
+            changed = true;
             let sessions = self.clone();
             tokio::spawn(async move {
                 let written = sqlx::query("UPDATE sessions SET last_seen = $2 WHERE key = $1")
@@ -184,10 +188,12 @@ impl PgSessions {
             });
         }
         let found = hit.found.clone();
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(*key.as_bytes(), hit);
+        if changed {
+            self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(*key.as_bytes(), hit);
+        }
         Ok(Some(found))
     }
 
