@@ -45,6 +45,8 @@ where
     let avatar_upload =
         post(account::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_LIMIT + 64 * 1024));
     let body_timeout = state.config().body_timeout;
+    let body_deadline =
+        MapRequestLayer::new(move |request| deadline::with_deadline(request, body_timeout));
     let providers = state
         .providers()
         .iter()
@@ -96,15 +98,9 @@ where
         .nest("/assets", assets::router())
         .merge(providers)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(MapRequestLayer::new(move |request| {
-            deadline::with_deadline(request, body_timeout)
-        }))
-        // The gateway bounds its bodies itself (size and deadline), as in [`serve_gateway`].
-        .merge(
-            gateway::router().route_layer(MapRequestLayer::new(move |request| {
-                deadline::with_deadline(request, body_timeout)
-            })),
-        )
+        .layer(body_deadline.clone())
+        // The gateway bounds its bodies' size itself, as in [`serve_gateway`].
+        .merge(gateway::router().route_layer(body_deadline))
         .with_state(state)
 }
 

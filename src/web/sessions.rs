@@ -25,30 +25,49 @@ fn public_id(key: &SessionKey) -> String {
     key.hex()[..ID_LEN].to_owned()
 }
 
-/// The sessions of `user_name` (signed in by `provider`), newest first, as the API shows
-/// them; `current` marks the one the request carries.
+/// The live sessions of `user_name` (signed in by `provider`), newest first, by public id;
+/// `current` marks the one the request carries. What My Account and the API both show.
+async fn listed_sessions(
+    ctx: &AuthContext,
+    provider: &str,
+    user_name: &str,
+    current: Option<SessionKey>,
+) -> Result<Vec<ListedSession>> {
+    let mut sessions = sessions_of(ctx, provider, user_name).await?;
+    sessions.reverse();
+    Ok(sessions
+        .into_iter()
+        .map(|(key, record)| ListedSession {
+            id: public_id(&key),
+            current: Some(key) == current,
+            record,
+        })
+        .collect())
+}
+
+/// [`listed_sessions`] as the API answers them.
 async fn listed(
     ctx: &AuthContext,
     provider: &str,
     user_name: &str,
     current: Option<SessionKey>,
 ) -> Result<Value> {
-    let sessions = sessions_of(ctx, provider, user_name).await?;
-    let mut rows: Vec<Value> = sessions
-        .iter()
-        .map(|(key, record)| {
+    let rows: Vec<Value> = listed_sessions(ctx, provider, user_name, current)
+        .await?
+        .into_iter()
+        .map(|session| {
+            let record = session.record;
             json!({
-                "id": public_id(key),
-                "current": Some(*key) == current,
+                "id": session.id,
+                "current": session.current,
                 "created": record.created,
                 "lastSeen": record.last_seen,
                 "ip": record.client_ip,
-                "userAgent": record.user_agent,
                 "device": crate::views::device(&record.user_agent),
+                "userAgent": record.user_agent,
             })
         })
         .collect();
-    rows.reverse();
     Ok(json!({ "sessions": rows }))
 }
 
@@ -67,16 +86,7 @@ async fn sessions_of(
 
 /// The signed-in `user`'s live sessions, newest first, for My Account.
 pub async fn own_sessions(ctx: &AuthContext, user: &CurrentUser) -> Result<Vec<ListedSession>> {
-    let mut sessions = sessions_of(ctx, &user.provider, &user.user_name).await?;
-    sessions.reverse();
-    Ok(sessions
-        .into_iter()
-        .map(|(key, record)| ListedSession {
-            id: public_id(&key),
-            current: Some(key) == user.session,
-            record,
-        })
-        .collect())
+    listed_sessions(ctx, &user.provider, &user.user_name, user.session).await
 }
 
 /// Ends the session of `user_name` whose public id is `id`; 404 when it has none such.
