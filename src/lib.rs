@@ -44,6 +44,7 @@ mod stores;
 mod text;
 mod throttle;
 mod time;
+pub(crate) mod two_factor;
 mod upstream;
 pub mod users;
 mod views;
