@@ -75,6 +75,7 @@ impl AuthProvider for ProxyHeaderProvider {
             provider: self.name().to_owned(),
             session: None,
             is_default: false,
+            must_change_password: false,
         }))
     }
 

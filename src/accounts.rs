@@ -27,6 +27,10 @@ pub struct Account {
     pub last_ip: Option<String>,
     /// Unix seconds of the last sign-in.
     pub last_login: Option<f64>,
+    /// Whether the user must choose a new password before anything else.
+    pub must_change_password: bool,
+    /// Whether signing in asks for a second factor.
+    pub two_factor: bool,
 }
 
 impl Account {
@@ -39,12 +43,18 @@ impl Account {
             locked: record.lock_reason().map(str::to_owned),
             last_ip: record.last_ip.clone(),
             last_login: record.last_login,
+            must_change_password: false,
+            two_factor: false,
         }
     }
 
     /// The account `name` of the password store.
     pub fn of_user(name: &str, user: &User) -> Self {
-        Self::of(name, &user.record, user.record.roles.clone())
+        Self {
+            must_change_password: user.must_change_password,
+            two_factor: user.has_two_factor(),
+            ..Self::of(name, &user.record, user.record.roles.clone())
+        }
     }
 
     /// Whether the account holds the Admin role.
@@ -91,6 +101,9 @@ pub struct AccountChange {
     /// A session that a new password does not end: the admin's own, when they change
     /// their own password.
     pub keep_session: Option<SessionKey>,
+    /// Whether a new password is one the user did not choose (an Admin's for someone
+    /// else): they must choose their own at their next sign-in.
+    pub temporary_password: bool,
 }
 
 impl std::fmt::Debug for AccountChange {
@@ -100,6 +113,7 @@ impl std::fmt::Debug for AccountChange {
             .field("roles", &self.roles)
             .field("lock", &self.lock)
             .field("keep_session", &self.keep_session)
+            .field("temporary_password", &self.temporary_password)
             .finish()
     }
 }

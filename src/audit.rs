@@ -53,6 +53,18 @@ pub enum AuditEvent {
     KeyRemoved,
     /// A session was ended by its owner or an Admin (its public id in the detail).
     SessionRevoked,
+    /// A reset link was made for the target (by an Admin or the command line).
+    ResetLinkCreated,
+    /// A reset link was used: the target chose a new password and their sessions ended.
+    PasswordReset,
+    /// Two-factor sign-in was turned on.
+    TwoFactorEnabled,
+    /// Two-factor sign-in was turned off (by its owner, an Admin or the command line).
+    TwoFactorDisabled,
+    /// A wrong second-factor code was given.
+    TwoFactorFailed,
+    /// A recovery code was spent (how many are left in the detail).
+    RecoveryCodeUsed,
 }
 
 impl AuditEvent {
@@ -75,6 +87,12 @@ impl AuditEvent {
             Self::KeyCreated => "key_created",
             Self::KeyRemoved => "key_removed",
             Self::SessionRevoked => "session_revoked",
+            Self::ResetLinkCreated => "reset_link_created",
+            Self::PasswordReset => "password_reset",
+            Self::TwoFactorEnabled => "2fa_enabled",
+            Self::TwoFactorDisabled => "2fa_disabled",
+            Self::TwoFactorFailed => "2fa_failed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

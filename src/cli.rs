@@ -21,6 +21,7 @@ use crate::users::UserStore;
 
 pub mod import;
 mod keys;
+mod security;
 mod users;
 
 /// The port `llms` serves on when no command is given.
@@ -33,7 +34,7 @@ pub const DEFAULT_PORT: u16 = 8000;
     version,
     about = "LLM gateway server with username/password authentication and user management",
     after_help = "With no command, starts the server on port 8000. Files live under LLMS_HOME (default ~/.llms).",
-    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit", "addkey", "listkeys", "removekey", "import_files"]).multiple(false))
+    group(ArgGroup::new("command").args(["adduser", "removeuser", "listusers", "lockuser", "unlockuser", "serve", "audit", "addkey", "listkeys", "removekey", "import_files", "reset_link", "reset_2fa"]).multiple(false))
 )]
 pub struct Cli {
     /// Add a user, or set a new password for an existing one (prompts for the password)
@@ -91,6 +92,18 @@ pub struct Cli {
     /// Revoke the API key with this id
     #[arg(long, value_name = "ID")]
     pub removekey: Option<String>,
+
+    /// Print a one-time link (valid 30 minutes) with which USERNAME chooses a new password
+    #[arg(long, value_name = "USERNAME")]
+    pub reset_link: Option<String>,
+
+    /// With --reset-link: the address people open the server at [default: http://127.0.0.1:8000]
+    #[arg(long, value_name = "URL", requires = "reset_link")]
+    pub base_url: Option<String>,
+
+    /// Turn two-factor sign-in off for USERNAME (who lost their authenticator app)
+    #[arg(long = "reset-2fa", value_name = "USERNAME")]
+    pub reset_2fa: Option<String>,
 
     /// Print the last N audit-log events (default 20)
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "20",
@@ -213,6 +226,15 @@ pub enum Command {
     RemoveKey(String),
     /// `--import-files`
     ImportFiles,
+    /// `--reset-link NAME [--base-url URL]`
+    ResetLink {
+        /// The user.
+        name: String,
+        /// The address the link starts with, checked.
+        base_url: String,
+    },
+    /// `--reset-2fa NAME`
+    ResetTwoFactor(String),
     /// `--serve PORT`, or no command at all
     Serve(u16),
 }
@@ -264,6 +286,16 @@ impl Cli {
             Command::RemoveKey(id.clone())
         } else if self.import_files {
             Command::ImportFiles
+        } else if let Some(name) = &self.reset_link {
+            Command::ResetLink {
+                name: name.clone(),
+                base_url: self
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| security::DEFAULT_BASE_URL.to_owned()),
+            }
+        } else if let Some(name) = &self.reset_2fa {
+            Command::ResetTwoFactor(name.clone())
         } else {
             Command::Serve(self.serve.unwrap_or(DEFAULT_PORT))
         }
@@ -316,6 +348,10 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
         config.database_url = Some(crate::config::Secret(url.clone()));
     }
     let command = cli.command();
+    // A wrong address is told before anything is opened.
+    if let Command::ResetLink { base_url, .. } = &command {
+        security::parse_base_url(base_url)?;
+    }
     if let Command::Serve(port) = command {
         return crate::server::run_blocking(config, registry, cli.host, port);
     }
@@ -358,6 +394,9 @@ pub fn run_with(cli: Cli, registry: crate::ProviderRegistry) -> Result<()> {
     let record = match command {
         Command::AddKey { .. } | Command::ListKeys(_) | Command::RemoveKey(_) => {
             commands.key_command(command, out)?
+        }
+        Command::ResetLink { .. } | Command::ResetTwoFactor(_) => {
+            commands.security_command(command, out)?
         }
         command => commands.user_command(command, out)?,
     };

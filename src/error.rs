@@ -26,6 +26,14 @@ pub enum Error {
     /// Wrong username or password; deliberately the same for both (401).
     #[error("Invalid username or password")]
     InvalidCredentials,
+    /// The right password of an account with two-factor sign-in, and no code (401,
+    /// `errorCode` `TwoFactorRequired`): the sign-in page asks for one.
+    #[error("Enter the code from your authenticator app, or a recovery code")]
+    TwoFactorRequired,
+    /// An account whose password an Admin chose, before its owner chose their own (403):
+    /// only `GET /auth`, signing out and changing the password are answered.
+    #[error("Password change required")]
+    PasswordChangeRequired,
     /// An API key that is unknown, malformed, revoked or expired, or whose owner is gone
     /// (401); the message says which, never the key.
     #[error("{0}")]
@@ -122,10 +130,13 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::InvalidCredentials | Self::KeyRefused(_) => {
-                StatusCode::UNAUTHORIZED
+            Self::Unauthorized
+            | Self::InvalidCredentials
+            | Self::KeyRefused(_)
+            | Self::TwoFactorRequired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::Locked(_) | Self::PasswordChangeRequired => {
+                StatusCode::FORBIDDEN
             }
-            Self::Forbidden(_) | Self::Locked(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MisdirectedRequest(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -143,6 +154,9 @@ impl Error {
 
     /// The reference's `errorCode` for this error.
     pub fn error_code(&self) -> &'static str {
+        if let Self::TwoFactorRequired = self {
+            return "TwoFactorRequired";
+        }
         match self.status() {
             StatusCode::UNAUTHORIZED => "Unauthorized",
             StatusCode::FORBIDDEN | StatusCode::MISDIRECTED_REQUEST => "Forbidden",
@@ -247,6 +261,9 @@ impl IntoResponse for Error {
         let mut body = error_body(self.error_code(), &self.public_message());
         match &self {
             Self::Locked(_) => body["responseStatus"]["locked"] = true.into(),
+            Self::PasswordChangeRequired => {
+                body["responseStatus"]["passwordChangeRequired"] = true.into()
+            }
             // A page counts the wait down itself: the reason apart from the wait.
             Self::TooManyRequests {
                 reason,

@@ -20,6 +20,9 @@ pub struct CurrentUser {
     pub session: Option<SessionKey>,
     /// Whether this is the default user of an unauthenticated server.
     pub is_default: bool,
+    /// Whether an Admin chose the account's password and the user must choose their own
+    /// before anything but signing out and changing it (SPEC 12).
+    pub must_change_password: bool,
 }
 
 impl CurrentUser {
@@ -31,6 +34,7 @@ impl CurrentUser {
             provider: provider.to_owned(),
             session: None,
             is_default: true,
+            must_change_password: false,
         }
     }
 
@@ -42,7 +46,14 @@ impl CurrentUser {
             provider: found.provider,
             session: Some(found.key),
             is_default: false,
+            must_change_password: false,
         }
+    }
+
+    /// This user, who must (or need not) change their password first.
+    pub fn must_change_password(mut self, must: bool) -> Self {
+        self.must_change_password = must;
+        self
     }
 
     /// Whether the user holds the Admin role.

@@ -46,6 +46,7 @@ use crate::identity::Identity;
 ///             provider: "kiosk".into(),
 ///             session: None,
 ///             is_default: false,
+///             must_change_password: false,
 ///         }))
 ///     }
 /// }

@@ -186,6 +186,7 @@ impl AuthState {
                         provider: key.provider.clone(),
                         session: None,
                         is_default: false,
+                        must_change_password: account.must_change_password,
                     },
                     Some(key.grant(valid.id())),
                 )),

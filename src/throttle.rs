@@ -290,6 +290,14 @@ impl Attempt<'_> {
         }
     }
 
+    /// The password was right, and the attempt waits for its second factor: nothing is
+    /// counted or forgotten (a wrong code will count; only a right one forgets).
+    pub fn undecided(mut self) {
+        self.settled = true;
+        let mut tables = self.throttle.lock();
+        self.finish(&mut tables);
+    }
+
     /// The password was right: the username's failures are forgotten (the address's are
     /// not: one good account must not launder an address's guessing).
     pub fn succeeded(mut self) {

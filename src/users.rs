@@ -111,11 +111,28 @@ impl AccountRecord {
 }
 
 /// One password account, as stored in users.json.
+///
+/// The fields of account security (SPEC 12) are this crate's own; llms.py keeps fields it
+/// does not know, so the file stays shared.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct User {
     /// Argon2id PHC string or the reference's `salt:sha256hex`.
     #[serde(default)]
     pub password_hash: String,
+    /// Set when an Admin chose this password: the user must choose their own before
+    /// anything but signing out and changing it.
+    #[serde(
+        rename = "mustChangePassword",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub must_change_password: bool,
+    /// Two-factor sign-in: on once confirmed, pending while being set up.
+    #[serde(rename = "twoFactor", default, skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<TwoFactor>,
+    /// The one reset link that works, if any (only its hash).
+    #[serde(rename = "resetLink", default, skip_serializing_if = "Option::is_none")]
+    pub reset_link: Option<ResetLink>,
     /// Everything else the account records.
     #[serde(flatten)]
     pub record: AccountRecord,
@@ -125,7 +142,65 @@ impl fmt::Debug for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("User")
             .field("password_hash", &"<redacted>")
+            .field("must_change_password", &self.must_change_password)
+            .field("two_factor", &self.two_factor)
+            .field("reset_link", &self.reset_link)
             .field("record", &self.record)
+            .finish()
+    }
+}
+
+/// An account's TOTP second factor (RFC 6238), as users.json keeps it.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactor {
+    /// The shared secret, base32. Shown once, while it is set up.
+    pub secret: String,
+    /// Unix seconds when a first code confirmed it; `None` while it is pending (signing in
+    /// does not ask for a code yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<f64>,
+    /// The 30-second step of the last code accepted: no code of this step or an older one
+    /// is accepted again.
+    #[serde(default)]
+    pub last_step: u64,
+    /// The SHA-256 of each recovery code not used yet.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+}
+
+impl TwoFactor {
+    /// Whether it is on (confirmed), not only pending.
+    pub fn is_on(&self) -> bool {
+        self.confirmed.is_some()
+    }
+}
+
+impl fmt::Debug for TwoFactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwoFactor")
+            .field("secret", &"<redacted>")
+            .field("confirmed", &self.confirmed)
+            .field("last_step", &self.last_step)
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+/// The newest reset link of an account: the SHA-256 of its token and when it stops working.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResetLink {
+    /// SHA-256 (hex) of the token.
+    pub hash: String,
+    /// Unix seconds after which it no longer works.
+    pub expires: f64,
+}
+
+impl fmt::Debug for ResetLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResetLink")
+            .field("hash", &"<redacted>")
+            .field("expires", &self.expires)
             .finish()
     }
 }
@@ -135,6 +210,9 @@ impl User {
     pub fn new(password_hash: String, roles: Vec<String>) -> Self {
         Self {
             password_hash,
+            must_change_password: false,
+            two_factor: None,
+            reset_link: None,
             record: AccountRecord::new(roles),
         }
     }
@@ -147,6 +225,11 @@ impl User {
     /// The lock reason, if the account is locked.
     pub fn lock_reason(&self) -> Option<&str> {
         self.record.lock_reason()
+    }
+
+    /// Whether signing in asks for a second factor.
+    pub fn has_two_factor(&self) -> bool {
+        self.two_factor.as_ref().is_some_and(TwoFactor::is_on)
     }
 
     /// What this account's sessions are bound to: its password hash and created time

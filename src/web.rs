@@ -16,6 +16,7 @@ pub mod keys;
 mod origin;
 pub mod pages;
 pub mod sessions;
+pub mod two_factor;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
@@ -66,6 +67,16 @@ where
         )
         .route("/admin/users/{name}", delete(admin::delete_user))
         .route("/account/change-password", post(account::change_password))
+        .route(
+            "/account/2fa",
+            post(two_factor::begin).delete(two_factor::disable),
+        )
+        .route("/account/2fa/confirm", post(two_factor::confirm))
+        .route("/admin/users/{name}/2fa", delete(two_factor::reset))
+        .route(
+            "/admin/users/{name}/reset-link",
+            post(admin::create_reset_link),
+        )
         .route(
             "/account/keys",
             get(keys::list_own_keys).post(keys::create_key),

@@ -55,6 +55,7 @@ impl AccountDirectory for PasswordAccounts {
             roles,
             lock,
             keep_session,
+            temporary_password,
         } = change;
         let hash = match password {
             Some(password) => Some(ctx.hasher().hash(password).await?),
@@ -68,6 +69,11 @@ impl AccountDirectory for PasswordAccounts {
             let bound = user.binding();
             let fields = AccountFields::of(&mut user.record, Some(&mut user.password_hash), None);
             let applied = apply_change(&target, fields, hash, roles, lock)?;
+            if applied.changes.contains(&AccountChanged::Password) {
+                user.must_change_password = temporary_password;
+                // A password chosen for them spends any reset link they had.
+                user.reset_link = None;
+            }
             if applied.ends_sessions {
                 let sessions = ctx.sessions();
                 sessions.remove_user(NAME, &target, keep_session)?;

@@ -10,6 +10,8 @@
 //! The store's accounts are the [`PASSWORD_ACCOUNTS`] directory of Manage Users.
 
 mod accounts;
+mod reset;
+mod second_factor;
 mod sign_in;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,10 @@ use axum::routing::post;
 use axum::Router;
 
 pub use accounts::{PasswordAccounts, PASSWORD_ACCOUNTS};
+pub use reset::{create_reset_link, use_reset_link, ResetToken, RESET_LINK_LIFETIME};
+pub use second_factor::{
+    begin_two_factor, confirm_two_factor, disable_own_two_factor, reset_two_factor, Enrolment,
+};
 pub use sign_in::{authenticate, change_password, Credentials, SignedIn};
 
 use crate::accounts::AccountDirectory;
@@ -100,9 +106,12 @@ impl AuthProvider for CredentialsProvider {
         // The session is bound to the account's password and created time: a password
         // changed, or the account made again, by any program ends it.
         match users.get(&found.username) {
-            Some(user) if user.lock_reason().is_none() && found.binding == user.binding() => Ok(
-                Identity::User(CurrentUser::from_session(found, user.record.roles.clone())),
-            ),
+            Some(user) if user.lock_reason().is_none() && found.binding == user.binding() => {
+                Ok(Identity::User(
+                    CurrentUser::from_session(found, user.record.roles.clone())
+                        .must_change_password(user.must_change_password),
+                ))
+            }
             _ => {
                 ctx.end_session(found.key).await?;
                 Ok(Identity::Anonymous)
@@ -111,7 +120,9 @@ impl AuthProvider for CredentialsProvider {
     }
 
     fn routes(&self) -> Router<AuthContext> {
-        Router::new().route("/auth/login", post(sign_in::submit_sign_in))
+        Router::new()
+            .route("/auth/login", post(sign_in::submit_sign_in))
+            .route("/auth/reset", post(reset::submit_reset))
     }
 
     fn uses_password_form(&self) -> bool {

@@ -20,17 +20,36 @@ use crate::request::facts::user_agent;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
 use crate::text::printable;
-use crate::throttle::{Limit, Throttled};
+use crate::throttle::{Attempt, Limit, Throttled};
+use crate::two_factor::parse_second_factor;
+use crate::users::User;
+
+use super::second_factor::{audit_code, spend_code, CodeUsed};
 use crate::time::now_secs;
 use crate::users::MAX_SIGN_IN_NAME_BYTES;
 
-/// A username and password, as presented at sign-in. `Debug` never shows the password.
+/// A username and password, as presented at sign-in, and the second factor when one was
+/// given. `Debug` never shows the password or the code.
 #[derive(Clone)]
 pub struct Credentials {
     /// The username, as typed (surrounding blanks are ignored).
     pub username: String,
     /// The password.
     pub password: String,
+    /// A code of the authenticator app, or a recovery code: asked for from accounts with
+    /// two-factor sign-in on, ignored for others.
+    pub code: Option<String>,
+}
+
+impl Credentials {
+    /// A username and password, without a code.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            password: password.into(),
+            code: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -38,6 +57,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("code", &self.code.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -51,32 +71,72 @@ pub struct SignedIn {
     pub user_name: String,
     /// Their roles.
     pub roles: Vec<String>,
+    /// Whether they must choose a new password before anything else.
+    pub must_change_password: bool,
 }
 
 /// How a throttled check of a password ended.
-enum Checked {
+pub(super) enum Checked<'a> {
     /// Refused before the password was looked at.
     Throttled(Throttled),
-    /// Wrong password, or no such account.
+    /// Wrong password, or no such account (counted as a failure).
     Wrong,
     /// The password is right.
     Right {
         /// The stored hash is in an older format and should be replaced.
         needs_upgrade: bool,
+        /// The attempt, still to be settled: succeeded, or failed when a second factor
+        /// that it also needs is wrong.
+        attempt: Attempt<'a>,
     },
 }
+
+/// The refusal of a throttled attempt, in words for what was being tried:
+/// `reasons` says it for the account's limit, the address's and too many at once.
+pub(super) fn throttled_error(throttled: Throttled, reasons: [&'static str; 3]) -> Error {
+    let reason = match throttled.limit {
+        Limit::Account => reasons[0],
+        Limit::Address => reasons[1],
+        Limit::InFlight => reasons[2],
+    };
+    Error::TooManyRequests {
+        reason,
+        retry_after: throttled.retry_after,
+    }
+}
+
+/// What a throttled sign-in says.
+const SIGN_IN_THROTTLED: [&str; 3] = [
+    "Too many failed sign-ins for this account.",
+    "Too many failed sign-ins from your address.",
+    "Too many sign-ins at once.",
+];
+
+/// What a throttled check of the current password, to change it, says.
+const PASSWORD_CHECK_THROTTLED: [&str; 3] = [
+    "Too many wrong passwords for this account.",
+    "Too many wrong passwords from your address.",
+    "Too many password checks at once.",
+];
+
+/// What a throttled check of a password or code, by a signed-in user, says.
+pub(super) const CHECK_THROTTLED: [&str; 3] = [
+    "Too many wrong passwords or codes for this account.",
+    "Too many wrong passwords or codes from your address.",
+    "Too many checks at once.",
+];
 
 /// Checks `password` against `stored` (the account's hash; `None`: no such account, and a
 /// dummy hash costs the same time) through the throttle's counters for `username` and
 /// `client_ip`: a throttled attempt is refused without looking at the password, a wrong
-/// one counts, a right one clears the username's count.
-async fn check_throttled(
-    ctx: &AuthContext,
+/// one counts; a right one comes back with its attempt, for the caller to settle.
+pub(super) async fn check_throttled<'a>(
+    ctx: &'a AuthContext,
     username: &str,
     client_ip: &str,
     password: String,
     stored: Option<String>,
-) -> Result<Checked> {
+) -> Result<Checked<'a>> {
     let attempt = match ctx
         .throttle()
         .attempt(username, client_ip, now_secs())
@@ -86,10 +146,10 @@ async fn check_throttled(
         Err(throttled) => return Ok(Checked::Throttled(throttled)),
     };
     match ctx.hasher().verify(password, stored).await? {
-        Verification::Match { needs_upgrade } => {
-            attempt.record_success().await?;
-            Ok(Checked::Right { needs_upgrade })
-        }
+        Verification::Match { needs_upgrade } => Ok(Checked::Right {
+            needs_upgrade,
+            attempt,
+        }),
         Verification::Mismatch => {
             attempt.record_failure(now_secs()).await?;
             Ok(Checked::Wrong)
@@ -128,6 +188,11 @@ pub async fn authenticate(
             "Password is too long (at most {MAX_PASSWORD_BYTES} bytes)."
         )));
     }
+    // A code is read strictly, before anything is looked up or hashed.
+    let factor = match credentials.code.as_deref().map(str::trim) {
+        Some(code) if !code.is_empty() => Some(parse_second_factor(code)?),
+        _ => None,
+    };
     let users = ctx.users().await?;
     let stored = users.get(username).map(|u| u.password_hash.clone());
     // Attempts at unknown names are audited without the name: it may be a mistyped password.
@@ -136,32 +201,20 @@ pub async fn authenticate(
     } else {
         "(unknown)"
     };
-    let attempt = |event, result: &str| {
+    let attempt_record = |event, result: &str| {
         AuditRecord::new(event, audit_target, audit_target)
             .ip(client_ip)
             .result(result)
     };
-    let upgrade =
+    let (upgrade, attempt) =
         match check_throttled(ctx, username, client_ip, password.clone(), stored.clone()).await? {
-            Checked::Throttled(Throttled {
-                retry_after,
-                first,
-                limit,
-            }) => {
+            Checked::Throttled(throttled) => {
                 // Once per wait: the refusals that follow add nothing but length to the log.
-                if first {
-                    ctx.audit(attempt(AuditEvent::SignInThrottled, "throttled"))
+                if throttled.first {
+                    ctx.audit(attempt_record(AuditEvent::SignInThrottled, "throttled"))
                         .await;
                 }
-                let reason = match limit {
-                    Limit::Account => "Too many failed sign-ins for this account.",
-                    Limit::Address => "Too many failed sign-ins from your address.",
-                    Limit::InFlight => "Too many sign-ins at once.",
-                };
-                return Err(Error::TooManyRequests {
-                    reason,
-                    retry_after,
-                });
+                return Err(throttled_error(throttled, SIGN_IN_THROTTLED));
             }
             Checked::Wrong => {
                 let why = if stored.is_some() {
@@ -169,14 +222,29 @@ pub async fn authenticate(
                 } else {
                     "unknown user"
                 };
-                ctx.audit(attempt(AuditEvent::SignInFailed, why)).await;
+                ctx.audit(attempt_record(AuditEvent::SignInFailed, why))
+                    .await;
                 return Err(Error::InvalidCredentials);
             }
-            Checked::Right { needs_upgrade } => needs_upgrade,
+            Checked::Right {
+                needs_upgrade,
+                attempt,
+            } => (needs_upgrade, attempt),
         };
-    if let Some(reason) = users.get(username).and_then(|u| u.lock_reason()) {
-        ctx.audit(attempt(AuditEvent::SignInLocked, "locked")).await;
+    let account = users.get(username);
+    if let Some(reason) = account.and_then(|u| u.lock_reason()) {
+        attempt.record_success().await?;
+        ctx.audit(attempt_record(AuditEvent::SignInLocked, "locked"))
+            .await;
         return Err(Error::Locked(reason.to_owned()));
+    }
+    // The second step: a right password is not enough for an account with two-factor
+    // sign-in on. Without a code nothing is counted (the page asks for one); a wrong code
+    // counts as a wrong password would.
+    let needs_code = account.is_some_and(User::has_two_factor);
+    if needs_code && factor.is_none() {
+        attempt.undecided();
+        return Err(Error::TwoFactorRequired);
     }
     let upgraded = if upgrade {
         Some(ctx.hasher().hash(password).await?)
@@ -187,7 +255,8 @@ pub async fn authenticate(
     let ip = client_ip.to_owned();
     let agent = user_agent.to_owned();
     let verified_hash = stored.unwrap_or_default();
-    let (token, roles) = ctx
+    let factor = factor.filter(|_| needs_code);
+    let outcome = ctx
         .update_users(move |ctx, users| {
             // The account may have changed while the password was being checked.
             let user = users.get_mut(&name).ok_or(Error::InvalidCredentials)?;
@@ -196,6 +265,18 @@ pub async fn authenticate(
             }
             if let Some(reason) = user.lock_reason() {
                 return Err(Error::Locked(reason.to_owned()));
+            }
+            let mut code_used = None;
+            if let Some(factor) = &factor {
+                let two_factor = user
+                    .two_factor
+                    .as_mut()
+                    .filter(|t| t.is_on())
+                    .ok_or(Error::InvalidCredentials)?;
+                match spend_code(two_factor, factor, now_secs())? {
+                    Some(used) => code_used = Some(used),
+                    None => return Ok(Outcome::WrongCode),
+                }
             }
             if let Some(hash) = upgraded {
                 // The hash changes, the password does not: the user's other sessions move
@@ -206,16 +287,57 @@ pub async fn authenticate(
             }
             user.record.signed_in(&ip);
             let token = ctx.start_session(&name, NAME, &ip, &agent, user.binding())?;
-            Ok((token, user.record.roles.clone()))
+            Ok(Outcome::SignedIn {
+                token,
+                roles: user.record.roles.clone(),
+                must_change_password: user.must_change_password,
+                code_used,
+            })
         })
-        .await?;
+        .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e);
+        }
+    };
+    let (token, roles, must_change_password, code_used) = match outcome {
+        Outcome::WrongCode => {
+            attempt.record_failure(now_secs()).await?;
+            audit_code(ctx, username, client_ip, None).await;
+            return Err(Error::TwoFactorRequired);
+        }
+        Outcome::SignedIn {
+            token,
+            roles,
+            must_change_password,
+            code_used,
+        } => (token, roles, must_change_password, code_used),
+    };
+    attempt.record_success().await?;
+    audit_code(ctx, username, client_ip, code_used).await;
     tracing::info!(user = %printable(username), ip = %client_ip, "signed in");
-    ctx.audit(attempt(AuditEvent::SignIn, "ok")).await;
+    ctx.audit(attempt_record(AuditEvent::SignIn, "ok")).await;
     Ok(SignedIn {
         token,
         user_name: username.to_owned(),
         roles,
+        must_change_password,
     })
+}
+
+/// What the locked write of a sign-in found.
+enum Outcome {
+    /// The second factor was wrong (or already used): nothing changed.
+    WrongCode,
+    /// Signed in.
+    SignedIn {
+        token: SessionToken,
+        roles: Vec<String>,
+        must_change_password: bool,
+        code_used: Option<CodeUsed>,
+    },
 }
 
 /// Changes `user`'s own password from `current` to `new`, keeps `user`'s session and ends
@@ -249,29 +371,26 @@ pub async fn change_password(
         .map(|u| u.password_hash.clone())
         .ok_or_else(|| Error::NotFound("User not found".into()))?;
     let name = user.user_name.as_str();
-    match check_throttled(ctx, name, client_ip, current, Some(stored.clone())).await? {
-        Checked::Throttled(Throttled {
-            retry_after, limit, ..
-        }) => {
-            let reason = match limit {
-                Limit::Account => "Too many wrong passwords for this account.",
-                Limit::Address => "Too many wrong passwords from your address.",
-                Limit::InFlight => "Too many password checks at once.",
-            };
-            return Err(Error::TooManyRequests {
-                reason,
-                retry_after,
-            });
-        }
-        Checked::Wrong => {
-            // Someone holding this session guessed at the account's password.
-            let record = AuditRecord::new(AuditEvent::PasswordChangeFailed, name, name)
-                .ip(client_ip)
-                .result("wrong current password");
-            ctx.audit(record).await;
-            return Err(Error::bad_request("Current password is incorrect"));
-        }
-        Checked::Right { .. } => {}
+    let attempt =
+        match check_throttled(ctx, name, client_ip, current.clone(), Some(stored.clone())).await? {
+            Checked::Throttled(throttled) => {
+                return Err(throttled_error(throttled, PASSWORD_CHECK_THROTTLED))
+            }
+            Checked::Wrong => {
+                // Someone holding this session guessed at the account's password.
+                let record = AuditRecord::new(AuditEvent::PasswordChangeFailed, name, name)
+                    .ip(client_ip)
+                    .result("wrong current password");
+                ctx.audit(record).await;
+                return Err(Error::bad_request("Current password is incorrect"));
+            }
+            Checked::Right { attempt, .. } => attempt,
+        };
+    attempt.record_success().await?;
+    if user.must_change_password && new == current {
+        return Err(Error::bad_request(
+            "Choose a password of your own, not the one you were given",
+        ));
     }
     let hash = ctx.hasher().hash(new).await?;
     let target = user.user_name.clone();
@@ -289,6 +408,7 @@ pub async fn change_password(
         let sessions = ctx.sessions();
         sessions.remove_user(NAME, &target, keep)?;
         record.password_hash = hash;
+        record.must_change_password = false;
         // This session stays, bound to the new password.
         sessions.rebind(NAME, &target, before, record.binding())?;
         Ok(())
@@ -305,6 +425,7 @@ pub async fn change_password(
 pub(super) struct SignInForm {
     username: Option<String>,
     password: Option<String>,
+    code: Option<String>,
 }
 
 /// Shows the username, never the password.
@@ -313,6 +434,7 @@ impl std::fmt::Debug for SignInForm {
         f.debug_struct("SignInForm")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("code", &self.code.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -325,12 +447,19 @@ pub(super) async fn submit_sign_in(
     JsonBody(form): JsonBody<SignInForm>,
 ) -> Result<Response> {
     let credentials = Credentials {
-        username: form.username.unwrap_or_default(),
-        password: form.password.unwrap_or_default(),
+        code: form.code,
+        ..Credentials::new(
+            form.username.unwrap_or_default(),
+            form.password.unwrap_or_default(),
+        )
     };
     let signed_in =
         authenticate(&ctx, credentials, &facts.client_ip(), user_agent(&headers)).await?;
-    let mut response = Json(user_json(&signed_in.user_name, &signed_in.roles)).into_response();
+    let mut body = user_json(&signed_in.user_name, &signed_in.roles);
+    if signed_in.must_change_password {
+        body["mustChangePassword"] = true.into();
+    }
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session_cookie(&signed_in.token, facts.https()),
@@ -353,9 +482,10 @@ mod tests {
             "{shown}"
         );
         let credentials = Credentials {
-            username: "alice".into(),
-            password: "hunter2-secret".into(),
+            code: Some("123456".into()),
+            ..Credentials::new("alice", "hunter2-secret")
         };
-        assert!(!format!("{credentials:?}").contains("hunter2-secret"));
+        let shown = format!("{credentials:?}");
+        assert!(!shown.contains("hunter2-secret") && !shown.contains("123456"));
     }
 }

@@ -16,7 +16,7 @@ use crate::users::{
     Users, ADMIN_ROLE,
 };
 
-fn not_found(name: &str) -> Error {
+pub(super) fn not_found(name: &str) -> Error {
     Error::NotFound(format!(
         "User '{name}' not found. llms --listusers shows the users there are."
     ))

@@ -38,6 +38,8 @@ pub async fn list_users(State(state): State<AuthState>, _admin: AdminUser) -> Re
                 "locked": account.locked,
                 "lastIp": account.last_ip,
                 "lastLogin": account.last_login,
+                "mustChangePassword": account.must_change_password,
+                "twoFactor": account.two_factor,
                 "provider": directory.provider(),
             }));
         }
@@ -150,7 +152,11 @@ pub async fn create_user(
         if let Some(held) = held_name(users, &created) {
             return Err(name_taken(&created, credentials::NAME, held));
         }
-        users.insert(created, User::new(hash, roles));
+        // The first user is the owner's own account; anyone else must choose their own
+        // password at their first sign-in.
+        let mut user = User::new(hash, roles);
+        user.must_change_password = !first;
+        users.insert(created, user);
         Ok(())
     })
     .await?;
@@ -197,6 +203,7 @@ pub async fn update_user(
         roles: parse_roles(body.get("roles"))?,
         lock: parse_lock(&body)?,
         keep_session: if is_self { admin.session } else { None },
+        temporary_password: !is_self,
     };
     if let LockChange::Lock(_) = change.lock {
         if is_self {
@@ -326,4 +333,26 @@ pub async fn delete_user(
     }
     ctx.audit(record).await;
     Ok(Json(json!({ "success": true, "userName": name })))
+}
+
+/// `POST /admin/users/{name}/reset-link`: a one-time link for the password account
+/// `name` to choose a new password with ([`credentials::create_reset_link`]). The answer
+/// carries the link's path (`/reset#TOKEN`, the page makes it whole with its own origin)
+/// and is the only place the token is ever shown.
+pub async fn create_reset_link(
+    State(state): State<AuthState>,
+    AdminUser(admin): AdminUser,
+    facts: RequestFacts,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    let ctx = state.context();
+    let token =
+        credentials::create_reset_link(ctx, &name, &admin.user_name, Some(&facts.client_ip()))
+            .await?;
+    Ok(Json(json!({
+        "success": true,
+        "userName": name,
+        "link": token.link(""),
+        "expiresIn": credentials::RESET_LINK_LIFETIME as u64,
+    })))
 }

@@ -10,9 +10,11 @@ use serde_json::{json, Value};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::Result;
 use crate::identity::CurrentUser;
+use crate::providers::credentials;
 use crate::request::cookies::cleared_cookie;
 use crate::request::RequestFacts;
 use crate::state::AuthState;
+use crate::users::User;
 
 /// `GET /config`: whether signing in is required and which provider is active.
 pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> {
@@ -22,11 +24,27 @@ pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> 
     })))
 }
 
-/// `GET /auth`: the signed-in user.
-pub async fn show_session_user(State(state): State<AuthState>, user: CurrentUser) -> Json<Value> {
+/// `GET /auth`: the signed-in user, with whether signing in asks them for a second factor
+/// and whether they must choose a new password first.
+pub async fn show_session_user(
+    State(state): State<AuthState>,
+    user: CurrentUser,
+) -> Result<Json<Value>> {
+    let two_factor = user.provider == credentials::NAME
+        && !user.is_default
+        && state
+            .context()
+            .users()
+            .await?
+            .get(&user.user_name)
+            .is_some_and(User::has_two_factor);
     let mut body = user.to_json();
     body["authProvider"] = json!(state.provider_name());
-    Json(body)
+    body["twoFactor"] = json!(two_factor);
+    if user.must_change_password {
+        body["mustChangePassword"] = json!(true);
+    }
+    Ok(Json(body))
 }
 
 /// `POST /auth/logout`: ends the session, if any, and clears the cookie.

@@ -5,9 +5,10 @@
 use std::future::Future;
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::extract::{identity, AuthRejection};
 use super::gateway::{is_gateway_path, openai_response};
@@ -15,6 +16,7 @@ use super::origin::{check_host, is_cross_site};
 use crate::error::{Error, ErrorPage};
 use crate::identity::Identity;
 use crate::request::facts::wants_html;
+use crate::request::paths::sign_in_url;
 use crate::request::RequestFacts;
 use crate::state::{AuthState, KeyIdentity};
 use crate::views::error_page;
@@ -26,6 +28,8 @@ const PUBLIC_PATHS: &[&str] = &[
     "/config",
     "/auth/login",
     "/auth/logout",
+    "/auth/reset",
+    "/reset",
     "/assets/",
     "/favicon.ico",
 ];
@@ -41,6 +45,35 @@ pub(super) fn is_public(path: &str, extra: &[String]) -> bool {
         }
     };
     PUBLIC_PATHS.iter().any(|p| matches(p)) || extra.iter().any(|p| matches(p))
+}
+
+/// Whether a user who must change their password may make this request (SPEC 12): who
+/// they are, signing out, and changing the password. (The sign-in page, public, shows
+/// them the form.)
+fn open_before_password_change(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::GET | Method::HEAD => path == "/auth",
+        Method::POST => path == "/account/change-password" || path == "/auth/logout",
+        _ => false,
+    }
+}
+
+/// The refusal of a request by a user who must change their password first: a page
+/// request goes to the sign-in page, which shows the change-password form; the API says
+/// 403 `Password change required`.
+fn password_change_first(parts: &Parts, refuse: impl Fn(Error) -> Response) -> Option<Response> {
+    if open_before_password_change(&parts.method, parts.uri.path()) {
+        return None;
+    }
+    if wants_html(&parts.method, &parts.headers) {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        return Some(Redirect::to(&sign_in_url(next)).into_response());
+    }
+    Some(refuse(Error::PasswordChangeRequired))
 }
 
 /// The guard middleware (see [`crate::protect`]).
@@ -135,6 +168,13 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
     if let (true, Some(hash)) = (takes_keys, facts.bearer) {
         match state.identify_key(hash).await {
             Ok(KeyIdentity::User(user, grant)) => {
+                if let Some(refusal) = user
+                    .must_change_password
+                    .then(|| password_change_first(&parts, refuse))
+                    .flatten()
+                {
+                    return Err(refusal);
+                }
                 parts.extensions.insert(Identity::User(user));
                 if let Some(grant) = grant {
                     parts.extensions.insert(grant);
@@ -144,6 +184,11 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
         }
     } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
         match identity(state, &mut parts).await {
+            Ok(Identity::User(user)) if user.must_change_password => {
+                if let Some(refusal) = password_change_first(&parts, refuse) {
+                    return Err(refusal);
+                }
+            }
             Ok(Identity::User(_)) => {}
             // A cookie that names no live session: say so, not "send a key".
             Ok(Identity::Anonymous) if gateway && facts.session.is_some() => {
