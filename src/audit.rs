@@ -58,10 +58,13 @@ pub enum AuditEvent {
     /// A reset link was used: the target chose a new password and their sessions ended.
     PasswordReset,
     /// Two-factor sign-in was turned on.
+    #[serde(rename = "2fa_enabled")]
     TwoFactorEnabled,
     /// Two-factor sign-in was turned off (by its owner, an Admin or the command line).
+    #[serde(rename = "2fa_disabled")]
     TwoFactorDisabled,
     /// A wrong second-factor code was given.
+    #[serde(rename = "2fa_failed")]
     TwoFactorFailed,
     /// A recovery code was spent (how many are left in the detail).
     RecoveryCodeUsed,
@@ -305,5 +308,26 @@ mod tests {
         let line = record.display_line();
         assert!(!line.contains('\u{1b}'), "{line}");
         assert!(line.contains("sign_in_failed"));
+    }
+
+    #[test]
+    fn events_are_written_under_the_names_they_show() {
+        for event in [
+            AuditEvent::SignIn,
+            AuditEvent::SessionRevoked,
+            AuditEvent::ResetLinkCreated,
+            AuditEvent::PasswordReset,
+            AuditEvent::TwoFactorEnabled,
+            AuditEvent::TwoFactorDisabled,
+            AuditEvent::TwoFactorFailed,
+            AuditEvent::RecoveryCodeUsed,
+        ] {
+            let written = serde_json::to_value(event).unwrap();
+            assert_eq!(written, event.as_str(), "{event:?}");
+            assert_eq!(
+                serde_json::from_value::<AuditEvent>(written).unwrap(),
+                event
+            );
+        }
     }
 }

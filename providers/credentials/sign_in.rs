@@ -316,7 +316,9 @@ pub async fn authenticate(
         } => (token, roles, must_change_password, code_used),
     };
     attempt.record_success().await?;
-    audit_code(ctx, username, client_ip, code_used).await;
+    if code_used.is_some() {
+        audit_code(ctx, username, client_ip, code_used).await;
+    }
     tracing::info!(user = %printable(username), ip = %client_ip, "signed in");
     ctx.audit(attempt_record(AuditEvent::SignIn, "ok")).await;
     Ok(SignedIn {

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod pty;
 pub mod python;
 pub mod server;
+pub mod totp;
 
 pub use app::{
     assert_error, avatar_upload, forwarded, home_with_users, json_request, login_request, request,
