@@ -206,6 +206,7 @@ async fn auth_shows_the_signed_in_user_or_401(store: Store) {
             "profileUrl": "/avatar/user",
             "roles": ["Admin"],
             "authProvider": "credentials",
+            "twoFactor": false,
         })
     );
 
@@ -1954,6 +1955,12 @@ async fn a_deleted_accounts_avatar_goes_with_it(store: Store) {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let bob = app.sign_in("bob", "pw-bob-again").await;
+    // An account an Admin made chooses its own password first.
+    let own = json!({ "currentPassword": "pw-bob-again", "newPassword": "bobs-own-pw" });
+    let reply = app
+        .json(Method::POST, "/account/change-password", Some(&bob), own)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let avatar = app.get("/avatar/user", Some(&bob)).await;
     assert_eq!(avatar.header("content-type"), Some("image/svg+xml"));
 }
