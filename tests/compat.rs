@@ -298,6 +298,9 @@ async fn a_store_written_here_stays_loadable_by_llms_py() {
     assert!(printed(&results[10]).contains("User 'bob' unlocked."));
     assert!(printed(&results[11]).contains("User 'alice' locked: Sabbatical"));
 
+    // ... and kept the fields it does not know: carol, made by an Admin, must still
+    // choose her own password (SPEC 12).
+    assert_eq!(home.users_json()["carol"]["mustChangePassword"], true);
     // ... and we read what it wrote.
     assert_eq!(
         ours(&home, &["--lockuser"], "", &[]),
