@@ -523,3 +523,205 @@ async fn a_signed_out_cookie_and_garbage_cookies_reach_nothing() {
         assert_eq!(app.get("/admin/users", Some(&bad)).await.status, 401);
     }
 }
+
+/// Signs `name` in (through [`PROXY`] for `client`) and turns two-factor sign-in on; the
+/// secret and the recovery codes.
+async fn with_two_factor(app: &TestApp, name: &str, password: &str) -> (String, Vec<String>) {
+    let cookie = app.sign_in(name, password).await;
+    let reply = app
+        .send(
+            request(Method::POST, "/account/2fa", Some(&cookie))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let secret = reply.json()["secret"].as_str().unwrap().to_owned();
+    let code = common::totp::current_totp(&secret);
+    let reply = app
+        .json(
+            Method::POST,
+            "/account/2fa/confirm",
+            Some(&cookie),
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let codes = reply.json()["recoveryCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (secret, codes)
+}
+
+/// `POST /auth/login` with a second factor, from `client`.
+fn login_with_code(
+    name: &str,
+    password: &str,
+    code: &str,
+    client: &str,
+) -> axum::http::Request<Body> {
+    let body = json!({ "username": name, "password": password, "code": code });
+    forwarded(
+        common::json_request(Method::POST, "/auth/login", None, &body),
+        client,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factors_and_reset_links_cannot_be_guessed_or_replayed() {
+    let _serial = SERIAL.lock().await;
+    let home = Home::new();
+    home.write_users(&[
+        ("admin", "pw-admin", &["Admin"]),
+        ("guessed", "pw-guessed", &[]),
+        ("replayed", "pw-replayed", &[]),
+    ]);
+    let app = app_on(home).await;
+
+    // Wrong codes after the right password, in a tight loop: checked as the schedule of
+    // wrong passwords allows, no more.
+    let (secret, _) = with_two_factor(&app, "guessed", "pw-guessed").await;
+    let right = common::totp::next_totp(&secret);
+    let started = Instant::now();
+    let (mut checked, mut throttled) = (0usize, 0usize);
+    for i in 0..500u32 {
+        let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000);
+        let reply = app
+            .send(login_with_code(
+                "guessed",
+                "pw-guessed",
+                &wrong,
+                "203.0.113.20",
+            ))
+            .await;
+        match reply.status {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = schedule_allows(elapsed);
+    assert!(
+        checked <= allowed,
+        "{checked} codes checked, schedule allows {allowed}"
+    );
+    assert!(checked >= schedule_allows(0.0), "{checked} checked");
+    let reply = app
+        .send(login_with_code(
+            "guessed",
+            "pw-guessed",
+            &right,
+            "203.0.113.20",
+        ))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right code waits too"
+    );
+
+    // Replays: each code accepted once, then sent again (from another address each time,
+    // so that every replay is checked rather than throttled).
+    let (secret, recovery) = with_two_factor(&app, "replayed", "pw-replayed").await;
+    let mut client = 0;
+    let mut next_client = || {
+        client += 1;
+        format!("198.51.100.{client}")
+    };
+    let (mut accepted, mut replays, mut replays_accepted) = (0, 0, 0);
+    let code = common::totp::next_totp(&secret);
+    let older = common::totp::current_totp(&secret);
+    for (code, replay) in std::iter::once((code.clone(), code))
+        .chain(std::iter::once((String::new(), older)))
+        .chain(recovery.iter().map(|c| (c.clone(), c.to_uppercase())))
+    {
+        if !code.is_empty() {
+            let reply = app
+                .send(login_with_code(
+                    "replayed",
+                    "pw-replayed",
+                    &code,
+                    &next_client(),
+                ))
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            accepted += 1;
+        }
+        let reply = app
+            .send(login_with_code(
+                "replayed",
+                "pw-replayed",
+                &replay,
+                &next_client(),
+            ))
+            .await;
+        replays += 1;
+        match reply.status {
+            StatusCode::OK => replays_accepted += 1,
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("a replay was not checked ({other}): {}", reply.text()),
+        }
+        if code.is_empty() {
+            // Two failures in a row for the account (the replay and the older code): the
+            // schedule's wait of a second before the next attempt.
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+    assert_eq!(replays_accepted, 0);
+
+    // Reset tokens: a link exists; guessed tokens of the right shape, each from its own
+    // address (so none is throttled), find nothing.
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let link = app
+        .send(
+            request(
+                Method::POST,
+                "/admin/users/guessed/reset-link",
+                Some(&admin),
+            )
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await
+        .json()["link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guesses = 1_000;
+    let mut guessed = 0;
+    for i in 0..guesses {
+        let body = json!({ "token": common::random_token(), "newPassword": "a-guessed-reset" });
+        let client = format!("10.{}.{}.1", 1 + i / 250, i % 250);
+        let reply = app
+            .send(forwarded(
+                common::json_request(Method::POST, "/auth/reset", None, &body),
+                &client,
+            ))
+            .await;
+        match reply.status {
+            StatusCode::BAD_REQUEST => {}
+            StatusCode::OK => guessed += 1,
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+    assert_eq!(guessed, 0);
+    // The real link still works.
+    let token = link.strip_prefix("/reset#").unwrap();
+    let body = json!({ "token": token, "newPassword": "the-real-reset" });
+    let reply = app
+        .send(forwarded(
+            common::json_request(Method::POST, "/auth/reset", None, &body),
+            "192.0.2.50",
+        ))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+
+    figure(&format!(
+        "two-factor: 500 wrong codes after the right password in {elapsed:.2} s: {checked} checked (schedule allows {allowed}), {throttled} refused with 429; \
+         replays: {accepted} codes accepted once, {replays} replays checked, {replays_accepted} accepted; \
+         reset links: {guesses} guessed tokens (256 random bits each) from {guesses} addresses, {guessed} accepted"
+    ));
+}

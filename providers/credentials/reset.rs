@@ -137,6 +137,18 @@ pub async fn use_reset_link(
         attempt.record_failure(now_secs()).await?;
         return Err(Error::bad_request(LINK_REFUSED));
     };
+    // A token no account holds is refused before the new password is hashed: guesses cost
+    // a lookup, not a hash. (The write below looks again, under the store's lock.)
+    let held = ctx.users().await?.values().any(|user| {
+        user.reset_link
+            .as_ref()
+            .is_some_and(|link| link.hash == hash)
+    });
+    if !held {
+        attempt.record_failure(now_secs()).await?;
+        tracing::info!(ip = %client_ip, "a reset link that does not work was used");
+        return Err(Error::bad_request(LINK_REFUSED));
+    }
     let new_hash = ctx.hasher().hash(new_password).await?;
     let used = ctx
         .update_users(move |ctx, users| {
