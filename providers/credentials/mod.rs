@@ -10,6 +10,7 @@
 //! The store's accounts are the [`PASSWORD_ACCOUNTS`] directory of Manage Users.
 
 mod accounts;
+mod check;
 mod reset;
 mod second_factor;
 mod sign_in;

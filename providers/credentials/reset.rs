@@ -12,6 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::check::throttled_error;
 use super::NAME;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
@@ -21,7 +22,6 @@ use crate::request::extract::JsonBody;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
 use crate::text::printable;
-use crate::throttle::{Limit, Throttled};
 use crate::time::now_secs;
 use crate::users::ResetLink;
 
@@ -31,6 +31,14 @@ pub const RESET_LINK_LIFETIME: f64 = 30.0 * 60.0;
 /// The one answer for a token that is malformed, unknown, used, replaced or expired: none
 /// of them tells a guesser anything.
 const LINK_REFUSED: &str = "This reset link does not work: it was used, replaced by a newer one, or has expired. Ask for a new one.";
+
+/// What a throttled use of a reset link says (its counters are the address's: the token
+/// names nobody).
+const RESET_THROTTLED: [&str; 3] = [
+    "Too many reset links that did not work from your address.",
+    "Too many reset links that did not work from your address.",
+    "Too many reset attempts at once.",
+];
 
 /// A new reset link's token. `Debug` never shows it.
 pub struct ResetToken(SessionToken);
@@ -119,18 +127,7 @@ pub async fn use_reset_link(
         .await?
     {
         Ok(attempt) => attempt,
-        Err(Throttled {
-            retry_after, limit, ..
-        }) => {
-            let reason = match limit {
-                Limit::InFlight => "Too many reset attempts at once.",
-                _ => "Too many reset links that did not work from your address.",
-            };
-            return Err(Error::TooManyRequests {
-                reason,
-                retry_after,
-            });
-        }
+        Err(throttled) => return Err(throttled_error(throttled, RESET_THROTTLED)),
     };
     // Nothing about the token is looked up before the throttle has let the attempt in.
     let Some(hash) = token_hash(token) else {

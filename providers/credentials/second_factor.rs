@@ -7,7 +7,7 @@
 //! the step of a TOTP code, or the recovery code struck off. Two requests with one code
 //! cannot both pass.
 
-use super::sign_in::{check_throttled, throttled_error, Checked, CHECK_THROTTLED};
+use super::check::{check_throttled, throttled_error, Checked, CHECK_THROTTLED};
 use super::NAME;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;

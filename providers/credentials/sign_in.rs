@@ -13,20 +13,19 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::identity::{user_json, CurrentUser};
-use crate::password::{check_new_password, Verification, MAX_PASSWORD_BYTES};
+use crate::password::{check_new_password, MAX_PASSWORD_BYTES};
 use crate::request::cookies::session_cookie;
 use crate::request::extract::JsonBody;
 use crate::request::facts::user_agent;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
 use crate::text::printable;
-use crate::throttle::{Attempt, Limit, Throttled};
-use crate::two_factor::parse_second_factor;
-use crate::users::User;
-
-use super::second_factor::{audit_code, spend_code, CodeUsed};
 use crate::time::now_secs;
-use crate::users::MAX_SIGN_IN_NAME_BYTES;
+use crate::two_factor::parse_second_factor;
+use crate::users::{User, MAX_SIGN_IN_NAME_BYTES};
+
+use super::check::{check_throttled, throttled_error, Checked};
+use super::second_factor::{audit_code, spend_code, CodeUsed};
 
 /// A username and password, as presented at sign-in, and the second factor when one was
 /// given. `Debug` never shows the password or the code.
@@ -75,36 +74,6 @@ pub struct SignedIn {
     pub must_change_password: bool,
 }
 
-/// How a throttled check of a password ended.
-pub(super) enum Checked<'a> {
-    /// Refused before the password was looked at.
-    Throttled(Throttled),
-    /// Wrong password, or no such account (counted as a failure).
-    Wrong,
-    /// The password is right.
-    Right {
-        /// The stored hash is in an older format and should be replaced.
-        needs_upgrade: bool,
-        /// The attempt, still to be settled: succeeded, or failed when a second factor
-        /// that it also needs is wrong.
-        attempt: Attempt<'a>,
-    },
-}
-
-/// The refusal of a throttled attempt, in words for what was being tried:
-/// `reasons` says it for the account's limit, the address's and too many at once.
-pub(super) fn throttled_error(throttled: Throttled, reasons: [&'static str; 3]) -> Error {
-    let reason = match throttled.limit {
-        Limit::Account => reasons[0],
-        Limit::Address => reasons[1],
-        Limit::InFlight => reasons[2],
-    };
-    Error::TooManyRequests {
-        reason,
-        retry_after: throttled.retry_after,
-    }
-}
-
 /// What a throttled sign-in says.
 const SIGN_IN_THROTTLED: [&str; 3] = [
     "Too many failed sign-ins for this account.",
@@ -118,44 +87,6 @@ const PASSWORD_CHECK_THROTTLED: [&str; 3] = [
     "Too many wrong passwords from your address.",
     "Too many password checks at once.",
 ];
-
-/// What a throttled check of a password or code, by a signed-in user, says.
-pub(super) const CHECK_THROTTLED: [&str; 3] = [
-    "Too many wrong passwords or codes for this account.",
-    "Too many wrong passwords or codes from your address.",
-    "Too many checks at once.",
-];
-
-/// Checks `password` against `stored` (the account's hash; `None`: no such account, and a
-/// dummy hash costs the same time) through the throttle's counters for `username` and
-/// `client_ip`: a throttled attempt is refused without looking at the password, a wrong
-/// one counts; a right one comes back with its attempt, for the caller to settle.
-pub(super) async fn check_throttled<'a>(
-    ctx: &'a AuthContext,
-    username: &str,
-    client_ip: &str,
-    password: String,
-    stored: Option<String>,
-) -> Result<Checked<'a>> {
-    let attempt = match ctx
-        .throttle()
-        .attempt(username, client_ip, now_secs())
-        .await?
-    {
-        Ok(attempt) => attempt,
-        Err(throttled) => return Ok(Checked::Throttled(throttled)),
-    };
-    match ctx.hasher().verify(password, stored).await? {
-        Verification::Match { needs_upgrade } => Ok(Checked::Right {
-            needs_upgrade,
-            attempt,
-        }),
-        Verification::Mismatch => {
-            attempt.record_failure(now_secs()).await?;
-            Ok(Checked::Wrong)
-        }
-    }
-}
 
 /// Signs `credentials` in from `client_ip` (with the browser's `user_agent`, which the
 /// session records): checks both bounds before any lookup or hashing, then the throttle,
