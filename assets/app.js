@@ -1,5 +1,6 @@
-// llms-auth pages: sign-in, sign-out, the user menu, dialogs, Manage Users, My Account with
-// its sessions and API keys, and the home page's chat.
+// llms-auth pages: sign-in (with its code step, and "Choose your password"), the reset
+// page, sign-out, the user menu, dialogs, Manage Users, My Account with two-factor
+// sign-in, its sessions and API keys, and the home page's chat.
 //
 // Text from the server or the user is only ever set with textContent. The users table is
 // rendered (and escaped) by the server and parsed with DOMParser, never with innerHTML.
@@ -268,12 +269,32 @@ function takeSignInNotice() {
   }
 }
 
+// The wait of a refused, throttled request, in words ("Too many ... Try again in 5 minutes."),
+// or null when the answer is not one.
+function throttledMessage(result) {
+  if (result.status !== 429) return null;
+  const status = (result.data && result.data.responseStatus) || {};
+  const header = result.response && parseInt(result.response.headers.get("Retry-After"), 10);
+  const wait = header > 0 ? header : Number(status.retryAfter);
+  if (!(wait > 0)) return null;
+  return sentence(status.reason || status.message || "Too many attempts") + " Try again in " + formatWait(wait) + ".";
+}
+
 function setupSignIn() {
   const form = byId("sign-in-form");
   if (!form) return;
   const error = form.querySelector(".form-error");
   const button = form.querySelector("button[type=submit]");
+  const credentials = byId("sign-in-credentials");
+  const codeStep = byId("sign-in-code-step");
+  const codeInput = byId("sign-in-code");
+  const recoveryToggle = byId("sign-in-use-recovery");
+  const backLine = byId("sign-in-back-line");
   let countdown = null;
+  // The second step (two-factor sign-in): the username and password already accepted,
+  // kept here while the code is asked for, and whether a recovery code is being typed.
+  let pending = null;
+  let recovery = false;
 
   const notice = takeSignInNotice();
   const noticeBox = document.querySelector("[data-testid=sign-in-notice]");
@@ -305,39 +326,261 @@ function setupSignIn() {
     countdown = setInterval(tick, 1000);
   }
 
+  // The code step asks for the app's 6 digits, or (switched) for a recovery code.
+  function useRecoveryCode(on) {
+    recovery = on;
+    byId("sign-in-code-label").textContent = on
+      ? "Enter one of your recovery codes" : "Enter the 6-digit code from your authenticator app";
+    byId("sign-in-code-hint").textContent = on
+      ? "Like abcde-fghij. Each recovery code works once." : "The code changes every 30 seconds.";
+    codeInput.setAttribute("inputmode", on ? "text" : "numeric");
+    codeInput.setAttribute("autocomplete", on ? "off" : "one-time-code");
+    recoveryToggle.textContent = on ? "Use the code from your app" : "Use a recovery code";
+    codeInput.value = "";
+  }
+
+  function showCodeStep(username, password) {
+    pending = { username, password };
+    credentials.hidden = true;
+    form.password.value = "";
+    hidePasswords(form);
+    byId("sign-in-code-user").textContent = username;
+    useRecoveryCode(false);
+    codeStep.hidden = false;
+    backLine.hidden = false;
+    button.textContent = "Verify";
+    codeInput.focus();
+  }
+
+  // Back to the username and password (to start again).
+  function showCredentials() {
+    pending = null;
+    codeStep.hidden = true;
+    backLine.hidden = true;
+    credentials.hidden = false;
+    codeInput.value = "";
+    button.textContent = "Sign In";
+    // A wait being counted down stays on show.
+    if (!button.disabled) clearError(error);
+    form.password.focus();
+  }
+
+  recoveryToggle.addEventListener("click", () => {
+    useRecoveryCode(!recovery);
+    clearError(error);
+    codeInput.focus();
+  });
+  byId("sign-in-back").addEventListener("click", showCredentials);
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (button.disabled) return;
     clearError(error);
-    const username = form.username.value.trim();
-    const password = form.password.value;
-    if (!username || !password) {
-      showError(error, "Enter your username and password.");
-      (username ? form.password : form.username).focus();
-      return;
+    let json;
+    if (pending) {
+      const code = codeInput.value.trim();
+      if (!code) {
+        showError(error, recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your app.");
+        codeInput.focus();
+        return;
+      }
+      json = { username: pending.username, password: pending.password, code };
+    } else {
+      const username = form.username.value.trim();
+      const password = form.password.value;
+      if (!username || !password) {
+        showError(error, "Enter your username and password.");
+        (username ? form.password : form.username).focus();
+        return;
+      }
+      json = { username, password };
     }
     button.disabled = true;
-    const result = await request("/auth/login", { json: { username, password } });
+    const result = await request("/auth/login", { json });
     button.disabled = false;
     if (result.ok) {
       hidePasswords(form);
+      if (result.data && result.data.mustChangePassword === true) {
+        showChoosePassword(json.username, json.password);
+        return;
+      }
       window.location.assign(form.dataset.next || "/");
       return;
     }
+    const status = (result.data && result.data.responseStatus) || {};
     const wait = result.response && parseInt(result.response.headers.get("Retry-After"), 10);
-    if (result.status === 429 && wait > 0) {
-      const status = (result.data && result.data.responseStatus) || {};
+    if (result.status === 401 && status.errorCode === "TwoFactorRequired") {
+      if (!pending) {
+        showCodeStep(json.username, json.password);
+        return;
+      }
+      // A code was sent: it was wrong, or already used.
+      showError(error, recovery
+        ? "That recovery code is not right, or was used already."
+        : "That code is not right: enter the one your app shows now.");
+    } else if (result.status === 429 && wait > 0) {
       throttled(status.reason || "Too many failed sign-ins.", wait);
-    } else if (result.status === 403 && result.data && result.data.responseStatus
-               && result.data.responseStatus.locked === true) {
+    } else if (result.status === 403 && status.locked === true) {
       // Only a locked account says so; any other 403 (a refused cross-site request, say)
       // is shown as it is.
-      showError(error, sentence("This account is locked: " + result.data.responseStatus.message));
+      showError(error, sentence("This account is locked: " + status.message));
+    } else if (pending && result.status === 401) {
+      // The password stopped working meanwhile (changed elsewhere): start again.
+      showCredentials();
+      showError(error, errorMessage(result));
+      return;
     } else {
       showError(error, errorMessage(result));
     }
-    form.password.focus();
-    form.password.select();
+    const field = pending ? codeInput : form.password;
+    field.focus();
+    field.select();
+  });
+}
+
+// The sign-in page, after a sign-in whose password an Admin chose: "Choose your
+// password" in place of the sign-in form, with the password just typed as the current one.
+function showChoosePassword(username, password) {
+  const panel = byId("choose-password");
+  const step = byId("sign-in-step");
+  const form = byId("sign-in-form");
+  if (!panel || !step) {
+    window.location.assign((form && form.dataset.next) || "/");
+    return;
+  }
+  step.hidden = true;
+  panel.hidden = false;
+  panel.querySelectorAll("[data-choose-user]").forEach((el) => { el.textContent = username; });
+  byId("choose-username").value = username;
+  byId("choose-current-password").value = password;
+  byId("choose-current").hidden = true;
+  document.title = "Choose your password · llms";
+  byId("choose-new-password").focus();
+}
+
+// "Choose your password" (its own page, or in place on the sign-in page): the current
+// password (the one given) and a new one, then on to `next`.
+function setupChoosePassword() {
+  const form = byId("choose-password-form");
+  if (!form) return;
+  const error = form.querySelector(".form-error");
+  const current = byId("choose-current");
+  const refuse = (message, id) => {
+    if (id === "choose-current-password") current.hidden = false;
+    showError(error, sentence(message));
+    const field = byId(id);
+    if (field) {
+      field.focus();
+      if (field.value) field.select();
+    }
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (form.getAttribute("aria-busy") === "true") return;
+    clearError(error);
+    const currentPassword = fieldValue("choose-current-password");
+    const newPassword = fieldValue("choose-new-password");
+    if (!currentPassword) return refuse("Enter the password you were given.", "choose-current-password");
+    if (!newPassword) return refuse("Enter a new password.", "choose-new-password");
+    if (newPassword !== fieldValue("choose-confirm-password")) {
+      return refuse("The new passwords do not match.", "choose-confirm-password");
+    }
+    if (newPassword === currentPassword) {
+      return refuse("Choose a password of your own, not the one you were given.", "choose-new-password");
+    }
+    setBusy(form, true);
+    const result = await request("/account/change-password", { json: { currentPassword, newPassword } });
+    setBusy(form, false);
+    if (result.ok) {
+      hidePasswords(form);
+      window.location.assign(form.dataset.next || "/");
+      return undefined;
+    }
+    if (result.status === 401) {
+      refuse("Your session has ended: sign in again.", "choose-new-password");
+      window.location.assign("/login?next=" + encodeURIComponent(form.dataset.next || "/"));
+      return undefined;
+    }
+    const message = throttledMessage(result) || errorMessage(result);
+    const aboutCurrent = result.status === 429 || /current|incorrect/i.test(message);
+    return refuse(message, aboutCurrent ? "choose-current-password" : "choose-new-password");
+  });
+}
+
+// ---- Reset links ------------------------------------------------------------------------
+
+// The reset page (`/reset#TOKEN`): the token is read from the fragment, never sent in a
+// URL, posted with the new password, and taken out of the address bar once used.
+function setupReset() {
+  const form = byId("reset-form");
+  if (!form) return;
+  const error = form.querySelector(".form-error");
+  const token = window.location.hash.replace(/^#/, "").trim();
+  const forgetToken = () => {
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  };
+  const problem = (box) => {
+    form.hidden = true;
+    byId("reset-intro").hidden = true;
+    box.hidden = false;
+    byId("reset-problem-links").hidden = false;
+  };
+  // Another link opened in this tab changes only the fragment: start again with it.
+  window.addEventListener("hashchange", () => window.location.reload());
+  if (!token) {
+    problem(byId("reset-no-token"));
+    return;
+  }
+  byId("reset-new-password").focus();
+  const refuse = (message, id) => {
+    showError(error, sentence(message));
+    const field = byId(id);
+    field.focus();
+    if (field.value) field.select();
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (form.getAttribute("aria-busy") === "true") return;
+    clearError(error);
+    const newPassword = fieldValue("reset-new-password");
+    if (!newPassword) return refuse("Enter a new password.", "reset-new-password");
+    if (newPassword !== fieldValue("reset-confirm-password")) {
+      return refuse("The passwords do not match.", "reset-confirm-password");
+    }
+    setBusy(form, true);
+    const result = await request("/auth/reset", { json: { token, newPassword } });
+    setBusy(form, false);
+    if (result.ok) {
+      forgetToken();
+      const name = result.data && typeof result.data.userName === "string" ? result.data.userName : "";
+      byId("reset-username").value = name;
+      hidePasswords(form);
+      form.reset();
+      form.hidden = true;
+      byId("reset-intro").hidden = true;
+      byId("reset-title").textContent = "Password set";
+      const detail = byId("reset-done-detail");
+      if (name) {
+        const strong = document.createElement("strong");
+        strong.textContent = name;
+        detail.replaceChildren("Sign in as ", strong, " with your new password. The account was signed out everywhere.");
+      }
+      leaveSignInNotice("Your password is set: sign in with it.", name);
+      byId("reset-done").hidden = false;
+      document.querySelector("[data-testid=reset-sign-in]").focus();
+      return undefined;
+    }
+    const message = throttledMessage(result) || errorMessage(result);
+    if (result.status === 400 && /reset link/i.test(message)) {
+      // Used, replaced or expired: trying again cannot help.
+      forgetToken();
+      const refused = byId("reset-refused");
+      refused.textContent = message;
+      problem(refused);
+      return undefined;
+    }
+    const aboutConfirm = /match/i.test(message);
+    return refuse(message, aboutConfirm ? "reset-confirm-password" : "reset-new-password");
   });
 }
 
@@ -561,7 +804,9 @@ function setupManageUsers() {
     password: byId("password-dialog"),
     lock: byId("lock-dialog"),
     remove: byId("delete-dialog"),
+    resetTwoFactor: byId("reset-2fa-dialog"),
   };
+  setupResetLinkDialog();
 
   const search = byId("user-search");
   if (search) {
@@ -593,6 +838,8 @@ function setupManageUsers() {
       case "delete": openDialog(dialogs.remove, name, provider); break;
       case "keys": openUserKeys(name, provider); break;
       case "sessions": openUserSessions(name); break;
+      case "reset-link": await makeResetLink(button, name); break;
+      case "reset-2fa": openDialog(dialogs.resetTwoFactor, name, provider); break;
       case "unlock":
         await rowAction(button, { userName: name, provider, locked: false },
           name, "User '" + name + "' unlocked.");
@@ -674,6 +921,62 @@ function setupManageUsers() {
     return adminAction("/admin/users/" + encodeURIComponent(name) + query, { method: "DELETE" },
       null, "User '" + name + "' deleted.");
   });
+
+  onDialogSubmit(dialogs.resetTwoFactor, async (dialog) => {
+    const name = dialog.dataset.user;
+    const result = await request("/admin/users/" + encodeURIComponent(name) + "/2fa", { method: "DELETE" });
+    if (result.status === 401) {
+      signInAgain();
+      return "Your session has ended.";
+    }
+    if (!result.ok) return errorMessage(result);
+    const wasOn = !(result.data && result.data.wasOn === false);
+    showToast("Two-factor sign-in of '" + name + "' " + (wasOn ? "turned off." : "was already off."));
+    await refreshUsers(name);
+    return undefined;
+  });
+}
+
+// ---- Manage Users: reset links ----------------------------------------------------------
+
+// Makes a one-time reset link for `name` and shows it, this once, with its Copy button.
+async function makeResetLink(button, name) {
+  const dialog = byId("reset-link-dialog");
+  if (!dialog) return;
+  button.disabled = true;
+  const result = await request("/admin/users/" + encodeURIComponent(name) + "/reset-link");
+  button.disabled = false;
+  if (result.status === 401) return signInAgain();
+  if (!result.ok) {
+    showToast("No reset link: " + errorMessage(result), true);
+    return;
+  }
+  const data = result.data || {};
+  if (typeof data.link !== "string" || !data.link) {
+    showToast("The link was made but not shown: make another.", true);
+    return;
+  }
+  openDialog(dialog, name);
+  byId("reset-link-value").value = data.link.startsWith("/") ? window.location.origin + data.link : data.link;
+  const minutes = Math.round(Number(data.expiresIn) / 60);
+  if (minutes > 0) {
+    byId("reset-link-lifetime").textContent = minutes === 1 ? "1 minute" : minutes + " minutes";
+  }
+  byId("reset-link-copy-hint").hidden = true;
+  byId("copy-reset-link").focus();
+}
+
+function setupResetLinkDialog() {
+  const dialog = byId("reset-link-dialog");
+  if (!dialog) return;
+  const value = byId("reset-link-value");
+  byId("copy-reset-link").addEventListener("click", async () => {
+    const copied = await copyText(value.value, value);
+    byId("reset-link-copy-hint").hidden = copied;
+    if (copied) showToast("The link was copied to the clipboard.");
+  });
+  // Shown once: gone from the page when the dialog closes.
+  dialog.addEventListener("close", () => { value.value = ""; });
 }
 
 // ---- My Account -------------------------------------------------------------------------
@@ -864,22 +1167,30 @@ function showNewKey(name, key, id) {
   byId("copy-key").focus();
 }
 
-// Copies the new key: with the clipboard API where the page may use it, else by selecting
-// it (and asking the browser to copy the selection); says which happened.
-async function copyNewKey() {
-  const value = byId("new-key-value");
+// Copies `text`: with the clipboard API where the page may use it, else by selecting
+// `target` (an input, or any element's text) and asking the browser to copy the
+// selection. True when copied; otherwise `target` stays selected, for Ctrl+C.
+async function copyText(text, target) {
   let copied = false;
   if (navigator.clipboard && window.isSecureContext) {
     try {
-      await navigator.clipboard.writeText(value.value);
+      await navigator.clipboard.writeText(text);
       copied = true;
     } catch (_) {
       // Refused (no permission, page not focused): select it instead.
     }
   }
-  value.focus();
-  value.select();
-  value.setSelectionRange(0, value.value.length);
+  if (target.tagName === "INPUT" || target.tagName === "TEXTAREA") {
+    target.focus();
+    target.select();
+    target.setSelectionRange(0, target.value.length);
+  } else {
+    const range = document.createRange();
+    range.selectNodeContents(target);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
   if (!copied) {
     try {
       copied = document.execCommand("copy");
@@ -887,6 +1198,13 @@ async function copyNewKey() {
       copied = false;
     }
   }
+  return copied;
+}
+
+// Copies the new key (or selects it for Ctrl+C); says which happened.
+async function copyNewKey() {
+  const value = byId("new-key-value");
+  const copied = await copyText(value.value, value);
   byId("copy-hint").hidden = copied;
   if (copied) showToast("The key was copied to the clipboard.");
 }
@@ -1367,6 +1685,170 @@ function setupChat() {
   loadModels();
 }
 
+// ---- Two-factor sign-in (My Account) ---------------------------------------------------
+
+// A base32 secret in groups of four, for reading it out and typing it in.
+function groupSecret(secret) {
+  return secret.replace(/(.{4})(?=.)/g, "$1 ");
+}
+
+// Turning two-factor sign-in on (POST /account/2fa: the QR code and the secret; then
+// POST /account/2fa/confirm with the first code: the recovery codes, shown once) and off
+// (DELETE /account/2fa with the password and a code). The section shows the parts of
+// its state (`data-two-factor-when`), switched here without a reload.
+function setupTwoFactor() {
+  const section = byId("two-factor");
+  if (!section) return;
+  const enable = byId("two-factor-enable");
+  const setup = byId("two-factor-setup");
+  const qr = byId("two-factor-qr");
+  const secret = byId("two-factor-secret");
+  const confirmForm = byId("two-factor-confirm-form");
+  const code = byId("two-factor-code");
+  const setupError = confirmForm.querySelector(".form-error");
+  const codesBox = byId("recovery-codes");
+  const codeList = byId("recovery-code-list");
+
+  function showState(on) {
+    section.dataset.on = on ? "true" : "false";
+    section.querySelectorAll("[data-two-factor-when]").forEach((el) => {
+      el.hidden = (el.dataset.twoFactorWhen === "on") !== on;
+    });
+  }
+
+  // The pending secret leaves the page with the setup.
+  function closeSetup() {
+    setup.hidden = true;
+    qr.removeAttribute("src");
+    secret.textContent = "";
+    delete secret.dataset.secret;
+    code.value = "";
+    clearError(setupError);
+  }
+
+  function hideRecoveryCodes() {
+    codesBox.hidden = true;
+    codeList.replaceChildren();
+  }
+
+  function showRecoveryCodes(codes) {
+    codeList.replaceChildren();
+    codes.forEach((text) => {
+      const item = document.createElement("li");
+      item.dataset.testid = "recovery-code";
+      const value = document.createElement("code");
+      value.textContent = text;
+      item.appendChild(value);
+      codeList.appendChild(item);
+    });
+    byId("recovery-copy-hint").hidden = true;
+    codesBox.hidden = false;
+    codesBox.scrollIntoView({ block: "nearest" });
+    byId("copy-recovery-codes").focus();
+  }
+
+  enable.addEventListener("click", async () => {
+    hideToast();
+    enable.disabled = true;
+    const result = await request("/account/2fa");
+    enable.disabled = false;
+    if (result.status === 401) return signInAgain();
+    const data = result.data || {};
+    if (!result.ok || typeof data.secret !== "string" || typeof data.qrSvg !== "string") {
+      showToast("Two-factor sign-in could not be started: " + errorMessage(result), true);
+      return;
+    }
+    hideRecoveryCodes();
+    // An SVG document made by the server, shown as an image: never parsed into the page.
+    qr.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(data.qrSvg);
+    secret.textContent = groupSecret(data.secret);
+    secret.dataset.secret = data.secret;
+    code.value = "";
+    clearError(setupError);
+    enable.hidden = true;
+    setup.hidden = false;
+    setup.scrollIntoView({ block: "nearest" });
+    code.focus();
+  });
+
+  byId("two-factor-cancel").addEventListener("click", () => {
+    closeSetup();
+    showState(false);
+    enable.focus();
+  });
+
+  byId("copy-two-factor-secret").addEventListener("click", async () => {
+    const copied = await copyText(secret.dataset.secret || "", secret);
+    showToast(copied ? "The key was copied to the clipboard." : "The key is selected: press Ctrl+C (⌘C on a Mac) to copy it.");
+  });
+
+  confirmForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (confirmForm.getAttribute("aria-busy") === "true") return;
+    clearError(setupError);
+    const typed = code.value.trim();
+    if (!typed) {
+      showError(setupError, "Enter the 6-digit code your app shows.");
+      code.focus();
+      return;
+    }
+    setBusy(confirmForm, true);
+    const result = await request("/account/2fa/confirm", { json: { code: typed } });
+    setBusy(confirmForm, false);
+    if (result.status === 401) return signInAgain();
+    if (!result.ok) {
+      showError(setupError, throttledMessage(result) || errorMessage(result));
+      code.focus();
+      code.select();
+      return;
+    }
+    const codes = result.data && Array.isArray(result.data.recoveryCodes)
+      ? result.data.recoveryCodes.filter((c) => typeof c === "string") : [];
+    closeSetup();
+    showState(true);
+    showRecoveryCodes(codes);
+    showToast("Two-factor sign-in is on.");
+  });
+
+  byId("copy-recovery-codes").addEventListener("click", async () => {
+    const codes = Array.from(codeList.querySelectorAll("code")).map((c) => c.textContent);
+    const copied = await copyText(codes.join("\n"), codeList);
+    byId("recovery-copy-hint").hidden = copied;
+    if (copied) showToast("The recovery codes were copied to the clipboard.");
+  });
+
+  byId("recovery-codes-done").addEventListener("click", () => {
+    hideRecoveryCodes();
+    byId("two-factor-disable").focus();
+  });
+
+  const dialog = byId("two-factor-off-dialog");
+  onDialogSubmit(dialog, async () => {
+    const password = fieldValue("two-factor-off-password");
+    const typed = fieldValue("two-factor-off-code").trim();
+    if (!password) return refusal("Enter your password.", "two-factor-off-password");
+    if (!typed) return refusal("Enter a code from your app, or a recovery code.", "two-factor-off-code");
+    const result = await request("/account/2fa", { method: "DELETE", json: { password, code: typed } });
+    if (result.status === 401) {
+      signInAgain();
+      return "Your session has ended.";
+    }
+    if (!result.ok) {
+      const message = throttledMessage(result) || errorMessage(result);
+      const aboutPassword = /password/i.test(message) && !/code/i.test(message);
+      return refusal(message, aboutPassword ? "two-factor-off-password" : "two-factor-off-code");
+    }
+    hideRecoveryCodes();
+    showState(false);
+    showToast("Two-factor sign-in is off.");
+    return undefined;
+  });
+  // The Turn Off button is gone once it worked: the focus goes to Turn On.
+  dialog.addEventListener("close", () => {
+    if (!enable.hidden && (document.activeElement === document.body || !document.activeElement)) enable.focus();
+  });
+}
+
 // ---- Where you're signed in (My Account) ------------------------------------------------
 
 // Sign out one session, or every one but this (web/sessions.rs). Ending this very
@@ -1400,12 +1882,15 @@ document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupRevealButtons();
   setupSignIn();
+  setupChoosePassword();
+  setupReset();
   setupSignOut();
   setupMenu();
   setupManageUsers();
   setupUserKeys();
   setupUserSessions();
   setupAccount();
+  setupTwoFactor();
   setupOwnKeys();
   setupOwnSessions();
   setupChat();

@@ -12,8 +12,10 @@ mod icons;
 mod keys;
 mod layout;
 mod refused;
+mod reset;
 mod sessions;
 mod sign_in;
+mod two_factor;
 
 pub use account::account_page;
 pub use admin::{admin_page, users_table, AccountSection, FirstUser};
@@ -22,8 +24,9 @@ pub use error::error_page;
 pub use home::home_page;
 pub use layout::{forbidden_page, PageContext};
 pub use refused::sign_in_refused_page;
+pub use reset::reset_page;
 pub use sessions::{device, ListedSession};
-pub use sign_in::sign_in_page;
+pub use sign_in::{choose_password_page, sign_in_page};
 
 #[cfg(test)]
 mod tests;

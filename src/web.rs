@@ -103,6 +103,7 @@ where
         .route("/user/avatar", avatar_upload)
         .route("/avatar/user", get(account::show_avatar))
         .route("/login", get(pages::show_sign_in))
+        .route("/reset", get(pages::show_reset))
         .route("/admin", get(pages::show_admin))
         .route("/admin/table", get(pages::show_admin_table))
         .route("/account", get(pages::show_account))

@@ -1962,3 +1962,616 @@ async fn an_admin_signs_a_user_out_from_manage_users() {
     )
     .await;
 }
+
+// ---- Account security (SPEC 12): two-factor sign-in, reset links, passwords to change ----
+
+/// The 30-second TOTP step of now.
+fn totp_step() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs()
+        / 30
+}
+
+/// The 6-digit code of the base32 `secret` for the TOTP step `step`, as an authenticator
+/// app computes it (RFC 6238: HMAC-SHA-1, 6 digits, 30 s).
+fn totp_code(secret: &str, step: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).expect("a base32 secret");
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build()
+        .expect("a TOTP generator")
+        .generate(step * 30)
+        .to_string()
+}
+
+/// A 6-digit code that no step around `step` has (a wrong code, for sure).
+fn wrong_code(secret: &str, step: u64) -> String {
+    let near: Vec<String> = (step - 2..=step + 3)
+        .map(|s| totp_code(secret, s))
+        .collect();
+    (0..)
+        .map(|n: u32| format!("{:06}", 123_456 + n))
+        .find(|code| !near.contains(code))
+        .expect("a code no step has")
+}
+
+/// `GET /auth` with the browser's session, as JSON.
+async fn session_user(page: &Page, server: &Server) -> serde_json::Value {
+    common::get_json(server, "/auth", Some(&browser_cookie(page).await)).await
+}
+
+/// Types `username` and `password` into the sign-in form and submits it.
+async fn submit_password(page: &Page, username: &str, password: &str) {
+    page.fill("#username", username).await;
+    page.fill("#password", password).await;
+    page.click("[data-testid=sign-in-submit]").await;
+}
+
+/// `POST /auth/login` over plain HTTP with a second-factor `code`; the status code.
+async fn http_sign_in_with_code(server: &Server, user: &str, password: &str, code: &str) -> u16 {
+    http()
+        .post(server.url("/auth/login"))
+        .json(&json!({ "username": user, "password": password, "code": code }))
+        .send()
+        .await
+        .expect("sign-in request")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn two_factor_sign_in_is_turned_on_used_with_codes_and_turned_off() {
+    with_browser(
+        "two_factor_sign_in_is_turned_on_used_with_codes_and_turned_off",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/account", "bob", "bob-password", "/account")
+                .await;
+
+            // Off: Turn On is offered.
+            page.wait_text("[data-testid=two-factor-off]", "only for your password")
+                .await;
+            assert!(!page.exists("[data-testid=two-factor-badge]").await);
+            assert_eq!(session_user(&page, &server).await["twoFactor"], json!(false));
+
+            // Turn On: the QR code (the server's SVG, as an image) and the key in text.
+            page.click("[data-testid=two-factor-enable]").await;
+            page.visible("[data-testid=two-factor-setup]").await;
+            assert_eq!(page.focused_id().await, "two-factor-code");
+            page.wait_until(
+                "the QR code to load",
+                "const img = document.getElementById('two-factor-qr');
+                 return img.src.startsWith('data:image/svg+xml') && img.complete && img.naturalWidth >= 200;",
+                vec![],
+            )
+            .await;
+            let secret = page
+                .attr("[data-testid=two-factor-secret]", "data-secret")
+                .await
+                .expect("the key in data-secret");
+            assert_eq!(secret.len(), 32, "{secret}");
+            let shown = page.wait_text("[data-testid=two-factor-secret]", &secret[..4]).await;
+            assert_eq!(shown.replace(' ', ""), secret, "the key, grouped for reading");
+            assert!(shown.contains(' '), "{shown}");
+
+            // A malformed code is refused in place; the setup stays.
+            page.fill("[data-testid=two-factor-code]", "12345").await;
+            page.click("[data-testid=two-factor-confirm]").await;
+            page.wait_text("[data-testid=two-factor-setup-error]", "6 digits")
+                .await;
+            assert_eq!(page.focused_id().await, "two-factor-code");
+
+            // The app's code turns it on: ten recovery codes, shown once.
+            let enabled_step = totp_step();
+            page.fill(
+                "[data-testid=two-factor-code]",
+                &totp_code(&secret, enabled_step),
+            )
+            .await;
+            page.click("[data-testid=two-factor-confirm]").await;
+            page.visible("[data-testid=recovery-codes]").await;
+            page.wait_text("[data-testid=toast]", "Two-factor sign-in is on.")
+                .await;
+            let codes = texts(&page, "[data-testid=recovery-code]").await;
+            assert_eq!(codes.len(), 10, "{codes:?}");
+            for code in &codes {
+                let shaped = code.len() == 11
+                    && code.as_bytes()[5] == b'-'
+                    && code
+                        .bytes()
+                        .enumerate()
+                        .all(|(i, b)| i == 5 || b.is_ascii_lowercase() || b.is_ascii_digit());
+                assert!(shaped, "{code}");
+            }
+            assert!(
+                !page.exists("[data-testid=two-factor-setup]:not([hidden])").await,
+                "the setup is gone"
+            );
+            assert!(
+                page.attr("[data-testid=two-factor-secret]", "data-secret")
+                    .await
+                    .is_none(),
+                "the key left the page"
+            );
+            page.click("[data-testid=copy-recovery-codes]").await;
+            page.wait_until(
+                "the codes to be copied or selected",
+                "const toast = document.getElementById('toast');
+                 const hint = document.querySelector('[data-testid=recovery-copy-hint]');
+                 if (!toast.hidden && toast.textContent.includes('copied')) return 'copied';
+                 return hint.hidden ? null : String(window.getSelection()).includes(arguments[0]);",
+                vec![json!(codes[0])],
+            )
+            .await;
+            page.click("[data-testid=recovery-codes-done]").await;
+            page.wait_until(
+                "the codes to go",
+                "return document.querySelector('[data-testid=recovery-codes]').hidden
+                     && document.querySelectorAll('[data-testid=recovery-code]').length === 0;",
+                vec![],
+            )
+            .await;
+            page.visible("[data-testid=two-factor-on]").await;
+            page.visible("[data-testid=two-factor-disable]").await;
+            assert!(!page.exists("[data-testid=two-factor-enable]:not([hidden])").await);
+            assert_eq!(session_user(&page, &server).await["twoFactor"], json!(true));
+            // As the page is served from now on.
+            page.goto("/account").await;
+            page.visible("[data-testid=two-factor-on]").await;
+
+            // Signing in: the password, then the code step.
+            page.sign_out().await;
+            submit_password(&page, "bob", "bob-password").await;
+            page.visible("[data-testid=sign-in-code-step]").await;
+            page.wait_text(
+                "[data-testid=sign-in-code-label]",
+                "Enter the 6-digit code from your authenticator app",
+            )
+            .await;
+            page.wait_text("[data-testid=sign-in-code-intro]", "bob").await;
+            assert_eq!(page.focused_id().await, "sign-in-code");
+            assert_eq!(
+                page.attr("#sign-in-code", "inputmode").await.as_deref(),
+                Some("numeric")
+            );
+            assert_eq!(
+                page.attr("#sign-in-code", "autocomplete").await.as_deref(),
+                Some("one-time-code")
+            );
+            assert!(
+                !page.exists("#sign-in-credentials:not([hidden])").await,
+                "the username and password are hidden"
+            );
+            // Back starts again; the password is asked for anew.
+            page.click("[data-testid=sign-in-back]").await;
+            page.visible("#username").await;
+            assert_eq!(page.value("#username").await, "bob");
+            assert!(page.value("#password").await.is_empty());
+            assert!(!page.exists("[data-testid=sign-in-code-step]:not([hidden])").await);
+            submit_password(&page, "bob", "bob-password").await;
+            page.visible("[data-testid=sign-in-code]").await;
+
+            // A wrong code: said, and the code step stays.
+            page.fill("[data-testid=sign-in-code]", &wrong_code(&secret, enabled_step))
+                .await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_text("[data-testid=sign-in-error]", "That code is not right")
+                .await;
+            assert_eq!(page.path().await, "/login");
+            page.visible("[data-testid=sign-in-code-step]").await;
+            assert_eq!(page.focused_id().await, "sign-in-code");
+
+            // The code of the step just used is spent; the next step's code (allowed for
+            // clock drift) signs in, typed with a space as apps show it.
+            let next = totp_code(&secret, enabled_step + 1);
+            page.fill(
+                "[data-testid=sign-in-code]",
+                &format!("{} {}", &next[..3], &next[3..]),
+            )
+            .await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_path("/").await;
+            page.wait_text("[data-testid=signed-in-as]", "Signed in as bob")
+                .await;
+
+            // A recovery code instead, in capitals and without its hyphen: it works once.
+            page.sign_out().await;
+            submit_password(&page, "bob", "bob-password").await;
+            page.click("[data-testid=sign-in-use-recovery]").await;
+            page.wait_text(
+                "[data-testid=sign-in-code-label]",
+                "Enter one of your recovery codes",
+            )
+            .await;
+            assert_eq!(
+                page.attr("#sign-in-code", "inputmode").await.as_deref(),
+                Some("text")
+            );
+            assert_eq!(page.focused_id().await, "sign-in-code");
+            page.fill(
+                "[data-testid=sign-in-code]",
+                &codes[0].replace('-', "").to_uppercase(),
+            )
+            .await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_path("/").await;
+            // Without a code the password is not enough (and that counts as no failure).
+            assert_eq!(http_sign_in(&server, "bob", "bob-password").await, 401);
+            assert_eq!(
+                http_sign_in_with_code(&server, "bob", "bob-password", &codes[0]).await,
+                401,
+                "a recovery code works once"
+            );
+            let reused_at = std::time::Instant::now();
+
+            // Turning it off needs the password and a code; a wrong code is said in the dialog.
+            page.goto("/account").await;
+            page.click("[data-testid=two-factor-disable]").await;
+            assert!(page.dialog_open("two-factor-off-dialog").await);
+            assert_eq!(page.focused_id().await, "two-factor-off-password");
+            page.fill("#two-factor-off-password", "bob-password").await;
+            // Past the throttle's wait after this address's second failure: 1 second.
+            let throttled = std::time::Duration::from_millis(1200);
+            if let Some(left) = throttled.checked_sub(reused_at.elapsed()) {
+                tokio::time::sleep(left).await;
+            }
+            page.fill(
+                "#two-factor-off-code",
+                &wrong_code(&secret, enabled_step + 1),
+            )
+            .await;
+            page.click("#two-factor-off-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_text(
+                "#two-factor-off-dialog [data-testid=dialog-error]",
+                "That code is not right",
+            )
+            .await;
+            let refused_at = std::time::Instant::now();
+            assert_eq!(page.focused_id().await, "two-factor-off-code");
+            // A code newer than the one signed in with: the app's next one, once the step
+            // after the one used for turning it on has begun (the wait is at most 30 s).
+            while totp_step() <= enabled_step {
+                assert!(refused_at.elapsed().as_secs() < 35, "the clock stands still");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            // And past the throttle's wait after this address's third failure (the wrong
+            // code at sign-in, the spent recovery code, this one): 3 seconds.
+            let throttled = std::time::Duration::from_millis(3200);
+            if let Some(left) = throttled.checked_sub(refused_at.elapsed()) {
+                tokio::time::sleep(left).await;
+            }
+            page.fill("#two-factor-off-code", &totp_code(&secret, totp_step() + 1))
+                .await;
+            page.click("#two-factor-off-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("two-factor-off-dialog").await;
+            page.wait_text("[data-testid=toast]", "Two-factor sign-in is off.")
+                .await;
+            page.visible("[data-testid=two-factor-off]").await;
+            page.visible("[data-testid=two-factor-enable]").await;
+            assert_eq!(page.focused_id().await, "two-factor-enable");
+            assert_eq!(session_user(&page, &server).await["twoFactor"], json!(false));
+            assert_eq!(http_sign_in(&server, "bob", "bob-password").await, 200);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reset_link_made_in_manage_users_sets_a_new_password_once() {
+    with_browser(
+        "a_reset_link_made_in_manage_users_sets_a_new_password_once",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+
+            // Made from bob's row: shown once, whole, with Copy, for 30 minutes.
+            page.click(&format!("{} button[data-action=reset-link]", row("bob")))
+                .await;
+            assert!(page.dialog_open("reset-link-dialog").await);
+            page.wait_text("#reset-link-dialog", "Reset Link for bob")
+                .await;
+            page.wait_text("[data-testid=reset-link-lifetime]", "30 minutes")
+                .await;
+            let link = page
+                .wait_until(
+                    "the link",
+                    "return document.querySelector('[data-testid=reset-link-value]').value;",
+                    vec![],
+                )
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let prefix = format!("{}/reset#", server.base);
+            let token = link
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{link} is not {prefix}TOKEN"));
+            assert_eq!(token.len(), 43, "{token}");
+            assert_eq!(page.focused_id().await, "copy-reset-link");
+            page.click("[data-testid=copy-reset-link]").await;
+            page.wait_until(
+                "the link to be copied or selected",
+                "const toast = document.getElementById('toast');
+                 const hint = document.querySelector('[data-testid=reset-link-copy-hint]');
+                 const input = document.querySelector('[data-testid=reset-link-value]');
+                 if (!toast.hidden && toast.textContent.includes('copied')) return 'copied';
+                 return !hint.hidden && document.activeElement === input
+                     && input.selectionEnd === input.value.length;",
+                vec![],
+            )
+            .await;
+            page.click("#reset-link-dialog .modal-actions [data-close]")
+                .await;
+            page.wait_dialog_closed("reset-link-dialog").await;
+            assert_eq!(
+                page.value("[data-testid=reset-link-value]").await,
+                "",
+                "shown once"
+            );
+            let leaked = page
+                .eval(
+                    "return document.documentElement.outerHTML.includes(arguments[0]);",
+                    vec![json!(token)],
+                )
+                .await;
+            assert_eq!(leaked, json!(false));
+
+            // A locked account gets no link: the refusal is said.
+            let locked = home.run(&["--lockuser", "bob", "--reason", "On leave"], "");
+            assert!(locked.status.success(), "{locked:?}");
+            page.goto("/admin").await;
+            page.click(&format!("{} button[data-action=reset-link]", row("bob")))
+                .await;
+            page.wait_text(
+                "[data-testid=toast]",
+                "unlock the account before making a reset link",
+            )
+            .await;
+            assert!(!page.dialog_open("reset-link-dialog").await);
+            let unlocked = home.run(&["--unlockuser", "bob"], "");
+            assert!(unlocked.status.success(), "{unlocked:?}");
+
+            // Whoever opens the link (here, this browser signed out) chooses the password.
+            page.sign_out().await;
+            page.goto(&link[server.base.len()..]).await;
+            page.visible("[data-testid=reset-form]").await;
+            assert_eq!(page.focused_id().await, "reset-new-password");
+            page.wait_text("[data-testid=password-rule]", "At least 8 characters.")
+                .await;
+            page.fill("#reset-new-password", "bob-new-password").await;
+            page.fill("#reset-confirm-password", "bob-new-passwork")
+                .await;
+            page.click("[data-testid=reset-submit]").await;
+            page.wait_text("[data-testid=reset-error]", "do not match")
+                .await;
+            assert_eq!(page.focused_id().await, "reset-confirm-password");
+            page.fill("#reset-new-password", "short").await;
+            page.fill("#reset-confirm-password", "short").await;
+            page.click("[data-testid=reset-submit]").await;
+            page.wait_text("[data-testid=reset-error]", "8").await;
+            assert_eq!(page.focused_id().await, "reset-new-password");
+            page.fill("#reset-new-password", "bob-new-password").await;
+            page.fill("#reset-confirm-password", "bob-new-password")
+                .await;
+            page.click("[data-testid=reset-submit]").await;
+            page.wait_text("[data-testid=reset-done]", "Your password is set.")
+                .await;
+            page.wait_text("[data-testid=reset-done]", "Sign in as bob")
+                .await;
+            assert!(!page.exists("[data-testid=reset-form]:not([hidden])").await);
+            // The token is gone from the address bar.
+            assert_eq!(
+                page.eval("return window.location.hash;", vec![]).await,
+                json!("")
+            );
+            assert_eq!(page.path().await, "/reset");
+
+            // Sign In, with the name filled in.
+            page.click("[data-testid=reset-sign-in]").await;
+            page.wait_path("/login").await;
+            page.wait_text("[data-testid=sign-in-notice]", "Your password is set")
+                .await;
+            assert_eq!(page.value("#username").await, "bob");
+            assert_eq!(page.focused_id().await, "password");
+            page.fill("#password", "bob-new-password").await;
+            page.click("[data-testid=sign-in-submit]").await;
+            page.wait_path("/").await;
+            page.wait_text("[data-testid=signed-in-as]", "Signed in as bob")
+                .await;
+            assert_eq!(http_sign_in(&server, "bob", "bob-new-password").await, 200);
+            assert_eq!(http_sign_in(&server, "bob", "bob-password").await, 401);
+
+            // The link works once: opened again, it is refused, said, and the form goes.
+            page.goto(&link[server.base.len()..]).await;
+            page.fill("#reset-new-password", "bob-third-password").await;
+            page.fill("#reset-confirm-password", "bob-third-password")
+                .await;
+            page.click("[data-testid=reset-submit]").await;
+            page.wait_text(
+                "[data-testid=reset-refused]",
+                "This reset link does not work",
+            )
+            .await;
+            assert!(!page.exists("[data-testid=reset-form]:not([hidden])").await);
+            page.visible("[data-testid=reset-to-sign-in]").await;
+            assert_eq!(
+                page.eval("return window.location.hash;", vec![]).await,
+                json!("")
+            );
+
+            // A link without its token says so.
+            page.goto("/reset").await;
+            page.wait_text(
+                "[data-testid=reset-no-token]",
+                "the code after the # is missing",
+            )
+            .await;
+            assert!(!page.exists("[data-testid=reset-form]:not([hidden])").await);
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_created_by_an_admin_chooses_their_own_password_first() {
+    with_browser(
+        "a_user_created_by_an_admin_chooses_their_own_password_first",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            let server = Server::start(&home, &[]);
+            let page = Page::new(client, &server.base);
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            page.click("[data-testid=create-user]").await;
+            page.fill("#new-username", "carol").await;
+            page.fill("#new-user-password", "given-password").await;
+            page.fill("#new-user-confirm", "given-password").await;
+            page.click("#create-user-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("create-user-dialog").await;
+            page.wait_text(
+                &format!("{} [data-testid=must-change-password]", row("carol")),
+                "Must change password",
+            )
+            .await;
+            page.sign_out().await;
+
+            // Signing in with the given password: "Choose your password", in place.
+            page.goto("/login?next=/account").await;
+            submit_password(&page, "carol", "given-password").await;
+            page.visible("[data-testid=choose-password]").await;
+            page.wait_text("[data-testid=choose-password-user]", "carol")
+                .await;
+            assert_eq!(page.path().await, "/login?next=/account");
+            assert_eq!(page.focused_id().await, "choose-new-password");
+            assert!(!page.exists("#sign-in-step:not([hidden])").await);
+            assert!(
+                !page.exists("#choose-current:not([hidden])").await,
+                "the password just typed is not asked again"
+            );
+            assert_eq!(
+                page.value("#choose-current-password").await,
+                "given-password"
+            );
+            assert_eq!(
+                session_user(&page, &server).await["mustChangePassword"],
+                json!(true)
+            );
+
+            // Until then, every page leads back to the form (now a page of its own).
+            page.goto("/account").await;
+            page.wait_path("/login?next=/account").await;
+            page.visible("[data-testid=choose-password-form]").await;
+            page.visible("#choose-current-password").await;
+            assert!(!page.exists("[data-testid=user-menu]").await);
+            let refused = http()
+                .get(server.url("/account/keys"))
+                .header("cookie", browser_cookie(&page).await)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 403);
+
+            // The given password again is not a choice; a wrong current one is said.
+            page.fill("#choose-current-password", "given-password")
+                .await;
+            page.fill("#choose-new-password", "given-password").await;
+            page.fill("#choose-confirm-password", "given-password")
+                .await;
+            page.click("[data-testid=choose-password-submit]").await;
+            page.wait_text(
+                "[data-testid=choose-password-error]",
+                "Choose a password of your own",
+            )
+            .await;
+            assert_eq!(page.focused_id().await, "choose-new-password");
+            page.fill("#choose-current-password", "not-what-was-given")
+                .await;
+            page.fill("#choose-new-password", "carols-own-password")
+                .await;
+            page.fill("#choose-confirm-password", "carols-own-password")
+                .await;
+            page.click("[data-testid=choose-password-submit]").await;
+            page.wait_text("[data-testid=choose-password-error]", "incorrect")
+                .await;
+            assert_eq!(page.focused_id().await, "choose-current-password");
+
+            // Chosen: on to the page that was wanted, signed in.
+            page.fill("#choose-current-password", "given-password")
+                .await;
+            page.click("[data-testid=choose-password-submit]").await;
+            page.wait_path("/account").await;
+            page.wait_text("[data-testid=account-username]", "carol")
+                .await;
+            assert!(session_user(&page, &server)
+                .await
+                .get("mustChangePassword")
+                .is_none());
+            assert_eq!(
+                http_sign_in(&server, "carol", "carols-own-password").await,
+                200
+            );
+            page.goto("/login").await;
+            page.wait_path("/").await;
+
+            // Sign out is offered on the form too.
+            page.sign_out().await;
+            page.sign_in("/login?next=/admin", "admin", "admin-password", "/admin")
+                .await;
+            assert!(
+                !page
+                    .exists(&format!(
+                        "{} [data-testid=must-change-password]",
+                        row("carol")
+                    ))
+                    .await
+            );
+            page.click(&format!("{} button[data-action=password]", row("carol")))
+                .await;
+            page.fill("#reset-password", "another-given").await;
+            page.fill("#reset-confirm", "another-given").await;
+            page.click("#password-dialog [data-testid=dialog-submit]")
+                .await;
+            page.wait_dialog_closed("password-dialog").await;
+            page.visible(&format!(
+                "{} [data-testid=must-change-password]",
+                row("carol")
+            ))
+            .await;
+            page.sign_out().await;
+            submit_password(&page, "carol", "another-given").await;
+            page.visible("[data-testid=choose-password]").await;
+            let cookie = browser_cookie(&page).await;
+            page.click("[data-testid=choose-password-sign-out]").await;
+            page.wait_path("/login").await;
+            page.visible("#sign-in-step").await;
+            let status = http()
+                .get(server.url("/auth"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 401, "signed out");
+            // The passwords she was given work no more.
+            assert_eq!(http_sign_in(&server, "carol", "given-password").await, 401);
+        },
+    )
+    .await;
+}

@@ -1,5 +1,6 @@
-//! My Account: avatar (click to upload a new one), username, roles, Change Password, where
-//! you are signed in, and the API keys section.
+//! My Account: avatar (click to upload a new one), username, roles, Change Password,
+//! two-factor sign-in (password accounts), where you are signed in, and the API keys
+//! section.
 
 use maud::{html, Markup};
 
@@ -8,17 +9,20 @@ use super::icons::Icon;
 use super::keys::keys_section;
 use super::layout::{layout, role_badges, PageContext};
 use super::sessions::{sessions_section, ListedSession};
+use super::two_factor::two_factor_section;
 use crate::keys::ApiKey;
 
 /// The image types the avatar upload accepts (the server checks the content).
 const AVATAR_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp";
 
-/// The account page of the signed-in user, with their API `keys` (id and record) and
-/// their `sessions` as of `now`.
+/// The account page of the signed-in user, with their API `keys` (id and record), their
+/// `sessions` as of `now`, and whether two-factor sign-in is on (`None`: the account has
+/// no password here, so it has no second factor either).
 pub fn account_page(
     context: &PageContext,
     keys: &[(String, ApiKey)],
     sessions: &[ListedSession],
+    two_factor: Option<bool>,
     now: f64,
 ) -> Markup {
     let limit = crate::avatar::AVATAR_LIMIT.to_string();
@@ -55,6 +59,9 @@ pub fn account_page(
                     @if user.is_default {
                         p.muted { "Authentication is off, so there is no password to change." }
                     }
+                }
+                @if let (Some(on), false) = (two_factor, user.is_default) {
+                    (two_factor_section(on))
                 }
                 @if !user.is_default {
                     (sessions_section(sessions, now))

@@ -1,13 +1,14 @@
 //! Manage Users: the search box, the users table (also served alone, so the page can
 //! refresh it after an action without reloading; its columns sort in `app.js` by the
-//! `data-sort` values of the cells), how many API keys each user has, and the Create User,
-//! Change Password, Lock, Delete, API keys and sessions dialogs.
+//! `data-sort` values of the cells), how many API keys each user has, two-factor sign-in
+//! and a password to change (badges), and the Create User, Change Password, Reset Link,
+//! Turn Off 2FA, Lock, Delete, API keys and sessions dialogs.
 
 use std::collections::HashMap;
 
 use maud::{html, Markup};
 
-use super::dialog::{modal, password_field, PasswordInput, Tone};
+use super::dialog::{info_modal, modal, password_field, PasswordInput, Tone};
 use super::icons::Icon;
 use super::keys::{revoke_key_dialog, user_keys_dialog};
 use super::layout::{layout, role_badges, PageContext};
@@ -33,6 +34,12 @@ pub struct RowActions {
     /// Remove Admin: an Admin other than yourself, while another Admin remains (the
     /// server refuses taking the role from the last one).
     pub remove_admin: bool,
+    /// Reset Link: a one-time link to choose a new password, for accounts with a password
+    /// here.
+    pub reset_link: bool,
+    /// Turn Off 2FA: for someone else's password account with two-factor sign-in on (your
+    /// own is turned off on My Account, with your password and a code).
+    pub reset_two_factor: bool,
 }
 
 impl RowActions {
@@ -49,6 +56,8 @@ impl RowActions {
             delete: !is_me,
             make_admin: !is_me && !is_admin,
             remove_admin: !is_me && is_admin && admins > 1,
+            reset_link: has_passwords,
+            reset_two_factor: has_passwords && account.two_factor && !is_me,
         }
     }
 }
@@ -89,20 +98,27 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, no
                         data-testid="provider-badge" { (label) }
                 }
                 @if name == me { " " span.badge.badge-you { "you" } }
+                @if row.two_factor {
+                    " " span.badge.badge-2fa title="Two-factor sign-in is on" data-testid="two-factor-badge" { "2FA" }
+                }
             }
             td data-label="Roles" data-sort=(row.roles.join(", ")) {
                 @if row.roles.is_empty() { span.muted { "—" } } @else { (role_badges(&row.roles)) }
             }
             td data-label="Status" data-sort=(if row.locked.is_some() { "Locked" } else { "Active" }) {
-                @if let Some(reason) = &row.locked {
-                    span.status-cell {
+                span.status-cell {
+                    @if let Some(reason) = &row.locked {
                         span.status.status-locked title=(reason) data-testid="status-locked" {
                             (Icon::Lock) "Locked"
                         }
                         span.lock-reason title=(reason) data-testid="lock-reason" { (reason) }
+                    } @else {
+                        span.status.status-active data-testid="status-active" { "Active" }
                     }
-                } @else {
-                    span.status.status-active data-testid="status-active" { "Active" }
+                    @if row.must_change_password {
+                        span.must-change title="An Admin set this password: the user chooses their own at their next sign-in"
+                            data-testid="must-change-password" { "Must change password" }
+                    }
                 }
             }
             td.nowrap data-label="Created" data-sort=(row.created) {
@@ -133,6 +149,14 @@ fn user_row(row: &Account, section: &AccountSection, me: &str, admins: usize, no
                     @if actions.password {
                         button.icon-btn type="button" data-action="password" title="Change password"
                             aria-label={ "Change password of " (name) } { (Icon::Key) }
+                    }
+                    @if actions.reset_link {
+                        button.icon-btn type="button" data-action="reset-link" title="Reset link"
+                            aria-label={ "Make a reset link for " (name) } { (Icon::Link) }
+                    }
+                    @if actions.reset_two_factor {
+                        button.icon-btn.icon-btn-warn type="button" data-action="reset-2fa" title="Turn off 2FA"
+                            aria-label={ "Turn off two-factor sign-in of " (name) } { (Icon::ShieldOff) }
                     }
                     @if actions.make_admin {
                         button.icon-btn type="button" data-action="make-admin" title="Make Admin"
@@ -297,10 +321,48 @@ fn dialogs(min_password: usize, first_user: Option<FirstUser>) -> Markup {
             "Delete User",
             Tone::Danger,
         ))
+        (modal(
+            "reset-2fa-dialog",
+            html! { "Turn Off Two-factor Sign-in" },
+            html! {
+                p { "Turn off two-factor sign-in for " (target_name()) "? They sign in with their password alone until they turn it on again." }
+                p.hint { "Do this for someone who lost their authenticator app and their recovery codes, once you know it is them who asks." }
+            },
+            "Turn Off 2FA",
+            Tone::Danger,
+        ))
+        (reset_link_dialog())
         (user_keys_dialog())
         (user_sessions_dialog())
         (revoke_key_dialog())
     }
+}
+
+/// The reset link just made, shown once with its Copy button (`app.js` fills it from
+/// `POST /admin/users/{name}/reset-link`; the page never renders a link).
+fn reset_link_dialog() -> Markup {
+    info_modal(
+        "reset-link-dialog",
+        html! { "Reset Link for " (target_name()) },
+        html! {
+            p {
+                "Send this link to " (target_name()) ". It works once, for "
+                span #reset-link-lifetime data-testid="reset-link-lifetime" { "30 minutes" }
+                ": whoever opens it chooses the account's password, and its sessions end."
+            }
+            div.copy-row {
+                input #reset-link-value type="text" readonly aria-label="The reset link"
+                    autocomplete="off" spellcheck="false" data-testid="reset-link-value";
+                button.btn #copy-reset-link type="button" title="Copy the link" data-testid="copy-reset-link" {
+                    (Icon::Copy) span { "Copy" }
+                }
+            }
+            p.hint #reset-link-copy-hint hidden data-testid="reset-link-copy-hint" {
+                "The link is selected: press Ctrl+C (⌘C on a Mac) to copy it."
+            }
+            p.hint { "It is not shown again. A new link replaces this one." }
+        },
+    )
 }
 
 /// The search box over the users table and its count (outside the table, like the "no

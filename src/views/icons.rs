@@ -41,6 +41,12 @@ pub enum Icon {
     ShieldPlus,
     /// Take the Admin role from a user.
     ShieldMinus,
+    /// Two-factor sign-in (turn it on; it is on).
+    ShieldCheck,
+    /// Turn two-factor sign-in off.
+    ShieldOff,
+    /// A reset link.
+    Link,
     /// The search box of a list.
     Search,
     /// A column that can be sorted, not sorted now.
@@ -128,6 +134,18 @@ impl Icon {
                 "M9 12h6",
             ],
             Self::ShieldMinus => &["M12 3l8 3v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6z", "M9 12h6"],
+            Self::ShieldCheck => &[
+                "M12 3l8 3v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6z",
+                "m9 12 2 2 4-4",
+            ],
+            Self::ShieldOff => &[
+                "M12 3l8 3v6c0 4.8-3.4 8-8 9-4.6-1-8-4.2-8-9V6z",
+                "M3 3l18 18",
+            ],
+            Self::Link => &[
+                "M10 13a5 5 0 0 0 7.5.5l3-3a5 5 0 0 0-7-7l-1.7 1.7",
+                "M14 11a5 5 0 0 0-7.5-.5l-3 3a5 5 0 0 0 7 7l1.7-1.7",
+            ],
             Self::Search => &["M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14z", "M21 21l-4.3-4.3"],
             Self::SortBoth => &["m8 9 4-4 4 4", "m8 15 4 4 4-4"],
             Self::SortUp => &["m7 14 5-5 5 5"],

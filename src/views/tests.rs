@@ -1,6 +1,8 @@
 //! Rendering checks: escaping of hostile and long usernames, which actions and menu entries
 //! each user is offered, the password fields' rule and toggle, the first user's dialog, the
-//! API keys (My Account's list, Manage Users' counts) and the home page's chat.
+//! API keys (My Account's list, Manage Users' counts), the home page's chat, and account
+//! security: the reset page, Choose your password, the sign-in code step, two-factor
+//! sign-in on My Account and Manage Users' badges, reset links and Turn Off 2FA.
 
 use super::admin::RowActions;
 use super::layout::sentence;
@@ -20,6 +22,7 @@ fn user(name: &str, roles: &[&str]) -> CurrentUser {
         provider: "credentials".to_owned(),
         session: None,
         is_default: false,
+        must_change_password: false,
     }
 }
 
@@ -34,7 +37,7 @@ fn context(user: CurrentUser) -> PageContext {
 
 /// My Account of `user` without keys.
 fn account_view(user: CurrentUser) -> String {
-    account_page(&context(user), &[], &[], 0.0).into_string()
+    account_page(&context(user), &[], &[], Some(false), 0.0).into_string()
 }
 
 fn record(roles: &[&str], locked: Option<&str>) -> User {
@@ -105,7 +108,7 @@ fn hostile_usernames_are_escaped_everywhere() {
     let me = user(HOSTILE, &[]);
     for page in [
         home_page(&context(me.clone())),
-        account_page(&context(me), &[], &[], 0.0),
+        account_page(&context(me), &[], &[], Some(false), 0.0),
     ] {
         let html = page.into_string();
         assert!(!html.contains("<script>alert(1)"));
@@ -233,6 +236,8 @@ fn account(name: &str, roles: &[&str], locked: Option<&str>) -> Account {
         locked: locked.map(str::to_owned),
         last_ip: Some("198.51.100.4".to_owned()),
         last_login: Some(0.0),
+        must_change_password: false,
+        two_factor: false,
     }
 }
 
@@ -302,6 +307,8 @@ fn provider_accounts_get_a_badge_and_no_change_password() {
             delete: true,
             make_admin: true,
             remove_admin: false,
+            reset_link: false,
+            reset_two_factor: false,
         }
     );
 }
@@ -581,7 +588,14 @@ fn my_account_lists_keys_by_hint_with_names_escaped() {
             binding: Some(1),
         },
     }];
-    let html = account_page(&context(user("bob", &[])), &keys, &sessions, now).into_string();
+    let html = account_page(
+        &context(user("bob", &[])),
+        &keys,
+        &sessions,
+        Some(false),
+        now,
+    )
+    .into_string();
     assert!(!html.contains("<script>alert(1)"), "raw script tag");
     assert!(
         !html.contains("<i>10.0.0.1"),
@@ -625,7 +639,7 @@ fn my_account_lists_keys_by_hint_with_names_escaped() {
     assert!(html.contains("no <code>--upstream</code>"));
     let mut upstream = context(user("bob", &[]));
     upstream.upstream = true;
-    let html = account_page(&upstream, &keys, &[], now).into_string();
+    let html = account_page(&upstream, &keys, &[], Some(false), now).into_string();
     assert!(!html.contains("--upstream"));
     assert!(html.contains("data-testid=\"models-available\""));
 }
@@ -723,4 +737,288 @@ fn the_home_page_offers_the_chat_only_with_an_upstream() {
     assert!(!home_page(&nobody)
         .into_string()
         .contains("data-testid=\"chat\""));
+}
+
+// ---- Account security (SPEC 12): reset page, Choose your password, two-factor sign-in --
+
+/// The opening tag of the element whose attributes contain `needle`.
+fn tag_with<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html
+        .find(needle)
+        .unwrap_or_else(|| panic!("nothing has {needle}"));
+    let start = html[..at].rfind('<').expect("tag start");
+    let end = at + html[at..].find('>').expect("tag end");
+    &html[start..=end]
+}
+
+/// Whether the opening `tag` carries the `hidden` attribute.
+fn is_hidden(tag: &str) -> bool {
+    tag.contains(" hidden ") || tag.contains(" hidden>")
+}
+
+#[test]
+fn the_reset_page_asks_for_a_new_password_and_holds_no_token() {
+    // Whoever holds the link may be signed in as someone else: no user menu.
+    let html = reset_page(&context(user(HOSTILE, &["Admin"]))).into_string();
+    assert!(!html.contains("data-testid=\"user-menu\""));
+    assert!(!html.contains("<script>alert(1)") && !html.contains("&lt;script&gt;alert(1)"));
+    assert!(html.contains("<title>Choose a new password · llms</title>"));
+    let new = input(&html, "reset-new-password");
+    assert!(new.contains("autocomplete=\"new-password\""), "{new}");
+    assert!(new.contains("minlength=\"8\""), "{new}");
+    assert!(html.contains("At least 8 characters."));
+    let confirm = input(&html, "reset-confirm-password");
+    assert!(!confirm.contains("minlength"), "{confirm}");
+    assert_eq!(html.matches("data-reveal=").count(), 2);
+    // The form shows; what a link without a token, a refused link and success say waits,
+    // hidden, for app.js.
+    assert!(!is_hidden(tag_with(&html, "data-testid=\"reset-form\"")));
+    for hidden in ["reset-no-token", "reset-refused", "reset-done"] {
+        let tag = tag_with(&html, &format!("data-testid=\"{hidden}\""));
+        assert!(is_hidden(tag), "{tag}");
+    }
+    assert!(html.contains("the code after the # is missing"));
+    assert!(html.contains("href=\"/login\" data-testid=\"reset-sign-in\""));
+    // The token is only ever in the fragment: the page has no field or URL for it.
+    assert!(!html.contains("name=\"token\""));
+    assert!(!html.contains("/reset?"));
+}
+
+#[test]
+fn choose_your_password_has_its_own_page_and_a_place_on_the_sign_in_page() {
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+    let html = choose_password_page(
+        &context(user(HOSTILE, &["Admin"])),
+        HOSTILE,
+        "/\"><script>x()</script>",
+    )
+    .into_string();
+    assert!(!html.contains("<script>alert(1)") && !html.contains("<script>x()"));
+    // No menu of pages that all lead back here; Sign out instead.
+    assert!(!html.contains("data-testid=\"user-menu\""));
+    assert!(html.contains("action=\"/auth/logout\" data-sign-out"));
+    assert!(html.contains("data-testid=\"choose-password-sign-out\""));
+    assert!(html.contains(&format!(
+        "data-testid=\"choose-password-user\">{escaped}</strong>"
+    )));
+    assert!(input(&html, "choose-username").contains(&format!("value=\"{escaped}\"")));
+    assert!(html.contains("data-next=\"/&quot;&gt;&lt;script&gt;x()&lt;/script&gt;\""));
+    // Shown, with the password that was given asked for.
+    assert!(!is_hidden(tag_with(
+        &html,
+        "data-testid=\"choose-password\""
+    )));
+    assert!(!is_hidden(tag_with(&html, "id=\"choose-current\"")));
+    let current = input(&html, "choose-current-password");
+    assert!(
+        current.contains("autocomplete=\"current-password\"") && !current.contains("minlength")
+    );
+    assert!(input(&html, "choose-new-password").contains("minlength=\"8\""));
+    assert!(html.contains("choose-confirm-password"));
+    assert!(!html.contains("sign-in-form"));
+
+    // On the sign-in page: there, hidden, filled in by app.js after a sign-in that needs it
+    // (the current password is the one just typed, so its field stays hidden).
+    let sign_in = sign_in_page(&PageContext::default(), "/account", true, &[]).into_string();
+    assert!(is_hidden(tag_with(
+        &sign_in,
+        "data-testid=\"choose-password\""
+    )));
+    assert!(is_hidden(tag_with(&sign_in, "id=\"choose-current\"")));
+    assert!(sign_in.contains("id=\"choose-password-form\""));
+    assert!(tag_with(&sign_in, "id=\"choose-password-form\"").contains("data-next=\"/account\""));
+    // Not without a password form.
+    let without = sign_in_page(&PageContext::default(), "/", false, &[]).into_string();
+    assert!(!without.contains("choose-password"));
+}
+
+#[test]
+fn the_sign_in_form_has_a_code_step_for_two_factor_accounts() {
+    let html = sign_in_page(&PageContext::default(), "/", true, &[]).into_string();
+    let step = tag_with(&html, "data-testid=\"sign-in-code-step\"");
+    assert!(is_hidden(step), "{step}");
+    let code = tag_with(&html, "id=\"sign-in-code\"");
+    for attribute in [
+        "inputmode=\"numeric\"",
+        "autocomplete=\"one-time-code\"",
+        "name=\"code\"",
+        "type=\"text\"",
+        "maxlength=\"64\"",
+    ] {
+        assert!(code.contains(attribute), "{attribute}: {code}");
+    }
+    assert!(html.contains("<label id=\"sign-in-code-label\" for=\"sign-in-code\""));
+    assert!(html.contains("Enter the 6-digit code from your authenticator app"));
+    assert!(html.contains("Use a recovery code"));
+    assert!(is_hidden(tag_with(&html, "id=\"sign-in-back-line\"")));
+    assert!(html.contains("data-testid=\"sign-in-back\""));
+    // The username and password stay in the page (hidden in the second step).
+    assert!(html.contains("<div id=\"sign-in-credentials\">"));
+}
+
+#[test]
+fn my_account_offers_two_factor_sign_in_to_password_accounts() {
+    let off = account_page(&context(user("bob", &[])), &[], &[], Some(false), 0.0).into_string();
+    assert!(off.contains("data-testid=\"two-factor\""));
+    assert!(tag_with(&off, "data-testid=\"two-factor\"").contains("data-on=\"false\""));
+    assert!(!is_hidden(tag_with(
+        &off,
+        "data-testid=\"two-factor-enable\""
+    )));
+    assert!(!is_hidden(tag_with(&off, "data-testid=\"two-factor-off\"")));
+    assert!(is_hidden(tag_with(
+        &off,
+        "data-testid=\"two-factor-disable\""
+    )));
+    assert!(is_hidden(tag_with(&off, "data-testid=\"two-factor-on\"")));
+    // The setup and the recovery codes wait, empty and hidden, for app.js: the page never
+    // carries a secret or a code.
+    for hidden in ["two-factor-setup", "recovery-codes"] {
+        assert!(is_hidden(tag_with(
+            &off,
+            &format!("data-testid=\"{hidden}\"")
+        )));
+    }
+    assert!(off.contains("data-testid=\"two-factor-secret\"></code>"));
+    assert!(off.contains("data-testid=\"recovery-code-list\"></ol>"));
+    assert!(tag_with(&off, "id=\"two-factor-qr\"")
+        .contains("alt=\"QR code for your authenticator app\""));
+    assert!(!tag_with(&off, "id=\"two-factor-qr\"").contains("src="));
+    let code = tag_with(&off, "id=\"two-factor-code\"");
+    assert!(
+        code.contains("inputmode=\"numeric\"") && code.contains("autocomplete=\"one-time-code\"")
+    );
+    assert!(off.contains("<label for=\"two-factor-code\">"));
+
+    let on = account_page(&context(user("bob", &[])), &[], &[], Some(true), 0.0).into_string();
+    assert!(tag_with(&on, "data-testid=\"two-factor\"").contains("data-on=\"true\""));
+    assert!(is_hidden(tag_with(
+        &on,
+        "data-testid=\"two-factor-enable\""
+    )));
+    assert!(is_hidden(tag_with(&on, "data-testid=\"two-factor-off\"")));
+    let disable = tag_with(&on, "data-testid=\"two-factor-disable\"");
+    assert!(!is_hidden(disable));
+    assert!(
+        disable.contains("data-open=\"two-factor-off-dialog\""),
+        "{disable}"
+    );
+    assert!(!is_hidden(tag_with(&on, "data-testid=\"two-factor-on\"")));
+    // Turning it off asks for the password and a code.
+    assert!(on.contains("id=\"two-factor-off-dialog\""));
+    assert!(input(&on, "two-factor-off-password").contains("autocomplete=\"current-password\""));
+    assert!(tag_with(&on, "id=\"two-factor-off-code\"").contains("autocomplete=\"one-time-code\""));
+    assert!(on.contains("<label for=\"two-factor-off-code\">"));
+
+    // No second factor for an account without a password here, nor with authentication off.
+    let github = account_page(&context(user("octocat", &[])), &[], &[], None, 0.0).into_string();
+    assert!(!github.contains("two-factor"));
+    let default = account_page(
+        &context(CurrentUser::default_user("credentials")),
+        &[],
+        &[],
+        Some(false),
+        0.0,
+    )
+    .into_string();
+    assert!(!default.contains("two-factor"));
+}
+
+#[test]
+fn manage_users_shows_two_factor_and_a_password_to_change_and_offers_reset_links() {
+    let mut two_factor = account("bob", &[], None);
+    two_factor.two_factor = true;
+    let mut must_change = account("carol", &[], None);
+    must_change.must_change_password = true;
+    let mut hostile = account(HOSTILE, &[], None);
+    hostile.two_factor = true;
+    hostile.must_change_password = true;
+    let mut me = account("admin", &["Admin"], None);
+    me.two_factor = true;
+    let store = AccountSection {
+        provider: "credentials".into(),
+        badge: None,
+        has_passwords: true,
+        accounts: vec![me, two_factor, must_change, hostile],
+        key_counts: Default::default(),
+    };
+    let provider = AccountSection {
+        provider: "github_auth".into(),
+        badge: Some("GitHub".into()),
+        has_passwords: false,
+        accounts: vec![account("octocat", &[], None)],
+        key_counts: Default::default(),
+    };
+    let html = admin_page(
+        &context(user("admin", &["Admin"])),
+        &[store, provider],
+        0.0,
+        None,
+    )
+    .into_string();
+
+    let bob = row(&html, "bob");
+    assert!(
+        bob.contains("data-testid=\"two-factor-badge\">2FA</span>"),
+        "{bob}"
+    );
+    assert!(!bob.contains("must-change-password"));
+    assert!(bob.contains("data-action=\"reset-link\""));
+    assert!(bob.contains("aria-label=\"Make a reset link for bob\""));
+    assert!(bob.contains("data-action=\"reset-2fa\""));
+    assert!(bob.contains("aria-label=\"Turn off two-factor sign-in of bob\""));
+
+    let carol = row(&html, "carol");
+    assert!(!carol.contains("two-factor-badge"));
+    assert!(carol.contains("data-testid=\"must-change-password\">Must change password</span>"));
+    assert!(carol.contains("data-action=\"reset-link\""));
+    assert!(
+        !carol.contains("data-action=\"reset-2fa\""),
+        "two-factor is off"
+    );
+
+    // Your own two-factor sign-in is turned off on My Account, with a code.
+    let mine = row(&html, "admin");
+    assert!(mine.contains("two-factor-badge"));
+    assert!(mine.contains("data-action=\"reset-link\""));
+    assert!(!mine.contains("data-action=\"reset-2fa\""));
+
+    // A provider's account has no password here: no reset link, no second factor.
+    let octocat = row(&html, "octocat");
+    assert!(!octocat.contains("reset-link") && !octocat.contains("reset-2fa"));
+
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;";
+    assert!(!html.contains("<script>alert(1)"));
+    let hostile = row(&html, escaped);
+    assert!(hostile.contains(&format!("aria-label=\"Make a reset link for {escaped}\"")));
+    assert!(hostile.contains(&format!(
+        "aria-label=\"Turn off two-factor sign-in of {escaped}\""
+    )));
+    assert!(hostile.contains("two-factor-badge") && hostile.contains("must-change-password"));
+
+    // The dialogs: the link shown once with Copy (filled by app.js), and the confirmation.
+    assert!(html.contains("id=\"reset-link-dialog\""));
+    let link = input(&html, "reset-link-value");
+    assert!(
+        link.contains("readonly") && !link.contains("value="),
+        "{link}"
+    );
+    assert!(html.contains("data-testid=\"copy-reset-link\""));
+    assert!(html.contains("data-testid=\"reset-link-lifetime\">30 minutes</span>"));
+    assert!(html.contains("It is not shown again."));
+    assert!(html.contains("id=\"reset-2fa-dialog\""));
+
+    assert_eq!(
+        RowActions::for_account(&account("dave", &[], Some("Gone")), true, "admin", 1),
+        RowActions {
+            password: true,
+            lock: false,
+            unlock: true,
+            delete: true,
+            make_admin: true,
+            remove_admin: false,
+            reset_link: true,
+            reset_two_factor: false,
+        }
+    );
 }

@@ -1,4 +1,5 @@
-//! The HTML pages of the extension: Sign In, Manage Users, My Account.
+//! The HTML pages of the extension: Sign In (and Choose your password), the reset page,
+//! Manage Users, My Account.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,7 @@ use crate::request::extract::Query;
 use crate::request::paths::safe_next;
 use crate::state::AuthState;
 use crate::time::now_secs;
+use crate::users::User;
 use crate::views::{self, AccountSection, FirstUser};
 use crate::web::extract::AdminUser;
 
@@ -38,15 +40,22 @@ pub async fn page_context(
     })
 }
 
-/// `GET /login`.
+/// `GET /login`. A signed-in user whose password an Admin chose is shown "Choose your
+/// password" (every other page leads here until they have); anyone else signed in (or
+/// the default user) goes on to `next`.
 pub async fn show_sign_in(
     State(state): State<AuthState>,
     Query(query): Query<NextQuery>,
     user: Option<CurrentUser>,
 ) -> Result<Response> {
     let next = safe_next(query.next.as_deref());
-    // Already signed in (or authentication is off): nothing to do here.
-    if user.is_some() {
+    if let Some(user) = user {
+        if user.must_change_password {
+            let context = page_context(&state, Some(&user)).await?;
+            return Ok(
+                views::choose_password_page(&context, &user.user_name, &next).into_response(),
+            );
+        }
         return Ok(Redirect::to(&next).into_response());
     }
     let providers = state.providers();
@@ -62,6 +71,13 @@ pub async fn show_sign_in(
         &sections,
     )
     .into_response())
+}
+
+/// `GET /reset`: the page of a reset link (`/reset#TOKEN`). Public; the token is in the
+/// fragment, which reaches only the page's script, never this handler.
+pub async fn show_reset(State(state): State<AuthState>) -> Result<Markup> {
+    let context = page_context(&state, None).await?;
+    Ok(views::reset_page(&context))
 }
 
 /// How many keys each user of `provider` has, by username.
@@ -152,5 +168,24 @@ pub async fn show_account(State(state): State<AuthState>, user: CurrentUser) -> 
     } else {
         super::sessions::own_sessions(state.context(), &user).await?
     };
-    Ok(views::account_page(&context, &keys, &sessions, now_secs()))
+    let two_factor = two_factor_of(&state, &user).await?;
+    Ok(views::account_page(
+        &context,
+        &keys,
+        &sessions,
+        two_factor,
+        now_secs(),
+    ))
+}
+
+/// Whether signing in asks `user` for a second factor; `None` for an account that has no
+/// password here (the default user, a provider's own accounts), which has none.
+async fn two_factor_of(state: &AuthState, user: &CurrentUser) -> Result<Option<bool>> {
+    if user.is_default || user.provider != credentials::NAME {
+        return Ok(None);
+    }
+    let users = state.context().users().await?;
+    Ok(Some(
+        users.get(&user.user_name).is_some_and(User::has_two_factor),
+    ))
 }
