@@ -807,4 +807,13 @@ async fn an_admin_turns_two_factor_off(store: Store) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    // Their own, an Admin turns off as anyone does: with the password and a code.
+    turn_on(&app, &admin).await;
+    let reply = delete_json(&app, "/admin/users/admin/2fa", &admin, json!({})).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Turn off your own two-factor sign-in on My Account: it asks for your password and a code",
+    );
 }

@@ -146,7 +146,13 @@ pub async fn use_reset_link(
         tracing::info!(ip = %client_ip, "a reset link that does not work was used");
         return Err(Error::bad_request(LINK_REFUSED));
     }
-    let new_hash = ctx.hasher().hash(new_password).await?;
+    let new_hash = match ctx.hasher().hash(new_password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e);
+        }
+    };
     let used = ctx
         .update_users(move |ctx, users| {
             let now = now_secs();
@@ -173,7 +179,15 @@ pub async fn use_reset_link(
             user.must_change_password = false;
             Ok(Some(name.clone()))
         })
-        .await?;
+        .await;
+    // A locked account, or a store that cannot be written: no guess, nothing to count.
+    let used = match used {
+        Ok(used) => used,
+        Err(e) => {
+            attempt.undecided();
+            return Err(e);
+        }
+    };
     let Some(name) = used else {
         attempt.record_failure(now_secs()).await?;
         tracing::info!(ip = %client_ip, "a reset link that does not work was used");

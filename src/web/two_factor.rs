@@ -94,6 +94,13 @@ pub async fn reset(
     facts: RequestFacts,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
+    // One's own second factor is turned off with the password and a code: a session alone
+    // (perhaps not the Admin's own hands) must not be enough.
+    if name == admin.user_name && admin.provider == credentials::NAME {
+        return Err(Error::bad_request(
+            "Turn off your own two-factor sign-in on My Account: it asks for your password and a code",
+        ));
+    }
     let was_on =
         credentials::reset_two_factor(&ctx, &name, &admin.user_name, Some(&facts.client_ip()))
             .await?;
