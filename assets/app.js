@@ -1865,6 +1865,8 @@ function setupOwnSessions() {
     const result = one
       ? await request("/account/sessions/" + encodeURIComponent(one.dataset.signOutSession), { method: "DELETE" })
       : await request("/account/sessions/revoke-others");
+    // This very session was ended elsewhere: sign in again.
+    if (result.status === 401) return signInAgain();
     if (!result.ok) {
       button.disabled = false;
       showToast("Not signed out: " + errorMessage(result), true);

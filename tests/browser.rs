@@ -2575,3 +2575,70 @@ async fn a_user_created_by_an_admin_chooses_their_own_password_first() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_session_signed_out_from_another_browser_is_signed_out_at_its_next_click() {
+    with_browser(
+        "a_session_signed_out_from_another_browser_is_signed_out_at_its_next_click",
+        |client| async move {
+            let home = Home::new();
+            home.add_user("bob", "bob-password");
+            let server = Server::start(&home, &[]);
+            // Two browsers of one person: cookies belong to a host, so the server reached
+            // as `localhost` and as `127.0.0.1` keeps two sessions apart, each in its own
+            // tab.
+            let laptop_base = server.base.replace("127.0.0.1", "localhost");
+            let laptop = Page::new(client.clone(), &laptop_base);
+            laptop
+                .sign_in("/login?next=/account", "bob", "bob-password", "/account")
+                .await;
+            let laptop_tab = client.window().await.unwrap();
+            let desk_tab = client.new_window(true).await.unwrap().handle;
+            let desk_tab_again = desk_tab.clone();
+            client.switch_to_window(desk_tab).await.unwrap();
+            let desk = Page::new(client.clone(), &server.base);
+            desk.sign_in("/login?next=/account", "bob", "bob-password", "/account")
+                .await;
+            assert_eq!(listed_sessions(&desk).await, 2);
+            // The laptop's My Account, open since before, lists both too.
+            client.switch_to_window(laptop_tab.clone()).await.unwrap();
+            laptop.goto("/account").await;
+            assert_eq!(listed_sessions(&laptop).await, 2);
+            client
+                .switch_to_window(desk_tab_again.clone())
+                .await
+                .unwrap();
+
+            // The desk signs the laptop out.
+            desk.eval(
+                "[...document.querySelectorAll('[data-testid=session-item]')]\
+                 .find(li => !li.querySelector('[data-testid=this-device]'))\
+                 .querySelector('[data-testid=sign-out-session]').click();",
+                vec![],
+            )
+            .await;
+            desk.wait_until(
+                "the laptop's session gone from the list",
+                "return document.querySelectorAll('[data-testid=session-item]').length === 1;",
+                vec![],
+            )
+            .await;
+
+            // The laptop's page is still open, from before; its next click finds the
+            // session over and leads to signing in.
+            client.switch_to_window(laptop_tab).await.unwrap();
+            assert_eq!(laptop.path().await, "/account");
+            assert_eq!(listed_sessions(&laptop).await, 2, "the page as it was");
+            laptop.click("[data-testid=revoke-other-sessions]").await;
+            laptop.wait_path("/login?next=%2Faccount").await;
+            // And it stays signed out: a page asks for signing in.
+            laptop.goto("/account").await;
+            laptop.wait_path("/login?next=/account").await;
+            // The desk is still signed in.
+            client.switch_to_window(desk_tab_again).await.unwrap();
+            desk.goto("/account").await;
+            desk.wait_path("/account").await;
+        },
+    )
+    .await;
+}
