@@ -230,7 +230,7 @@ async fn manage_users_create_change_password_lock_unlock_delete() {
 
             // Create User: focus on the first field, Escape closes.
             page.click("[data-testid=create-user]").await;
-            assert!(page.dialog_open("create-user-dialog").await);
+            page.wait_dialog_open("create-user-dialog").await;
             assert_eq!(page.focused_id().await, "new-username");
             page.client
                 .active_element()
@@ -441,7 +441,7 @@ async fn my_account_change_password_and_avatar() {
 
             // Change Password: a wrong current password is refused in the dialog.
             page.click("[data-testid=change-password]").await;
-            assert!(page.dialog_open("account-password-dialog").await);
+            page.wait_dialog_open("account-password-dialog").await;
             assert_eq!(page.focused_id().await, "current-password");
             page.fill("#current-password", "wrong").await;
             page.fill("#new-password", "bob-new-pw").await;
@@ -589,7 +589,7 @@ async fn the_first_user_made_while_authentication_is_off_is_an_admin_who_signs_i
             page.wait_text("[data-testid=users-table]", "No users yet.")
                 .await;
             page.click("[data-testid=create-user]").await;
-            assert!(page.dialog_open("create-user-dialog").await);
+            page.wait_dialog_open("create-user-dialog").await;
             page.wait_text(
                 "[data-testid=first-user-note]",
                 "The first user is an Admin.",
@@ -1266,7 +1266,7 @@ async fn api_keys_are_made_on_my_account_shown_once_and_revoked() {
 
             // Create Key: a name is needed; the server's refusals show in the dialog.
             page.click("[data-testid=create-key]").await;
-            assert!(page.dialog_open("create-key-dialog").await);
+            page.wait_dialog_open("create-key-dialog").await;
             assert_eq!(page.focused_id().await, "key-name");
             page.click("#create-key-dialog [data-testid=dialog-submit]")
                 .await;
@@ -1379,7 +1379,7 @@ async fn api_keys_are_made_on_my_account_shown_once_and_revoked() {
                 Some("Revoke the API key laptop <b>1</b>")
             );
             page.click(revoke).await;
-            assert!(page.dialog_open("revoke-key-dialog").await);
+            page.wait_dialog_open("revoke-key-dialog").await;
             page.wait_text("#revoke-key-dialog", name).await;
             page.click("#revoke-key-dialog .modal-actions [data-close]")
                 .await;
@@ -1477,7 +1477,7 @@ async fn manage_users_counts_keys_and_an_admin_revokes_them() {
 
             // The dialog lists bob's keys (from GET /admin/keys).
             page.click(&button).await;
-            assert!(page.dialog_open("user-keys-dialog").await);
+            page.wait_dialog_open("user-keys-dialog").await;
             page.wait_text("#user-keys-dialog h2", "API keys of bob")
                 .await;
             page.wait_text("[data-testid=user-keys-status]", "2 keys.")
@@ -1497,7 +1497,7 @@ async fn manage_users_counts_keys_and_an_admin_revokes_them() {
                 Some("Revoke the API key ci runner")
             );
             page.click(revoke).await;
-            assert!(page.dialog_open("revoke-key-dialog").await);
+            page.wait_dialog_open("revoke-key-dialog").await;
             page.wait_text("#revoke-key-dialog", "ci runner").await;
             page.click("#revoke-key-dialog [data-testid=dialog-submit]")
                 .await;
@@ -1510,7 +1510,7 @@ async fn manage_users_counts_keys_and_an_admin_revokes_them() {
                 texts(&page, "#user-keys-list [data-testid=key-name]").await,
                 ["notebook"]
             );
-            assert!(page.dialog_open("user-keys-dialog").await);
+            page.wait_dialog_open("user-keys-dialog").await;
             assert_eq!(key_status(&server, &first).await, 401);
             assert_eq!(key_status(&server, &second).await, 200);
 
@@ -1922,7 +1922,7 @@ async fn an_admin_signs_a_user_out_from_manage_users() {
                 .await;
             page.click(&format!("{} button[data-action=sessions]", row("bob")))
                 .await;
-            assert!(page.dialog_open("user-sessions-dialog").await);
+            page.wait_dialog_open("user-sessions-dialog").await;
             page.wait_text("[data-testid=user-sessions-status]", "2 sessions.")
                 .await;
             let status = |cookie: String| {
@@ -2215,7 +2215,7 @@ async fn two_factor_sign_in_is_turned_on_used_with_codes_and_turned_off() {
             // Turning it off needs the password and a code; a wrong code is said in the dialog.
             page.goto("/account").await;
             page.click("[data-testid=two-factor-disable]").await;
-            assert!(page.dialog_open("two-factor-off-dialog").await);
+            page.wait_dialog_open("two-factor-off-dialog").await;
             assert_eq!(page.focused_id().await, "two-factor-off-password");
             page.fill("#two-factor-off-password", "bob-password").await;
             // Past the throttle's wait after this address's second failure: 1 second.
@@ -2282,7 +2282,7 @@ async fn a_reset_link_made_in_manage_users_sets_a_new_password_once() {
             // Made from bob's row: shown once, whole, with Copy, for 30 minutes.
             page.click(&format!("{} button[data-action=reset-link]", row("bob")))
                 .await;
-            assert!(page.dialog_open("reset-link-dialog").await);
+            page.wait_dialog_open("reset-link-dialog").await;
             page.wait_text("#reset-link-dialog", "Reset Link for bob")
                 .await;
             page.wait_text("[data-testid=reset-link-lifetime]", "30 minutes")

@@ -379,6 +379,16 @@ impl Page {
         .unwrap_or(false)
     }
 
+    /// Waits until the dialog `id` is open (some open only once the server has answered).
+    pub async fn wait_dialog_open(&self, id: &str) {
+        self.wait_until(
+            &format!("the dialog {id} open"),
+            "const d = document.getElementById(arguments[0]); return !!(d && d.open);",
+            vec![json!(id)],
+        )
+        .await;
+    }
+
     /// Waits until the dialog `id` has closed.
     pub async fn wait_dialog_closed(&self, id: &str) {
         self.wait_until(
