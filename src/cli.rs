@@ -134,7 +134,7 @@ pub struct Cli {
     #[arg(long)]
     pub import_files: bool,
 
-    /// Auth providers, comma-separated: credentials (default), github_auth, none [env: LLMS_AUTH]
+    /// Auth providers, comma-separated: credentials (default), github_auth, oidc, none [env: LLMS_AUTH]
     #[arg(long, value_name = "NAME[,NAME...]")]
     pub auth: Option<String>,
 

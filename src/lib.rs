@@ -57,6 +57,8 @@ pub mod providers {
     pub mod credentials;
     pub mod github_auth;
     pub mod none;
+    pub mod oidc;
+    pub(crate) mod settings;
 }
 
 pub use accounts::{Account, AccountChange, AccountChanged, AccountDirectory, LockChange};

@@ -176,10 +176,13 @@ mod tests {
     #[test]
     fn builtin_names_and_unknown_error() {
         let registry = ProviderRegistry::builtin();
-        assert_eq!(registry.names(), ["credentials", "github_auth", "none"]);
+        assert_eq!(
+            registry.names(),
+            ["credentials", "github_auth", "none", "oidc"]
+        );
         let err = registry.select("nope").err().unwrap().to_string();
         assert!(
-            err.contains("'nope'") && err.contains("credentials, github_auth, none"),
+            err.contains("'nope'") && err.contains("credentials, github_auth, none, oidc"),
             "{err}"
         );
         assert_eq!(registry.select("none").unwrap().name(), "none");

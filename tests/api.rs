@@ -26,14 +26,14 @@ async fn config_says_whether_auth_is_required(store: Store) {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.json(),
-        json!({ "requiresAuth": false, "authProvider": "credentials" })
+        json!({ "requiresAuth": false, "authProvider": "credentials", "authProviders": ["credentials"] })
     );
 
     let app = TestApp::with_users(store).await;
     let reply = app.get("/config", None).await;
     assert_eq!(
         reply.json(),
-        json!({ "requiresAuth": true, "authProvider": "credentials" })
+        json!({ "requiresAuth": true, "authProvider": "credentials", "authProviders": ["credentials"] })
     );
 }
 
@@ -1471,7 +1471,7 @@ async fn the_none_provider_lets_everyone_in_as_default(store: Store) {
         .await;
     assert_eq!(
         app.get("/config", None).await.json(),
-        json!({ "requiresAuth": false, "authProvider": "none" })
+        json!({ "requiresAuth": false, "authProvider": "none", "authProviders": ["none"] })
     );
     let reply = app.get("/auth", None).await;
     assert_eq!(reply.status, StatusCode::OK);

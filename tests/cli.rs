@@ -596,7 +596,7 @@ fn unknown_or_unconfigured_providers_are_errors() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("nope") && err.contains("credentials, github_auth, none"),
+        err.contains("nope") && err.contains("credentials, github_auth, none, oidc"),
         "{err}"
     );
 

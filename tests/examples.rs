@@ -126,7 +126,7 @@ fn unknown_provider_names_list_the_registered_ones() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("credentials, github_auth, none, proxy_header"),
+        stderr.contains("credentials, github_auth, none, oidc, proxy_header"),
         "{stderr}"
     );
     // ... and the stock `llms` does not.

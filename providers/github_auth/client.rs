@@ -9,8 +9,9 @@ use axum::http::header;
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::config::{is_loopback_url, GithubConfig};
+use super::config::GithubConfig;
 use crate::error::{Error, Result};
+use crate::providers::settings::is_loopback_url;
 
 /// Connecting to GitHub may take this long.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

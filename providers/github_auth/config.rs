@@ -3,15 +3,16 @@
 //! `admins` name.
 
 use std::fmt;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reqwest::Url;
 use serde::Deserialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::json_store::parse_json;
+use crate::providers::settings::{
+    expand, expand_list, is_safe_scheme, read_settings_file, settings_path, split_names, NameList,
+};
 
 /// GitHub's OAuth endpoints: `{base}/authorize` and `{base}/access_token`.
 pub const DEFAULT_OAUTH_URL: &str = "https://github.com/login/oauth";
@@ -53,14 +54,6 @@ impl fmt::Debug for GithubConfig {
     }
 }
 
-/// A list in config.json: `"alice, bob"` (as llms.py writes it) or `["alice", "bob"]`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum NameList {
-    One(String),
-    Many(Vec<String>),
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     #[serde(default)]
@@ -81,57 +74,12 @@ struct ConfigFile {
     api_url: Option<String>,
 }
 
-/// Expands a `"$NAME"` value from the environment; blank means unset.
-fn expand(value: Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let value = value?.trim().to_owned();
-    let value = match value.strip_prefix('$') {
-        Some(name) => env(name)?,
-        None => value,
-    };
-    (!value.trim().is_empty()).then(|| value.trim().to_owned())
-}
-
-fn expand_list(value: Option<NameList>, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    match value? {
-        NameList::One(text) => expand(Some(text), env),
-        NameList::Many(items) => Some(
-            items
-                .into_iter()
-                .filter_map(|item| expand(Some(item), env))
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-    }
-}
-
-fn split_names(value: Option<String>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-pub(super) fn is_loopback_url(url: &Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
 /// Checks a base URL: HTTPS, or plain HTTP to a loopback address (a test server).
 fn base_url(value: Option<String>, setting: &str, default: &str) -> Result<String> {
     let text = value.unwrap_or_else(|| default.to_owned());
     let url = Url::parse(&text)
         .map_err(|e| Error::Config(format!("github_auth: {setting} '{text}' is not a URL: {e}")))?;
-    let allowed = url.scheme() == "https" || (url.scheme() == "http" && is_loopback_url(&url));
-    if !allowed || url.query().is_some() || url.fragment().is_some() {
+    if !is_safe_scheme(&url) || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
             "github_auth: {setting} '{text}' must be an https:// URL without query (http:// only for a loopback address)"
         )));
@@ -156,18 +104,13 @@ impl GithubConfig {
 
     /// Where the settings file of `config` lives.
     pub fn path(config: &Config) -> PathBuf {
-        config
-            .home
-            .join("user")
-            .join("default")
-            .join("github_auth")
-            .join("config.json")
+        settings_path(config, super::NAME)
     }
 
     /// Loads the settings of `config`'s home, reading the environment through `env`.
     pub fn load(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let path = Self::path(config);
-        let file = read_config_file(&path)?;
+        let file: ConfigFile = read_settings_file(&path)?;
         if file.enabled == Some(false) {
             return Err(Error::Config(format!(
                 "github_auth is disabled in {} (\"enabled\": false)",
@@ -282,14 +225,6 @@ fn check_entries(list: &[String], setting: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn read_config_file(path: &Path) -> Result<ConfigFile> {
-    match std::fs::read(path) {
-        Ok(bytes) => parse_json(path, &bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
-        Err(e) => Err(Error::io(path, e)),
-    }
 }
 
 #[cfg(test)]

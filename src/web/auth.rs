@@ -16,11 +16,14 @@ use crate::request::RequestFacts;
 use crate::state::AuthState;
 use crate::users::User;
 
-/// `GET /config`: whether signing in is required and which provider is active.
+/// `GET /config`: whether signing in is required, and the selected providers (the first
+/// as `authProvider`, all of them in order as `authProviders`).
 pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> {
+    let providers: Vec<&str> = state.providers().iter().map(|p| p.name()).collect();
     Ok(Json(json!({
         "requiresAuth": state.requires_auth().await?,
         "authProvider": state.provider_name(),
+        "authProviders": providers,
     })))
 }
 
