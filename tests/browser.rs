@@ -2642,3 +2642,72 @@ async fn a_session_signed_out_from_another_browser_is_signed_out_at_its_next_cli
     )
     .await;
 }
+
+#[tokio::test]
+async fn single_sign_on_through_a_real_issuers_pages_beside_the_password_form() {
+    // The issuer must know the callback before it starts, and the server needs the issuer
+    // to start: a free port is chosen first.
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let callback = format!("http://127.0.0.1:{port}/auth/oidc/callback");
+    let Some(issuer) =
+        common::oidc::OidcIssuer::start("llms-browser", "browser-secret", &[&callback])
+    else {
+        return;
+    };
+    with_browser(
+        "single_sign_on_through_a_real_issuers_pages_beside_the_password_form",
+        move |client| async move {
+            let home = Home::new();
+            home.add_user("admin", "admin-password");
+            let mut cmd = home.llms();
+            cmd.args(["--serve", &port.to_string(), "--host", "127.0.0.1"])
+                .args(["--auth", "credentials,oidc"])
+                .envs([
+                    ("OIDC_ISSUER", issuer.issuer.as_str()),
+                    ("OIDC_CLIENT_ID", "llms-browser"),
+                    ("OIDC_CLIENT_SECRET", "browser-secret"),
+                    ("OIDC_ADMIN_GROUPS", "llms-admins"),
+                    ("OIDC_NAME", "Test IdP"),
+                ]);
+            let server = Server::launch(cmd);
+            let page = Page::new(client, &server.base);
+
+            // The Sign In page offers both: the password form and the provider's button.
+            page.goto("/login?next=/admin").await;
+            page.visible("#sign-in-form").await;
+            page.wait_text("[data-testid=oidc-sign-in]", "Sign in with Test IdP")
+                .await;
+            page.click("[data-testid=oidc-sign-in]").await;
+            // The issuer's own sign-in page, then its consent page.
+            page.visible(common::oidc::LOGIN_FIELD).await;
+            page.fill(common::oidc::LOGIN_FIELD, "alice").await;
+            page.fill(common::oidc::PASSWORD_FIELD, "pw-alice").await;
+            page.click(common::oidc::SUBMIT_BUTTON).await;
+            page.wait_until(
+                "the consent page",
+                "return location.pathname.startsWith('/interaction/') && !document.querySelector('input[name=login]');",
+                vec![],
+            )
+            .await;
+            page.click(common::oidc::SUBMIT_BUTTON).await;
+            // Back, signed in, on the page asked for: alice's groups make her an Admin.
+            page.wait_until(
+                "back at Manage Users",
+                "return location.href.startsWith(arguments[0]) && location.pathname === '/admin';",
+                vec![json!(server.base)],
+            )
+            .await;
+            page.wait_text("[data-testid=user-menu] summary", "alice")
+                .await;
+            // Manage Users lists her beside the password account, with the provider's badge.
+            page.wait_text(&row("alice"), "Test IdP").await;
+            page.visible(&row("admin")).await;
+            page.sign_out().await;
+            page.wait_path("/login").await;
+        },
+    )
+    .await;
+}
