@@ -22,6 +22,15 @@ use crate::throttle::Throttle;
 use crate::upstream::Upstream;
 use crate::users::{open_store, UserStore, Users};
 
+/// Who holds a username, among every selected provider's accounts: usernames are one
+/// namespace, so a provider admitting a new external account asks this first
+/// ([`AuthContext::holder_of`]). Set by the state that knows the selected providers.
+#[async_trait::async_trait]
+pub trait NameRegistry: Send + Sync {
+    /// The provider holding `name` in any case, and the name as it holds it, if any.
+    async fn holder_of(&self, ctx: &AuthContext, name: &str) -> Result<Option<(String, String)>>;
+}
+
 /// The stores and services of one home (`LLMS_HOME`). Cheap to clone.
 #[derive(Clone)]
 pub struct AuthContext {
@@ -42,6 +51,8 @@ struct Inner {
     database: Option<Database>,
     avatar_store: Avatars,
     avatars: AvatarDecoder,
+    /// Who holds a username across the selected providers, once they are known.
+    names: std::sync::OnceLock<Arc<dyn NameRegistry>>,
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -105,6 +116,7 @@ impl AuthContext {
                 sessions,
                 throttle,
                 avatars: AvatarDecoder::new(AVATAR_DECODERS),
+                names: std::sync::OnceLock::new(),
             }),
         };
         let ctx = context.clone();
@@ -195,6 +207,24 @@ impl AuthContext {
         }
         let ctx = self.clone();
         tokio::task::spawn_blocking(move || ctx.inner.users.snapshot()).await?
+    }
+
+    /// Sets who answers [`AuthContext::holder_of`] (the state that knows the selected
+    /// providers); the first setting stays.
+    pub fn set_name_registry(&self, names: Arc<dyn NameRegistry>) {
+        let _ = self.inner.names.set(names);
+    }
+
+    /// The provider holding `name` in any case, and the name as it holds it, among every
+    /// selected provider's accounts. An error before the providers are known (it never
+    /// admits a name unchecked).
+    pub async fn holder_of(&self, name: &str) -> Result<Option<(String, String)>> {
+        match self.inner.names.get() {
+            Some(names) => names.holder_of(self, name).await,
+            None => Err(crate::error::Error::Internal(anyhow::anyhow!(
+                "no provider list to check the name against"
+            ))),
+        }
     }
 
     /// Runs a read-modify-write of the password store on the blocking pool.

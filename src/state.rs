@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 
 use crate::accounts::{Account, AccountDirectory};
 use crate::config::Config;
-use crate::context::AuthContext;
+use crate::context::{AuthContext, NameRegistry};
 use crate::error::{Error, Result};
 use crate::identity::{CurrentUser, Identity};
 use crate::keys::{KeyGrant, KeyVerdict};
@@ -78,13 +78,20 @@ impl AuthState {
             provider.requires_auth(&context).await?;
         }
         let public_paths = providers.iter().flat_map(|p| p.public_paths()).collect();
-        Ok(Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 context,
                 providers,
                 public_paths,
             }),
-        })
+        };
+        // Providers admitting new accounts ask every provider's accounts for a name; the
+        // context holds the state weakly (the state holds the context).
+        state
+            .inner
+            .context
+            .set_name_registry(Arc::new(Names(Arc::downgrade(&state.inner))));
+        Ok(state)
     }
 
     /// The stores and services providers and handlers share.
@@ -235,5 +242,19 @@ impl AuthState {
             }
         }
         Ok(None)
+    }
+}
+
+/// The selected providers' accounts as one namespace, for [`AuthContext::holder_of`].
+struct Names(std::sync::Weak<Inner>);
+
+#[async_trait::async_trait]
+impl NameRegistry for Names {
+    async fn holder_of(&self, _ctx: &AuthContext, name: &str) -> Result<Option<(String, String)>> {
+        let Some(inner) = self.0.upgrade() else {
+            return Ok(None);
+        };
+        let held = AuthState { inner }.account_named(name).await?;
+        Ok(held.map(|(provider, account)| (provider, account.user_name)))
     }
 }

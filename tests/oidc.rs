@@ -22,6 +22,7 @@ store_suite!(
     names_that_are_no_username_or_held_by_another_account_are_refused,
     groups_decide_who_enters_and_locks_and_deletes_end_sessions,
     password_and_single_sign_on_side_by_side,
+    one_namespace_across_github_single_sign_on_and_passwords,
 );
 
 /// Where the fake sends the browser back to: the in-process app's callback (the host is
@@ -482,4 +483,62 @@ async fn a_real_issuer_signs_people_in_by_their_groups() {
     let recorded = app.stored_document("oidc", "oidc/users.json").await;
     let names: Vec<&String> = recorded.as_object().unwrap().keys().collect();
     assert_eq!(names, ["alice", "bob"]);
+}
+
+async fn one_namespace_across_github_single_sign_on_and_passwords(store: Store) {
+    use common::fake_github::{self, FakeGithub};
+    use llms_auth::providers::github_auth::GithubAuthProvider;
+    let github = FakeGithub::start().await;
+    let builder = TestApp::builder(store)
+        .home(common::home_with_users())
+        .provider(Arc::new(GithubAuthProvider::new(fake_github::settings(
+            &github,
+        ))));
+    let setup = setup_on(builder, "credentials,github_auth,oidc", |_| {}).await;
+    let app = &setup.app;
+    // Olivia signs in through the single sign-on first.
+    setup
+        .fake
+        .sign_in_as(Person::new("sub-olivia", "olivia", &["staff"]));
+    assert_eq!(sign_in(app).await.status, StatusCode::SEE_OTHER);
+    // A GitHub account of the same name (in another case) is refused, never merged.
+    github.sign_in_next_as("Olivia", 4242);
+    let start = app.page("/auth/github", None).await;
+    let state = start.cookie("llms-github-state").unwrap();
+    let back = github.authorize(start.location()).await;
+    let path = back.strip_prefix("http://llms.test").unwrap();
+    let reply = app.page(path, Some(&state)).await;
+    assert_refused(&reply, StatusCode::FORBIDDEN, "belongs to another account");
+    // And the other way: a GitHub account first, then the single sign-on of that name.
+    github.sign_in_next_as("gina", 4343);
+    let start = app.page("/auth/github", None).await;
+    let state = start.cookie("llms-github-state").unwrap();
+    let back = github.authorize(start.location()).await;
+    let path = back.strip_prefix("http://llms.test").unwrap();
+    assert_eq!(
+        app.page(path, Some(&state)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    setup
+        .fake
+        .sign_in_as(Person::new("sub-gina", "gina", &["staff"]));
+    let reply = sign_in(app).await;
+    assert_refused(&reply, StatusCode::FORBIDDEN, "belongs to another account");
+    // An Admin cannot make a password account of a name the single sign-on holds.
+    let admin = app.sign_in("admin", "pw-admin").await;
+    let carol = json!({ "userName": "OLIVIA", "password": "long-enough-pw" });
+    let reply = app
+        .json(
+            axum::http::Method::POST,
+            "/admin/users",
+            Some(&admin),
+            carol,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(
+        reply.message().contains("already exists"),
+        "{}",
+        reply.text()
+    );
 }

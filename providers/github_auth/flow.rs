@@ -29,7 +29,7 @@ use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
-use crate::users::{held_name, validate_new_username};
+use crate::users::validate_new_username;
 use crate::views::sign_in_refused_page;
 
 /// The scope asked for: the public profile only.
@@ -262,10 +262,10 @@ async fn complete(
             .await;
         return Err(Refusal::NotAllowed(profile.login).into());
     }
-    // Usernames are one namespace: a name a password account holds, in any case, is not
-    // the GitHub user's to take.
-    let users = ctx.users().await?;
-    if held_name(&users, &profile.login).is_some() {
+    // Usernames are one namespace: a name another provider's account holds, in any case,
+    // is not the GitHub user's to take.
+    let holder = ctx.holder_of(&profile.login).await?;
+    if holder.is_some_and(|(provider, _)| provider != NAME) {
         tracing::info!(login = %profile.login, "GitHub login held by a password account refused");
         ctx.audit(audit(
             AuditEvent::SignInFailed,

@@ -32,7 +32,7 @@ use crate::request::paths::safe_next;
 use crate::request::RequestFacts;
 use crate::session::SessionToken;
 use crate::text::printable;
-use crate::users::{held_name, validate_new_username};
+use crate::users::validate_new_username;
 use crate::views::sign_in_refused_page;
 
 /// Longest `code` / `state` accepted in the callback.
@@ -318,11 +318,12 @@ async fn complete(
             .await;
         return Err(Refusal::NotAllowed(name.clone()).into());
     }
-    // Usernames are one namespace: a name a password account holds, in any case, is not
-    // this person's to take.
-    let users = ctx.users().await?;
-    if held_name(&users, &name).is_some() {
-        tracing::info!(user = %name, "OpenID Connect name held by a password account refused");
+    // Usernames are one namespace: a name another provider's account holds, in any case,
+    // is not this person's to take. (A record of this provider's own is for `admit`, which
+    // knows the subject.)
+    let holder = ctx.holder_of(&name).await?;
+    if holder.is_some_and(|(provider, _)| provider != NAME) {
+        tracing::info!(user = %name, "OpenID Connect name held by another provider's account refused");
         ctx.audit(audit(
             AuditEvent::SignInFailed,
             "name held by another account",
