@@ -55,6 +55,7 @@ mod web;
 pub mod providers {
     mod builtin;
     pub mod credentials;
+    pub(crate) mod external;
     pub mod github_auth;
     pub mod none;
     pub mod oidc;

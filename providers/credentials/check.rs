@@ -75,3 +75,19 @@ pub(super) async fn check_throttled<'a>(
         }
     }
 }
+
+/// `result`, with `attempt` still to settle; on an error `attempt` is left undecided (a
+/// store that cannot be written, a locked account: nothing about a guess) and the error
+/// comes back.
+pub(super) fn or_undecided<'a, T>(
+    attempt: Attempt<'a>,
+    result: Result<T>,
+) -> Result<(T, Attempt<'a>)> {
+    match result {
+        Ok(value) => Ok((value, attempt)),
+        Err(e) => {
+            attempt.undecided();
+            Err(e)
+        }
+    }
+}

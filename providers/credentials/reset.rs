@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::check::throttled_error;
+use super::check::{or_undecided, throttled_error};
 use super::NAME;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
@@ -146,13 +146,7 @@ pub async fn use_reset_link(
         tracing::info!(ip = %client_ip, "a reset link that does not work was used");
         return Err(Error::bad_request(LINK_REFUSED));
     }
-    let new_hash = match ctx.hasher().hash(new_password).await {
-        Ok(hash) => hash,
-        Err(e) => {
-            attempt.undecided();
-            return Err(e);
-        }
-    };
+    let (new_hash, attempt) = or_undecided(attempt, ctx.hasher().hash(new_password).await)?;
     let used = ctx
         .update_users(move |ctx, users| {
             let now = now_secs();
@@ -181,13 +175,7 @@ pub async fn use_reset_link(
         })
         .await;
     // A locked account, or a store that cannot be written: no guess, nothing to count.
-    let used = match used {
-        Ok(used) => used,
-        Err(e) => {
-            attempt.undecided();
-            return Err(e);
-        }
-    };
+    let (used, attempt) = or_undecided(attempt, used)?;
     let Some(name) = used else {
         attempt.record_failure(now_secs()).await?;
         tracing::info!(ip = %client_ip, "a reset link that does not work was used");

@@ -7,7 +7,7 @@
 //! the step of a TOTP code, or the recovery code struck off. Two requests with one code
 //! cannot both pass.
 
-use super::check::{check_throttled, throttled_error, Checked, CHECK_THROTTLED};
+use super::check::{check_throttled, or_undecided, throttled_error, Checked, CHECK_THROTTLED};
 use super::NAME;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
@@ -198,13 +198,7 @@ pub async fn confirm_two_factor(
             Ok(true)
         })
         .await;
-    let confirmed = match confirmed {
-        Ok(confirmed) => confirmed,
-        Err(e) => {
-            attempt.undecided();
-            return Err(e);
-        }
-    };
+    let (confirmed, attempt) = or_undecided(attempt, confirmed)?;
     if !confirmed {
         attempt.record_failure(now_secs()).await?;
         audit_code(ctx, name, client_ip, None).await;
@@ -267,13 +261,7 @@ pub async fn disable_own_two_factor(
             Ok(used)
         })
         .await;
-    let used = match used {
-        Ok(used) => used,
-        Err(e) => {
-            attempt.undecided();
-            return Err(e);
-        }
-    };
+    let (used, attempt) = or_undecided(attempt, used)?;
     audit_code(ctx, name, client_ip, used).await;
     if used.is_none() {
         attempt.record_failure(now_secs()).await?;

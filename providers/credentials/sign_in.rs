@@ -24,7 +24,7 @@ use crate::time::now_secs;
 use crate::two_factor::parse_second_factor;
 use crate::users::{User, MAX_SIGN_IN_NAME_BYTES};
 
-use super::check::{check_throttled, throttled_error, Checked};
+use super::check::{check_throttled, or_undecided, throttled_error, Checked};
 use super::second_factor::{audit_code, spend_code, CodeUsed};
 
 /// A username and password, as presented at sign-in, and the second factor when one was
@@ -226,13 +226,7 @@ pub async fn authenticate(
             })
         })
         .await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            attempt.undecided();
-            return Err(e);
-        }
-    };
+    let (outcome, attempt) = or_undecided(attempt, outcome)?;
     let (token, roles, must_change_password, code_used) = match outcome {
         Outcome::WrongCode => {
             attempt.record_failure(now_secs()).await?;

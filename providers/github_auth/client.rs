@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::config::GithubConfig;
 use crate::error::{Error, Result};
+use crate::providers::external::tidy;
 use crate::providers::settings::is_loopback_url;
 
 /// Connecting to GitHub may take this long.
@@ -169,25 +170,4 @@ pub(super) async fn fetch_profile(
         tracing::warn!("GitHub {WHAT} answer lacks login and id");
         Unavailable(format!("the {WHAT} answer lacks the login"))
     })
-}
-
-/// Keeps only a short run of harmless characters of a value GitHub (or whoever crafted the
-/// link) sent, for display and logs.
-pub(super) fn tidy(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .take(64)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tidy_keeps_harmless_characters() {
-        assert_eq!(tidy("access_denied<script>"), "access_deniedscript");
-        assert_eq!(tidy(&"x".repeat(100)).len(), 64);
-    }
 }

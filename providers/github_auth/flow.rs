@@ -16,14 +16,14 @@ use reqwest::Url;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::client::{exchange_code, fetch_profile, tidy, Unavailable};
+use super::client::{exchange_code, fetch_profile, Unavailable};
 use super::state_cookie::{cleared_state_cookie, new_state, read_state_cookie, state_cookie};
 use super::store::admit;
 use super::{Github, NAME};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::request::cookies::session_cookie;
+use crate::providers::external::{callback_answer, tidy, Stop};
 use crate::request::extract::Query;
 use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
@@ -163,27 +163,21 @@ impl Refusal {
     }
 }
 
-/// Why the callback stopped: a refusal the visitor sees, or a server fault.
-enum Stop {
-    Refused(Refusal),
-    Fault(Error),
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.status(), self.page()).into_response()
+    }
 }
 
-impl From<Refusal> for Stop {
+impl From<Refusal> for Stop<Refusal> {
     fn from(refusal: Refusal) -> Self {
         Self::Refused(refusal)
     }
 }
 
-impl From<Unavailable> for Stop {
+impl From<Unavailable> for Stop<Refusal> {
     fn from(Unavailable(detail): Unavailable) -> Self {
         Self::Refused(Refusal::Upstream(detail))
-    }
-}
-
-impl From<Error> for Stop {
-    fn from(err: Error) -> Self {
-        Self::Fault(err)
     }
 }
 
@@ -196,22 +190,9 @@ async fn finish_sign_in(
     headers: HeaderMap,
 ) -> Response {
     let secure = facts.https();
-    let mut response = match complete(&ctx, &github, query, &facts, &headers).await {
-        Ok((token, next)) => {
-            let mut response = Redirect::to(&next).into_response();
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, session_cookie(&token, secure));
-            response
-        }
-        Err(Stop::Refused(refusal)) => (refusal.status(), refusal.page()).into_response(),
-        Err(Stop::Fault(err)) => err.into_response(),
-    };
+    let outcome = complete(&ctx, &github, query, &facts, &headers).await;
     // The state is single-use, whatever happened.
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, cleared_state_cookie(secure));
-    response
+    callback_answer(outcome, secure, cleared_state_cookie(secure))
 }
 
 async fn complete(
@@ -220,7 +201,7 @@ async fn complete(
     query: CallbackQuery,
     facts: &RequestFacts,
     headers: &HeaderMap,
-) -> std::result::Result<(SessionToken, String), Stop> {
+) -> std::result::Result<(SessionToken, String), Stop<Refusal>> {
     let settings = github.settings()?;
     let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
     let (Some(code), Some(state)) = (nonblank(query.code), nonblank(query.state)) else {

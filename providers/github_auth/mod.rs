@@ -53,16 +53,16 @@ pub use flow::SCOPE;
 pub use state_cookie::{SECURE_STATE_COOKIE, STATE_COOKIE, STATE_MAX_AGE};
 pub use store::{open_store, records_file, GithubUser, GithubUserStore, GithubUsers};
 
-use crate::accounts::AccountFields;
-use crate::accounts::{apply_change, Account, AccountChange, AccountChanged, AccountDirectory};
+use crate::accounts::{Account, AccountChange, AccountChanged, AccountDirectory};
 use crate::config::Config;
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::identity::{CurrentUser, Identity};
 use crate::provider::AuthProvider;
+use crate::providers::external::{change_record, remove_record};
 use crate::request::paths::url_encode;
 use crate::request::RequestFacts;
-use crate::users::ADMIN_ROLE;
+use crate::users::{AccountRecord, ADMIN_ROLE};
 
 /// This provider's name.
 pub const NAME: &str = "github_auth";
@@ -325,17 +325,12 @@ impl AccountDirectory for GithubAuthProvider {
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
             github.store()?.update(|users| {
-                let Some(user) = users.get_mut(&name) else {
-                    return Ok(None);
-                };
-                let admin_by_setting = github.admin_by_setting(&name, user);
-                let setting = admin_by_setting.then_some("the github_auth admins setting");
-                let fields = AccountFields::of(&mut user.record, None, setting);
-                let applied = apply_change(&name, fields, None, change.roles, change.lock)?;
-                if applied.ends_sessions {
-                    sessions.remove_user(NAME, &name, None)?;
-                }
-                Ok(Some(applied.changes))
+                let setting = users
+                    .get(&name)
+                    .filter(|user| github.admin_by_setting(&name, user))
+                    .map(|_| "the github_auth admins setting");
+                let record: fn(&mut GithubUser) -> &mut AccountRecord = |user| &mut user.record;
+                change_record(users, &sessions, NAME, &name, change, record, setting)
             })
         })
         .await?
@@ -346,13 +341,9 @@ impl AccountDirectory for GithubAuthProvider {
         let sessions = ctx.sessions().clone();
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
-            github.store()?.update(|users| {
-                if users.shift_remove(&name).is_none() {
-                    return Ok(false);
-                }
-                sessions.remove_user(NAME, &name, None)?;
-                Ok(true)
-            })
+            github
+                .store()?
+                .update(|users| remove_record(users, &sessions, NAME, &name))
         })
         .await?
     }

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use cookie::{Cookie, SameSite};
 use rand::rngs::OsRng;
 use rand::RngCore;
 
+use crate::providers::external::FlowCookie;
 use crate::request::paths::safe_next;
 
 /// The cookie that binds a sign-in to the browser that started it (plain HTTP).
@@ -32,33 +32,21 @@ pub(super) fn new_state() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn state_cookie_name(secure: bool) -> &'static str {
-    if secure {
-        SECURE_STATE_COOKIE
-    } else {
-        STATE_COOKIE
-    }
-}
-
-fn build_state_cookie(value: String, max_age: Duration, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((state_cookie_name(secure), value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path(if secure { "/" } else { "/auth/github" })
-        .max_age(cookie::time::Duration::seconds(max_age.as_secs() as i64))
-        .secure(secure)
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("base64 text is a valid header value")
-}
+/// The flow's cookie.
+const COOKIE: FlowCookie = FlowCookie {
+    name: STATE_COOKIE,
+    secure_name: SECURE_STATE_COOKIE,
+    path: "/auth/github",
+};
 
 /// The cookie holding `state` and the (already checked) path to return to.
 pub(super) fn state_cookie(state: &str, next: &str, secure: bool) -> HeaderValue {
     let value = format!("{state}.{}", URL_SAFE_NO_PAD.encode(next));
-    build_state_cookie(value, STATE_MAX_AGE, secure)
+    COOKIE.set(value, STATE_MAX_AGE, secure)
 }
 
 pub(super) fn cleared_state_cookie(secure: bool) -> HeaderValue {
-    build_state_cookie(String::new(), Duration::ZERO, secure)
+    COOKIE.cleared(secure)
 }
 
 /// What the state cookie holds.
@@ -68,16 +56,7 @@ pub(super) struct SavedState {
 }
 
 pub(super) fn read_state_cookie(headers: &HeaderMap, secure: bool) -> Option<SavedState> {
-    let name = state_cookie_name(secure);
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(|c| c.ok())
-        .find(|c| c.name() == name)?
-        .value()
-        .to_owned();
+    let value = COOKIE.read(headers, secure)?;
     let (state, next) = value.split_once('.')?;
     if state.len() != STATE_LEN {
         return None;
@@ -93,6 +72,7 @@ pub(super) fn read_state_cookie(headers: &HeaderMap, secure: bool) -> Option<Sav
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn state_cookie_round_trips_and_rechecks_next() {

@@ -25,7 +25,7 @@ use super::{Oidc, NAME};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::request::cookies::session_cookie;
+use crate::providers::external::{callback_answer, tidy, Stop};
 use crate::request::extract::Query;
 use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
@@ -185,21 +185,9 @@ impl Refusal {
     }
 }
 
-/// Why the callback stopped: a refusal the visitor sees, or a server fault.
-enum Stop {
-    Refused(Refusal),
-    Fault(Error),
-}
-
-impl From<Refusal> for Stop {
+impl From<Refusal> for Stop<Refusal> {
     fn from(refusal: Refusal) -> Self {
         Self::Refused(refusal)
-    }
-}
-
-impl From<Error> for Stop {
-    fn from(err: Error) -> Self {
-        Self::Fault(err)
     }
 }
 
@@ -216,32 +204,11 @@ async fn finish_sign_in(
         .settings()
         .map(|s| s.name.clone())
         .unwrap_or_else(|_| "the provider".into());
-    let mut response = match complete(&ctx, &oidc, query, &facts, &headers).await {
-        Ok((token, next)) => {
-            let mut response = Redirect::to(&next).into_response();
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, session_cookie(&token, secure));
-            response
-        }
-        Err(Stop::Refused(refusal)) => (refusal.status(), refusal.page(&provider)).into_response(),
-        Err(Stop::Fault(err)) => err.into_response(),
-    };
+    let outcome = complete(&ctx, &oidc, query, &facts, &headers)
+        .await
+        .map_err(|stop| stop.map_refusal(|refusal| (refusal.status(), refusal.page(&provider))));
     // The state is single-use, whatever happened.
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, cleared_state_cookie(secure));
-    response
-}
-
-/// Keeps only a short run of harmless characters of a value the provider (or whoever
-/// crafted the link) sent, for display and logs.
-fn tidy(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
-        .take(64)
-        .collect()
+    callback_answer(outcome, secure, cleared_state_cookie(secure))
 }
 
 /// The strings of a claim that is a string or a list of strings.
@@ -262,7 +229,7 @@ async fn complete(
     query: CallbackQuery,
     facts: &RequestFacts,
     headers: &HeaderMap,
-) -> std::result::Result<(SessionToken, String), Stop> {
+) -> std::result::Result<(SessionToken, String), Stop<Refusal>> {
     let settings = oidc.settings()?;
     let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
     let (Some(code), Some(state)) = (nonblank(query.code), nonblank(query.state)) else {

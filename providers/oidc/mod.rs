@@ -53,16 +53,16 @@ pub use config::{
 pub use state_cookie::{SECURE_STATE_COOKIE, STATE_COOKIE, STATE_MAX_AGE};
 pub use store::{records_file, OidcUser, OidcUserStore, OidcUsers};
 
-use crate::accounts::{
-    apply_change, Account, AccountChange, AccountChanged, AccountDirectory, AccountFields,
-};
+use crate::accounts::{Account, AccountChange, AccountChanged, AccountDirectory};
 use crate::config::Config;
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
 use crate::identity::{CurrentUser, Identity};
 use crate::provider::AuthProvider;
+use crate::providers::external::{change_record, remove_record};
 use crate::request::paths::url_encode;
 use crate::request::RequestFacts;
+use crate::users::AccountRecord;
 
 /// This provider's name.
 pub const NAME: &str = "oidc";
@@ -266,15 +266,8 @@ impl AccountDirectory for OidcProvider {
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
             oidc.store()?.update(|users| {
-                let Some(user) = users.get_mut(&name) else {
-                    return Ok(None);
-                };
-                let fields = AccountFields::of(&mut user.record, None, None);
-                let applied = apply_change(&name, fields, None, change.roles, change.lock)?;
-                if applied.ends_sessions {
-                    sessions.remove_user(NAME, &name, None)?;
-                }
-                Ok(Some(applied.changes))
+                let record: fn(&mut OidcUser) -> &mut AccountRecord = |user| &mut user.record;
+                change_record(users, &sessions, NAME, &name, change, record, None)
             })
         })
         .await?
@@ -285,13 +278,8 @@ impl AccountDirectory for OidcProvider {
         let sessions = ctx.sessions().clone();
         let name = name.to_owned();
         tokio::task::spawn_blocking(move || {
-            oidc.store()?.update(|users| {
-                if users.shift_remove(&name).is_none() {
-                    return Ok(false);
-                }
-                sessions.remove_user(NAME, &name, None)?;
-                Ok(true)
-            })
+            oidc.store()?
+                .update(|users| remove_record(users, &sessions, NAME, &name))
         })
         .await?
     }

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use cookie::{Cookie, SameSite};
 
+use crate::providers::external::FlowCookie;
 use crate::request::paths::safe_next;
 
 /// The cookie's name over plain HTTP.
@@ -45,24 +45,12 @@ impl std::fmt::Debug for SavedFlow {
     }
 }
 
-fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        SECURE_STATE_COOKIE
-    } else {
-        STATE_COOKIE
-    }
-}
-
-fn build(value: String, max_age: Duration, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((cookie_name(secure), value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path(if secure { "/" } else { "/auth/oidc" })
-        .max_age(cookie::time::Duration::seconds(max_age.as_secs() as i64))
-        .secure(secure)
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("base64 text is a valid header value")
-}
+/// The flow's cookie.
+const COOKIE: FlowCookie = FlowCookie {
+    name: STATE_COOKIE,
+    secure_name: SECURE_STATE_COOKIE,
+    path: "/auth/oidc",
+};
 
 /// The cookie holding `flow`.
 pub(super) fn state_cookie(flow: &SavedFlow, secure: bool) -> HeaderValue {
@@ -71,26 +59,17 @@ pub(super) fn state_cookie(flow: &SavedFlow, secure: bool) -> HeaderValue {
         .map(|field| URL_SAFE_NO_PAD.encode(field.as_bytes()))
         .collect::<Vec<_>>()
         .join(".");
-    build(value, STATE_MAX_AGE, secure)
+    COOKIE.set(value, STATE_MAX_AGE, secure)
 }
 
 /// The cookie removed.
 pub(super) fn cleared_state_cookie(secure: bool) -> HeaderValue {
-    build(String::new(), Duration::ZERO, secure)
+    COOKIE.cleared(secure)
 }
 
 /// The flow this browser started, if its cookie is there and well-formed.
 pub(super) fn read_state_cookie(headers: &HeaderMap, secure: bool) -> Option<SavedFlow> {
-    let name = cookie_name(secure);
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(|c| c.ok())
-        .find(|c| c.name() == name)?
-        .value()
-        .to_owned();
+    let value = COOKIE.read(headers, secure)?;
     if value.len() > MAX_VALUE_LEN {
         return None;
     }
@@ -116,6 +95,7 @@ pub(super) fn read_state_cookie(headers: &HeaderMap, secure: bool) -> Option<Sav
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     fn flow(next: &str) -> SavedFlow {
         SavedFlow {
