@@ -4,12 +4,14 @@
 //! spent either way), a tidy version of what the other side sent, and how Manage Users
 //! changes and removes the accounts they record.
 
+use std::fmt;
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use indexmap::IndexMap;
+use serde::Deserialize;
 
 use crate::accounts::{apply_change, AccountChange, AccountChanged, AccountFields};
 use crate::error::{Error, Result};
@@ -123,6 +125,52 @@ pub fn callback_answer<R: IntoResponse>(
     response
 }
 
+/// The query a provider sends the browser back with. `Debug` never shows the code (worth
+/// a token) or the state (this browser's secret).
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+impl fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("CallbackQuery")
+            .field("code", &redacted(&self.code))
+            .field("state", &redacted(&self.state))
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// What a callback query does not carry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoCode {
+    /// The provider says why (tidied): the visitor declined, say.
+    Declined(String),
+    /// No code or state, or one longer than a provider sends.
+    Incomplete,
+}
+
+impl CallbackQuery {
+    /// The code and the state, each non-empty and at most `max_len` bytes.
+    pub fn code_and_state(self, max_len: usize) -> std::result::Result<(String, String), NoCode> {
+        let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let (Some(code), Some(state)) = (nonblank(self.code), nonblank(self.state)) else {
+            return Err(match nonblank(self.error) {
+                Some(error) => NoCode::Declined(tidy(&error)),
+                None => NoCode::Incomplete,
+            });
+        };
+        if code.len() > max_len || state.len() > max_len {
+            return Err(NoCode::Incomplete);
+        }
+        Ok((code, state))
+    }
+}
+
 /// Keeps only a short run of harmless characters of a value the other side (or whoever
 /// crafted the link) sent, for pages and logs.
 pub fn tidy(value: &str) -> String {
@@ -212,6 +260,39 @@ mod tests {
                 .unwrap()
                 .contains("Max-Age=0"));
         }
+    }
+
+    fn query(code: Option<&str>, state: Option<&str>, error: Option<&str>) -> CallbackQuery {
+        CallbackQuery {
+            code: code.map(str::to_owned),
+            state: state.map(str::to_owned),
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_callback_carries_a_code_and_a_state_or_says_why_not() {
+        assert_eq!(
+            query(Some("c"), Some("s"), None).code_and_state(8),
+            Ok(("c".into(), "s".into()))
+        );
+        assert_eq!(
+            query(None, Some("s"), Some("access_denied<b>")).code_and_state(8),
+            Err(NoCode::Declined("access_deniedb".into()))
+        );
+        assert_eq!(
+            query(Some(""), Some("s"), None).code_and_state(8),
+            Err(NoCode::Incomplete)
+        );
+        assert_eq!(
+            query(Some(&"c".repeat(9)), Some("s"), None).code_and_state(8),
+            Err(NoCode::Incomplete)
+        );
+        let shown = format!("{:?}", query(Some("code-0123"), Some("state-9876"), None));
+        assert!(
+            !shown.contains("code-0123") && !shown.contains("state-9876"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! `restrict_to`, records the account and starts an ordinary session. Refusals are pages
 //! that say why.
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -23,7 +22,7 @@ use super::{Github, NAME};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::providers::external::{callback_answer, tidy, Stop};
+use crate::providers::external::{callback_answer, tidy, CallbackQuery, NoCode, Stop};
 use crate::request::extract::Query;
 use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
@@ -75,26 +74,6 @@ async fn start_sign_in(
         state_cookie(&state, &next, facts.https()),
     );
     Ok(response)
-}
-
-/// The query GitHub sends the browser back with.
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-/// The code (worth an access token) and the state (this browser's secret) are never shown.
-impl fmt::Debug for CallbackQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
-        f.debug_struct("CallbackQuery")
-            .field("code", &redacted(&self.code))
-            .field("state", &redacted(&self.state))
-            .field("error", &self.error)
-            .finish()
-    }
 }
 
 /// Why a sign-in with GitHub did not complete: shown to the visitor as a page.
@@ -203,17 +182,10 @@ async fn complete(
     headers: &HeaderMap,
 ) -> std::result::Result<(SessionToken, String), Stop<Refusal>> {
     let settings = github.settings()?;
-    let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
-    let (Some(code), Some(state)) = (nonblank(query.code), nonblank(query.state)) else {
-        return Err(match nonblank(query.error) {
-            Some(error) => Refusal::Declined(tidy(&error)),
-            None => Refusal::Incomplete,
-        }
-        .into());
-    };
-    if code.len() > MAX_PARAM_LEN || state.len() > MAX_PARAM_LEN {
-        return Err(Refusal::Incomplete.into());
-    }
+    let (code, state) = query.code_and_state(MAX_PARAM_LEN).map_err(|no| match no {
+        NoCode::Declined(error) => Refusal::Declined(error),
+        NoCode::Incomplete => Refusal::Incomplete,
+    })?;
     let Some(saved) = read_state_cookie(headers, facts.https()) else {
         tracing::info!("GitHub callback without this browser's state cookie refused");
         return Err(Refusal::StateMismatch.into());
@@ -284,24 +256,4 @@ async fn complete(
     tracing::info!(user = %profile.login, %ip, provider = NAME, "signed in");
     ctx.audit(audit(AuditEvent::SignIn, "ok")).await;
     Ok((token, saved.next))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn callback_debug_hides_the_code_and_the_state() {
-        let query = CallbackQuery {
-            code: Some("code-0123456789abcdef".into()),
-            state: Some("state-fedcba9876543210".into()),
-            error: None,
-        };
-        let shown = format!("{query:?}");
-        assert!(
-            !shown.contains("code-0123456789abcdef") && !shown.contains("state-fedcba9876543210"),
-            "{shown}"
-        );
-        assert!(shown.contains("<redacted>"), "{shown}");
-    }
 }

@@ -4,7 +4,6 @@
 //! username and groups, applies the allowed groups, records the account and starts an
 //! ordinary session. Refusals are pages that say why; none of them makes a session.
 
-use std::fmt;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -25,7 +24,7 @@ use super::{Oidc, NAME};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::context::AuthContext;
 use crate::error::{Error, Result};
-use crate::providers::external::{callback_answer, tidy, Stop};
+use crate::providers::external::{callback_answer, CallbackQuery, NoCode, Stop};
 use crate::request::extract::Query;
 use crate::request::facts::user_agent;
 use crate::request::paths::safe_next;
@@ -90,26 +89,6 @@ async fn start_sign_in(
         .headers_mut()
         .append(header::SET_COOKIE, state_cookie(&flow, facts.https()));
     Ok(response)
-}
-
-/// The query the provider sends the browser back with.
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-}
-
-/// The code and the state are never shown.
-impl fmt::Debug for CallbackQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
-        f.debug_struct("CallbackQuery")
-            .field("code", &redacted(&self.code))
-            .field("state", &redacted(&self.state))
-            .field("error", &self.error)
-            .finish()
-    }
 }
 
 /// Why a sign-in did not complete: shown to the visitor as a page.
@@ -231,17 +210,10 @@ async fn complete(
     headers: &HeaderMap,
 ) -> std::result::Result<(SessionToken, String), Stop<Refusal>> {
     let settings = oidc.settings()?;
-    let nonblank = |v: Option<String>| v.filter(|v| !v.is_empty());
-    let (Some(code), Some(state)) = (nonblank(query.code), nonblank(query.state)) else {
-        return Err(match nonblank(query.error) {
-            Some(error) => Refusal::Declined(tidy(&error)),
-            None => Refusal::Incomplete,
-        }
-        .into());
-    };
-    if code.len() > MAX_PARAM_LEN || state.len() > MAX_PARAM_LEN {
-        return Err(Refusal::Incomplete.into());
-    }
+    let (code, state) = query.code_and_state(MAX_PARAM_LEN).map_err(|no| match no {
+        NoCode::Declined(error) => Refusal::Declined(error),
+        NoCode::Incomplete => Refusal::Incomplete,
+    })?;
     let Some(saved) = read_state_cookie(headers, facts.https()) else {
         tracing::info!("OpenID Connect callback without this browser's state cookie refused");
         return Err(Refusal::StateMismatch.into());
@@ -370,19 +342,5 @@ mod tests {
         assert_eq!(strings(Some(&serde_json::json!(["a", 1, "b"]))), ["a", "b"]);
         assert!(strings(Some(&serde_json::json!({"a": 1}))).is_empty());
         assert!(strings(None).is_empty());
-    }
-
-    #[test]
-    fn callback_debug_hides_the_code_and_the_state() {
-        let query = CallbackQuery {
-            code: Some("code-0123456789".into()),
-            state: Some("state-9876543210".into()),
-            error: None,
-        };
-        let shown = format!("{query:?}");
-        assert!(
-            !shown.contains("code-0123") && !shown.contains("state-9876"),
-            "{shown}"
-        );
     }
 }
