@@ -542,13 +542,13 @@ async fn the_auth_flag_wins_over_llms_auth() {
     let server = Server::start_with(&home, &[], &[("LLMS_AUTH", "none")]);
     assert_eq!(
         provider(&server).await,
-        json!({ "requiresAuth": false, "authProvider": "none" })
+        json!({ "requiresAuth": false, "authProvider": "none", "authProviders": ["none"] })
     );
     drop(server);
     let server = Server::start_with(&home, &["--auth", "credentials"], &[("LLMS_AUTH", "none")]);
     assert_eq!(
         provider(&server).await,
-        json!({ "requiresAuth": true, "authProvider": "credentials" })
+        json!({ "requiresAuth": true, "authProvider": "credentials", "authProviders": ["credentials"] })
     );
     drop(server);
     let server = Server::start_with(&home, &[], &[("LLMS_AUTH", " ")]);
