@@ -17,6 +17,7 @@ store_suite!(
     a_good_token_signs_in_with_roles_from_the_groups,
     a_callback_without_this_browsers_state_is_refused,
     a_replayed_code_is_refused,
+    an_issuer_out_of_reach_at_sign_in_is_a_page_that_says_so,
     tokens_that_are_not_the_issuers_for_this_sign_in_are_refused,
     a_key_published_later_is_fetched_once_and_accepted,
     names_that_are_no_username_or_held_by_another_account_are_refused,
@@ -197,6 +198,26 @@ async fn a_replayed_code_is_refused(store: Store) {
         "did not accept the sign-in code",
     );
     assert_eq!(setup.fake.refusals(), ["code already used"]);
+}
+
+async fn an_issuer_out_of_reach_at_sign_in_is_a_page_that_says_so(store: Store) {
+    let fake = FakeOidc::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}/token", closed.local_addr().unwrap());
+    drop(closed);
+    fake.name_token_endpoint(&nowhere);
+    let app = TestApp::builder(store)
+        .config(|c| c.auth = "oidc".into())
+        .provider(Arc::new(OidcProvider::new(settings(&fake))))
+        .build()
+        .await;
+    let reply = sign_in(&app).await;
+    assert_refused(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        "could not confirm who you are",
+    );
+    assert!(!reply.text().contains(&nowhere), "no address in the page");
 }
 
 async fn tokens_that_are_not_the_issuers_for_this_sign_in_are_refused(store: Store) {

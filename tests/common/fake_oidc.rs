@@ -148,6 +148,8 @@ struct Fake {
     pending: Mutex<HashMap<String, Pending>>,
     used_codes: Mutex<HashSet<String>>,
     codes_issued: Mutex<usize>,
+    /// The token endpoint the discovery document names instead of its own.
+    token_endpoint: Mutex<Option<String>>,
     /// The token requests' complaints, for the tests to read.
     refusals: Mutex<Vec<String>>,
 }
@@ -163,10 +165,16 @@ fn key(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
 
 async fn discovery(State(fake): State<Arc<Fake>>) -> Json<Value> {
     let issuer = &fake.issuer;
+    let token_endpoint = fake
+        .token_endpoint
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| format!("{issuer}/token"));
     Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": format!("{issuer}/token"),
+        "token_endpoint": token_endpoint,
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
@@ -335,6 +343,7 @@ impl FakeOidc {
             pending: Mutex::new(HashMap::new()),
             used_codes: Mutex::new(HashSet::new()),
             codes_issued: Mutex::new(0),
+            token_endpoint: Mutex::new(None),
             refusals: Mutex::new(Vec::new()),
         });
         let app = Router::new()
@@ -362,6 +371,12 @@ impl FakeOidc {
     /// The second key appears in the published keys (a key rotation).
     pub fn publish_second_key(&self) {
         *self.fake.second_key_published.lock().unwrap() = true;
+    }
+
+    /// The discovery document names this token endpoint from now on (one where nothing
+    /// listens, say).
+    pub fn name_token_endpoint(&self, url: &str) {
+        *self.fake.token_endpoint.lock().unwrap() = Some(url.to_owned());
     }
 
     /// How often the keys were fetched.
