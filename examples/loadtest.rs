@@ -9,6 +9,8 @@
 //! cargo run --release --example loadtest -- --binary OTHER    # measure another build
 //! cargo run --release --example loadtest -- --scale-only      # only the session-scale duels
 //! cargo run --release --example loadtest -- --database-only   # only files against PostgreSQL
+//! cargo build --release --example floor && \
+//!   cargo run --release --example loadtest -- --floor-only    # only the stack against bare axum
 //! cargo run --release --example loadtest -- generate DIR --users 10000 --sessions 100000
 //! ```
 //!
@@ -154,18 +156,22 @@ struct Spec<'a> {
     /// The PostgreSQL database the server keeps its stores in (`LLMS_DATABASE_URL`), if
     /// not the home's files.
     database: Option<&'a str>,
+    /// Another server program than `llms` (the bare axum floor), taking only `--serve`
+    /// and `--host`.
+    program: Option<&'a Path>,
 }
 
 impl Spec<'_> {
     fn start(&self, binary: &Path, pinning: Pinning, work: &Path) -> Result<Target> {
-        let server = match self.database {
-            Some(url) => Server::launch(
+        let server = match (self.program, self.database) {
+            (Some(program), _) => Server::launch(pinning.server(program), self.home, &[], &[])?,
+            (None, Some(url)) => Server::launch(
                 pinning.server(binary),
                 self.home,
                 &["--auth", self.auth],
                 &[("LLMS_DATABASE_URL", url)],
             )?,
-            None => Server::start_pinned(binary, self.home, self.auth, pinning)?,
+            (None, None) => Server::start_pinned(binary, self.home, self.auth, pinning)?,
         };
         let mut target = Target {
             name: self.name,
@@ -321,6 +327,7 @@ fn database_duel(
         script: &ten_script,
         walk: None,
         database: None,
+        program: None,
     };
     let in_database = Spec {
         name: "1 user, 10 sessions, in PostgreSQL",
@@ -391,6 +398,7 @@ fn throughput(
         script: &ten_script,
         walk: None,
         database: None,
+        program: None,
     };
     let small = Spec {
         name: "1 user, 10 sessions",
@@ -462,6 +470,74 @@ fn throughput(
         format!("{loaded_mib:.1} MiB"),
         "< 100 MiB",
         loaded_mib < 100.0,
+    );
+    Ok(())
+}
+
+/// The bare axum floor (`examples/floor.rs`), built beside this load test.
+fn floor_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let floor = exe.with_file_name("floor");
+    if !floor.exists() {
+        return Err(format!(
+            "{} not found: run `cargo build --release --example floor` first",
+            floor.display()
+        )
+        .into());
+    }
+    Ok(floor)
+}
+
+/// The whole stack against the floor: `--auth none` and authenticated `credentials`, each
+/// against a bare axum handler that answers `GET /auth` with the same JSON (issue 18).
+fn stack_overhead(
+    binary: &Path,
+    homes: &Homes,
+    work: &Path,
+    pinning: Pinning,
+    figures: &mut Figures,
+    quick: bool,
+) -> Result<()> {
+    let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
+    let floor_program = floor_binary()?;
+    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
+    let ten_script = wrk_script(work, "ten-floor", &ten_tokens, None)?;
+    // The floor gets the same requests, cookie and all; it just ignores the cookie.
+    let floor = Spec {
+        name: "bare axum",
+        home: &homes.none,
+        auth: "none",
+        script: &ten_script,
+        walk: None,
+        database: None,
+        program: Some(&floor_program),
+    };
+    let none = Spec {
+        name: "--auth none",
+        program: None,
+        ..floor
+    };
+    let credentials = Spec {
+        name: "credentials, 1 user, 10 sessions",
+        home: &homes.small,
+        auth: "credentials",
+        ..none
+    };
+    let none_run = compare(binary, pinning, work, &floor, &none, duels, seconds)?;
+    let credentials_run = compare(binary, pinning, work, &floor, &credentials, duels, seconds)?;
+    let (figure, met) = none_run.figure(95.0);
+    figures.add(
+        "Stack (GET /auth, --auth none vs bare axum)",
+        figure,
+        ">= 95%",
+        met,
+    );
+    let (figure, met) = credentials_run.figure(90.0);
+    figures.add(
+        "Stack and auth (GET /auth, credentials vs bare axum)",
+        figure,
+        ">= 90%",
+        met,
     );
     Ok(())
 }
@@ -701,6 +777,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let floor_only = args.iter().any(|a| a == "--floor-only");
     let scale_only = args.iter().any(|a| a == "--scale-only");
     let pinning = Pinning::detect(!args.iter().any(|a| a == "--no-pin"));
     if Command::new("wrk").arg("--version").output().is_err() {
@@ -745,7 +822,9 @@ fn main() -> Result<()> {
         }
         None => None,
     };
-    if let Some((small, large, stormed)) = &databases {
+    if floor_only {
+        stack_overhead(&binary, &homes, work.path(), pinning, &mut figures, quick)?;
+    } else if let Some((small, large, stormed)) = &databases {
         database_duel(
             &binary,
             &homes,
@@ -768,7 +847,8 @@ fn main() -> Result<()> {
             scale_only,
         )?;
     }
-    if !scale_only && !database_only {
+    if !scale_only && !database_only && !floor_only {
+        stack_overhead(&binary, &homes, work.path(), pinning, &mut figures, quick)?;
         startup(&binary, &homes, &mut figures)?;
         listusers(&binary, &homes, &mut figures)?;
         idle_memory(&binary, &homes, &mut figures)?;
