@@ -21,7 +21,6 @@ use maud::Markup;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
-use tower::ServiceExt;
 
 use crate::config::Config;
 use per_client::PerClient;
@@ -33,7 +32,7 @@ use crate::provider::ProviderRegistry;
 use crate::state::AuthState;
 use crate::web::gateway::is_gateway_path;
 use crate::web::pages::page_context;
-use crate::web::serve_gateway;
+use crate::web::{serve_gateway, serve_guarded};
 
 /// How often expired session files are swept.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
@@ -60,10 +59,16 @@ async fn show_home(State(state): State<AuthState>, user: CurrentUser) -> Result<
 
 /// The host application: the auth routes, the home page, all behind the guard.
 pub fn app(state: AuthState) -> Router {
+    crate::web::protect(routes(&state), state)
+}
+
+/// The server's routes, not yet guarded: [`app`] wraps them in the guard's middleware;
+/// the server itself calls the guard around them ([`front`]).
+fn routes(state: &AuthState) -> Router {
     let host: Router = Router::new()
         .route("/", get(show_home))
         .with_state(state.clone());
-    crate::web::protect(host.merge(crate::web::router(state.clone())), state)
+    host.merge(crate::web::router(state.clone()))
 }
 
 /// Starts the server on `listener` and runs until Ctrl-C or SIGTERM.
@@ -104,7 +109,7 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         state.config().max_connections_per_ip,
         state.config().trusted_proxies.clone(),
     );
-    let app = app(state.clone());
+    let app = routes(&state);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
@@ -152,7 +157,9 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
 
 /// What a connection's requests go to, as seen from `peer`: the gateway's path straight to
 /// [`serve_gateway`] (the guard and the gateway without the router around them), every
-/// other path to `app`. Handlers see the peer as `ConnectInfo<SocketAddr>` either way.
+/// other path to the guard around `app`, the unguarded routes ([`serve_guarded`]: the guard
+/// [`app`]'s middleware is made of, without the middleware's boxing). Handlers see the
+/// peer as `ConnectInfo<SocketAddr>` either way.
 fn front(
     state: &AuthState,
     app: &Router,
@@ -172,7 +179,7 @@ fn front(
             if is_gateway_path(request.uri().path()) {
                 Ok(serve_gateway(state, request).await)
             } else {
-                app.oneshot(request).await
+                Ok(serve_guarded(state, app, request).await)
             }
         }
     })

@@ -24,6 +24,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use tower::util::MapRequestLayer;
+use tower::ServiceExt;
 
 use crate::avatar::AVATAR_LIMIT;
 use crate::request::deadline;
@@ -127,6 +128,19 @@ pub async fn serve_gateway(state: AuthState, request: Request) -> Response {
             gateway_state,
             deadline::with_deadline(request, body_timeout),
         )
+    })
+    .await
+}
+
+/// `request` through the guard to `app` (routes not wrapped by [`protect`]): what
+/// `protect(app)` answers, without the middleware layer's boxing of the inner service and
+/// its future on every request. The server calls this; host apps use [`protect`].
+pub async fn serve_guarded(state: AuthState, app: Router, request: Request) -> Response {
+    guard::guarded(state, request, move |request| async move {
+        match app.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     })
     .await
 }

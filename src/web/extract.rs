@@ -60,12 +60,23 @@ impl IntoResponse for AuthRejection {
 
 /// The identity of the request: from the guard layer when it ran, else resolved now.
 pub async fn identity(auth: &AuthState, parts: &mut Parts) -> Result<Identity, Error> {
-    if let Some(identity) = parts.extensions.get::<Identity>() {
-        return Ok(identity.clone());
+    resolved_identity(auth, parts).await.cloned()
+}
+
+/// The identity of the request, kept in its extensions (resolved now if the guard has
+/// not): the guard reads it there without a copy.
+pub(super) async fn resolved_identity<'p>(
+    auth: &AuthState,
+    parts: &'p mut Parts,
+) -> Result<&'p Identity, Error> {
+    if parts.extensions.get::<Identity>().is_none() {
+        let identity = auth.identify(parts).await?;
+        parts.extensions.insert(identity);
     }
-    let identity = auth.identify(parts).await?;
-    parts.extensions.insert(identity.clone());
-    Ok(identity)
+    parts
+        .extensions
+        .get::<Identity>()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("the identity was not kept")))
 }
 
 fn path_and_query(parts: &Parts) -> String {

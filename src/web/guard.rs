@@ -10,7 +10,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::extract::{identity, AuthRejection};
+use super::extract::{resolved_identity, AuthRejection};
 use super::gateway::{is_gateway_path, openai_response};
 use super::origin::{check_host, is_cross_site};
 use crate::error::{Error, ErrorPage};
@@ -183,21 +183,26 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
             Ok(KeyIdentity::Refused(error)) | Err(error) => return Err(refuse(error)),
         }
     } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
-        match identity(state, &mut parts).await {
-            Ok(Identity::User(user)) if user.must_change_password => {
+        let must_change = match resolved_identity(state, &mut parts).await {
+            Ok(Identity::User(user)) => Ok(Some(user.must_change_password)),
+            Ok(Identity::Anonymous) => Ok(None),
+            Err(err) => Err(err),
+        };
+        match must_change {
+            Ok(Some(true)) => {
                 if let Some(refusal) = password_change_first(&parts, refuse) {
                     return Err(refusal);
                 }
             }
-            Ok(Identity::User(_)) => {}
+            Ok(Some(false)) => {}
             // A cookie that names no live session: say so, not "send a key".
-            Ok(Identity::Anonymous) if gateway && facts.session.is_some() => {
+            Ok(None) if gateway && facts.session.is_some() => {
                 return Err(refuse(Error::KeyRefused(
                     "Your session has ended: sign in again, or send an API key.",
                 )))
             }
-            Ok(Identity::Anonymous) if gateway => return Err(refuse(Error::Unauthorized)),
-            Ok(Identity::Anonymous) => {
+            Ok(None) if gateway => return Err(refuse(Error::Unauthorized)),
+            Ok(None) => {
                 let next = parts
                     .uri
                     .path_and_query()
