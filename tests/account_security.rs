@@ -6,7 +6,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use common::totp::{current_totp, next_totp, totp_at};
+use common::totp::{current_totp, next_totp, totp_at, turn_on};
 use common::{assert_error, now_secs, request, Reply, Store, TestApp};
 use serde_json::{json, Value};
 
@@ -412,29 +412,6 @@ async fn a_password_an_admin_gives_must_be_changed_but_not_their_own(store: Stor
     assert!(fresh.users_json()["owner"]
         .get("mustChangePassword")
         .is_none());
-}
-
-/// Turns two-factor sign-in on for `cookie`'s user; the secret and the recovery codes.
-async fn turn_on(app: &TestApp, cookie: &str) -> (String, Vec<String>) {
-    let reply = post_empty(app, "/account/2fa", cookie).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let secret = reply.json()["secret"].as_str().unwrap().to_owned();
-    let reply = app
-        .json(
-            Method::POST,
-            "/account/2fa/confirm",
-            Some(cookie),
-            json!({ "code": current_totp(&secret) }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let codes = reply.json()["recoveryCodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (secret, codes)
 }
 
 async fn login_with_code(app: &TestApp, user: &str, password: &str, code: &str) -> Reply {

@@ -524,35 +524,10 @@ async fn a_signed_out_cookie_and_garbage_cookies_reach_nothing() {
     }
 }
 
-/// Signs `name` in (through [`PROXY`] for `client`) and turns two-factor sign-in on; the
-/// secret and the recovery codes.
+/// Signs `name` in and turns two-factor sign-in on; the secret and the recovery codes.
 async fn with_two_factor(app: &TestApp, name: &str, password: &str) -> (String, Vec<String>) {
     let cookie = app.sign_in(name, password).await;
-    let reply = app
-        .send(
-            request(Method::POST, "/account/2fa", Some(&cookie))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    let secret = reply.json()["secret"].as_str().unwrap().to_owned();
-    let code = common::totp::current_totp(&secret);
-    let reply = app
-        .json(
-            Method::POST,
-            "/account/2fa/confirm",
-            Some(&cookie),
-            json!({ "code": code }),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let codes = reply.json()["recoveryCodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (secret, codes)
+    common::totp::turn_on(app, &cookie).await
 }
 
 /// `POST /auth/login` with a second factor, from `client`.
