@@ -156,6 +156,15 @@ function focusField(dialog, id) {
   if (target.tagName === "INPUT" && target.value) target.select();
 }
 
+// A page form's refusal: `message` in its error `box`, and the cursor in the field `id`.
+function refuseField(box, message, id) {
+  showError(box, sentence(message));
+  const field = byId(id);
+  if (!field) return;
+  field.focus();
+  if (field.value) field.select();
+}
+
 function setBusy(form, busy) {
   form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = busy; });
   form.setAttribute("aria-busy", busy ? "true" : "false");
@@ -467,12 +476,7 @@ function setupChoosePassword() {
   const current = byId("choose-current");
   const refuse = (message, id) => {
     if (id === "choose-current-password") current.hidden = false;
-    showError(error, sentence(message));
-    const field = byId(id);
-    if (field) {
-      field.focus();
-      if (field.value) field.select();
-    }
+    refuseField(error, message, id);
   };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -532,12 +536,7 @@ function setupReset() {
     return;
   }
   byId("reset-new-password").focus();
-  const refuse = (message, id) => {
-    showError(error, sentence(message));
-    const field = byId(id);
-    field.focus();
-    if (field.value) field.select();
-  };
+  const refuse = (message, id) => refuseField(error, message, id);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (form.getAttribute("aria-busy") === "true") return;
