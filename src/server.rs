@@ -13,6 +13,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use futures_util::future::Either;
+use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -32,7 +34,7 @@ use crate::provider::ProviderRegistry;
 use crate::state::AuthState;
 use crate::web::gateway::is_gateway_path;
 use crate::web::pages::page_context;
-use crate::web::{serve_gateway, serve_guarded};
+use crate::web::{serve_gateway, serve_guarded, ServerApp};
 
 /// How often expired session files are swept.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
@@ -57,18 +59,18 @@ async fn show_home(State(state): State<AuthState>, user: CurrentUser) -> Result<
     Ok(crate::views::home_page(&context))
 }
 
-/// The host application: the auth routes, the home page, all behind the guard.
+/// The host application: the auth routes, the home page, all behind the guard's
+/// middleware. (The server itself serves the same routes as a [`ServerApp`] and calls the
+/// guard around them: [`front`].)
 pub fn app(state: AuthState) -> Router {
-    crate::web::protect(routes(&state), state)
+    crate::web::protect(home(&state).merge(crate::web::router(state.clone())), state)
 }
 
-/// The server's routes, not yet guarded: [`app`] wraps them in the guard's middleware;
-/// the server itself calls the guard around them ([`front`]).
-fn routes(state: &AuthState) -> Router {
-    let host: Router = Router::new()
+/// The host's own routes: its home page.
+fn home(state: &AuthState) -> Router {
+    Router::new()
         .route("/", get(show_home))
-        .with_state(state.clone());
-    host.merge(crate::web::router(state.clone()))
+        .with_state(state.clone())
 }
 
 /// Starts the server on `listener` and runs until Ctrl-C or SIGTERM.
@@ -109,7 +111,7 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
         state.config().max_connections_per_ip,
         state.config().trusted_proxies.clone(),
     );
-    let app = routes(&state);
+    let app = ServerApp::new(&state, home(&state));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
@@ -157,12 +159,12 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
 
 /// What a connection's requests go to, as seen from `peer`: the gateway's path straight to
 /// [`serve_gateway`] (the guard and the gateway without the router around them), every
-/// other path to the guard around `app`, the unguarded routes ([`serve_guarded`]: the guard
+/// other path to the guard around `app`, the routes ([`serve_guarded`]: the guard
 /// [`app`]'s middleware is made of, without the middleware's boxing). Handlers see the
 /// peer as `ConnectInfo<SocketAddr>` either way.
 fn front(
     state: &AuthState,
-    app: &Router,
+    app: &ServerApp,
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
     hyper::Request<Incoming>,
@@ -175,12 +177,13 @@ fn front(
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         let (state, app) = (state.clone(), app.clone());
-        async move {
-            if is_gateway_path(request.uri().path()) {
-                Ok(serve_gateway(state, request).await)
-            } else {
-                Ok(serve_guarded(state, app, request).await)
-            }
+        // hyper moves this future as it hands it on, so its size is copied on every
+        // request: no `async` block around it (that would store it once more), and the
+        // gateway's large future behind a box, where only the gateway's requests pay it.
+        if is_gateway_path(request.uri().path()) {
+            Either::Left(Box::pin(serve_gateway(state, request)).map(Ok))
+        } else {
+            Either::Right(Box::pin(serve_guarded(state, app, request)).map(Ok))
         }
     })
 }

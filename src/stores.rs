@@ -171,7 +171,9 @@ impl Sessions {
     pub async fn find(&self, key: SessionKey, generation: u64) -> Result<Option<FoundSession>> {
         match self {
             Self::Files(store) => store.find(key, generation).await,
-            Self::Postgres { sessions, .. } => sessions.find(key).await,
+            // Boxed: the query's future is large, and every request's future would carry
+            // it inline, files or not.
+            Self::Postgres { sessions, .. } => Box::pin(sessions.find(key)).await,
         }
     }
 

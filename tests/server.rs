@@ -322,6 +322,30 @@ async fn oversized_bodies_get_413() {
         Err(e) => panic!("no answer to an oversized upload: {e}"),
     }
     assert!(!home.path().join("user/alice/avatar.png").exists());
+
+    // The avatar's own limit still applies on its route: an image larger than any JSON
+    // body may be is taken.
+    let noisy = image::RgbImage::from_fn(400, 400, |x, y| {
+        let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(97);
+        image::Rgb([n as u8, (n >> 8) as u8, (n >> 16) as u8])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    noisy.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = png.into_inner();
+    assert!(png.len() > 256 * 1024, "{} bytes", png.len()); // four JSON bodies
+    let part = reqwest::multipart::Part::bytes(png)
+        .file_name("me.png")
+        .mime_str("image/png")
+        .unwrap();
+    let response = http()
+        .post(server.url("/user/avatar"))
+        .header("cookie", &alice)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(home.path().join("user/alice/avatar.png").exists());
 }
 
 #[tokio::test]
