@@ -76,6 +76,7 @@ impl AuthProvider for ProxyHeaderProvider {
             session: None,
             is_default: false,
             must_change_password: false,
+            two_factor: false,
         }))
     }
 

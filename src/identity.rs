@@ -23,6 +23,9 @@ pub struct CurrentUser {
     /// Whether an Admin chose the account's password and the user must choose their own
     /// before anything but signing out and changing it (SPEC 12).
     pub must_change_password: bool,
+    /// Whether signing in to the account asks for a second factor (a `credentials`
+    /// account with two-factor sign-in on), as read with the account for this request.
+    pub two_factor: bool,
 }
 
 impl CurrentUser {
@@ -35,6 +38,7 @@ impl CurrentUser {
             session: None,
             is_default: true,
             must_change_password: false,
+            two_factor: false,
         }
     }
 
@@ -47,12 +51,19 @@ impl CurrentUser {
             session: Some(found.key),
             is_default: false,
             must_change_password: false,
+            two_factor: false,
         }
     }
 
     /// This user, who must (or need not) change their password first.
     pub fn must_change_password(mut self, must: bool) -> Self {
         self.must_change_password = must;
+        self
+    }
+
+    /// This user, whose sign-in does (or does not) ask for a second factor.
+    pub fn two_factor(mut self, on: bool) -> Self {
+        self.two_factor = on;
         self
     }
 

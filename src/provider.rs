@@ -47,6 +47,7 @@ use crate::identity::Identity;
 ///             session: None,
 ///             is_default: false,
 ///             must_change_password: false,
+///             two_factor: false,
 ///         }))
 ///     }
 /// }

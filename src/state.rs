@@ -196,6 +196,7 @@ impl AuthState {
                         session: None,
                         is_default: false,
                         must_change_password: account.must_change_password,
+                        two_factor: account.two_factor,
                     },
                     Some(key.grant(valid.id())),
                 )),

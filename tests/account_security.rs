@@ -494,6 +494,22 @@ async fn two_factor_turns_on_with_a_code_and_then_asks_for_one(store: Store) {
         app.get("/auth", Some(&alice)).await.json()["twoFactor"],
         true
     );
+    // Asked with one of the account's API keys, the answer is the same.
+    let key = app
+        .json(
+            Method::POST,
+            "/account/keys",
+            Some(&alice),
+            json!({ "name": "laptop" }),
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::OK, "{}", key.text());
+    let key = key.json()["key"].as_str().unwrap().to_owned();
+    let by_key = request(Method::GET, "/auth", None)
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(by_key).await.json()["twoFactor"], true);
     assert!(has_event(&app, "2fa_enabled", "alice", "alice"));
     // Setting up again is refused while it is on.
     let again = post_empty(&app, "/account/2fa", &alice).await;

@@ -110,7 +110,8 @@ impl AuthProvider for CredentialsProvider {
             Some(user) if user.lock_reason().is_none() && found.binding == user.binding() => {
                 Ok(Identity::User(
                     CurrentUser::from_session(found, user.record.roles.clone())
-                        .must_change_password(user.must_change_password),
+                        .must_change_password(user.must_change_password)
+                        .two_factor(user.has_two_factor()),
                 ))
             }
             _ => {

@@ -23,6 +23,7 @@ fn user(name: &str, roles: &[&str]) -> CurrentUser {
         session: None,
         is_default: false,
         must_change_password: false,
+        two_factor: false,
     }
 }
 
