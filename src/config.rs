@@ -1,5 +1,6 @@
 //! Plain configuration: where the files live, which provider is selected, and the limits.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -218,7 +219,7 @@ pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
         .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .map(|s| {
-            host_name(s).ok_or_else(|| {
+            host_name(s).map(Cow::into_owned).ok_or_else(|| {
                 Error::Config(format!("LLMS_ALLOWED_HOSTS: '{s}' is not a host name"))
             })
         })
@@ -228,29 +229,39 @@ pub fn parse_allowed_hosts(value: &str) -> Result<Vec<String>> {
 /// The lowercase host name of an authority (`Host` header value or URI authority) without
 /// its port and trailing dot: `Example.COM.:8080` is `example.com`, `[::1]:80` is `[::1]`.
 /// `None` when it is not a well-formed host with an optional numeric port.
-pub fn host_name(authority: &str) -> Option<String> {
-    let (name, port) = match authority.strip_prefix('[') {
+///
+/// Borrowed from `authority` when it is already in that form, as every request's `Host`
+/// usually is: the check runs on each request.
+pub fn host_name(authority: &str) -> Option<Cow<'_, str>> {
+    let (name, port): (Cow<'_, str>, &str) = match authority.strip_prefix('[') {
         Some(rest) => {
             let (ip, port) = rest.split_once(']')?;
-            (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?), port)
+            (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?).into(), port)
         }
         None => {
             let (name, port) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
-            (name.to_owned(), port)
+            let name = name.strip_suffix('.').unwrap_or(name);
+            let name_ok = !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+            if !name_ok {
+                return None;
+            }
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                name.to_ascii_lowercase().into()
+            } else {
+                name.into()
+            };
+            (name, port)
         }
     };
     let port_ok = port.is_empty()
         || port.strip_prefix(':').is_some_and(|digits| {
             (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
         });
-    let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
-    let name_ok = name.starts_with('[')
-        || (!name.is_empty()
-            && name.len() <= 253
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
-    (port_ok && name_ok).then_some(name)
+    port_ok.then_some(name)
 }
 
 /// Parses the upstream's base URL (named by `setting` in the error): `http://` or

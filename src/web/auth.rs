@@ -1,7 +1,7 @@
 //! Who is signed in, and signing out: `/config`, `/auth`, `/auth/logout`. (Signing in is
 //! each provider's own route: `POST /auth/login` for passwords.)
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::error::Result;
-use crate::identity::CurrentUser;
 use crate::request::cookies::cleared_cookie;
 use crate::request::RequestFacts;
 use crate::state::AuthState;
+use crate::web::extract::signed_in_user;
 
 /// `GET /config`: whether signing in is required, and the selected providers (the first
 /// as `authProvider`, all of them in order as `authProviders`).
@@ -28,12 +28,17 @@ pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> 
 
 /// `GET /auth`: the signed-in user, with whether signing in asks them for a second factor
 /// and whether they must choose a new password first.
-pub async fn show_session_user(
-    State(state): State<AuthState>,
-    user: CurrentUser,
-) -> Result<Response> {
-    // Written straight from a struct, with what the provider read with the account: the
-    // hottest authenticated answer builds no map and looks nothing up again.
+///
+/// The hottest authenticated answer: the user is read where the guard kept them, not
+/// copied out as the [`CurrentUser`](crate::CurrentUser) extractor would, and the answer is written straight
+/// from a struct, with what the provider read with the account, building no map and
+/// looking nothing up again.
+pub async fn show_session_user(State(state): State<AuthState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let user = match signed_in_user(&state, &mut parts).await {
+        Ok(user) => user,
+        Err(rejection) => return rejection.into_response(),
+    };
     let body = SessionUser {
         user_id: &user.user_name,
         user_name: &user.user_name,
@@ -44,7 +49,7 @@ pub async fn show_session_user(
         two_factor: user.two_factor,
         must_change_password: user.must_change_password.then_some(true),
     };
-    Ok(Json(body).into_response())
+    Json(body).into_response()
 }
 
 /// The body of `GET /auth`: [`crate::identity::user_json`]'s fields, in its order, and

@@ -87,6 +87,34 @@ fn path_and_query(parts: &Parts) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
+/// The user who makes the request, kept in its extensions ([`resolved_identity`]), or the
+/// rejection of a request nobody signed in to: what the [`CurrentUser`] extractor gives,
+/// without a copy, for the handler that only reads it.
+pub(super) async fn signed_in_user<'p>(
+    auth: &AuthState,
+    parts: &'p mut Parts,
+) -> Result<&'p CurrentUser, AuthRejection> {
+    let signed_in = match resolved_identity(auth, parts)
+        .await
+        .map_err(AuthRejection::Failed)?
+    {
+        Identity::User(_) => true,
+        Identity::Anonymous => false,
+    };
+    if !signed_in {
+        return Err(AuthRejection::SignInRequired {
+            wants_html: wants_html(&parts.method, &parts.headers),
+            next: path_and_query(parts),
+        });
+    }
+    match parts.extensions.get::<Identity>() {
+        Some(Identity::User(user)) => Ok(user),
+        _ => Err(AuthRejection::Failed(Error::Internal(anyhow::anyhow!(
+            "the identity was not kept"
+        )))),
+    }
+}
+
 impl<S> FromRequestParts<S> for CurrentUser
 where
     AuthState: FromRef<S>,
@@ -96,16 +124,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = AuthState::from_ref(state);
-        match identity(&auth, parts)
-            .await
-            .map_err(AuthRejection::Failed)?
-        {
-            Identity::User(user) => Ok(user),
-            Identity::Anonymous => Err(AuthRejection::SignInRequired {
-                wants_html: wants_html(&parts.method, &parts.headers),
-                next: path_and_query(parts),
-            }),
-        }
+        signed_in_user(&auth, parts).await.cloned()
     }
 }
 
