@@ -95,8 +95,10 @@ where
 {
     let is_asset = request.uri().path().starts_with("/assets/");
     let page_wanted = wants_html(request.method(), request.headers());
-    let mut response = match admit(&state, request).await {
-        Ok(request) => inner(request).await,
+    // The checks borrow the request's head: their future holds no copy of the request.
+    let (mut parts, body) = request.into_parts();
+    let mut response = match admit(&state, &mut parts).await {
+        Ok(()) => inner(Request::from_parts(parts, body)).await,
         Err(refusal) => refusal,
     };
     if page_wanted {
@@ -137,12 +139,8 @@ fn as_page(response: Response) -> Response {
 /// The guard's checks: the host, the request's facts (kept in its extensions), the
 /// cross-site refusal, and who it is: an API key where keys are taken, else a session
 /// unless the path is public. The request goes on, or its refusal comes back.
-async fn admit(state: &AuthState, request: Request) -> Result<Request, Response> {
-    let safe_method = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    let (mut parts, body) = request.into_parts();
+async fn admit(state: &AuthState, parts: &mut Parts) -> Result<(), Response> {
+    let safe_method = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     // The gateway's refusals are in OpenAI's shape, for SDKs to show; the rest in ours.
     let gateway = is_gateway_path(parts.uri.path());
     let refuse = |error: Error| {
@@ -152,12 +150,12 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
             error.into_response()
         }
     };
-    if let Err(refused) = check_host(state.config(), &parts) {
+    if let Err(refused) = check_host(state.config(), parts) {
         return Err(refuse(refused));
     }
-    let facts = RequestFacts::read(&parts, state.config());
+    let facts = RequestFacts::read(parts, state.config());
     parts.extensions.insert(facts);
-    if !safe_method && is_cross_site(&parts, &facts) {
+    if !safe_method && is_cross_site(parts, &facts) {
         return Err(refuse(Error::Forbidden(
             "Cross-site request refused".into(),
         )));
@@ -170,7 +168,7 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
             Ok(KeyIdentity::User(user, grant)) => {
                 if let Some(refusal) = user
                     .must_change_password
-                    .then(|| password_change_first(&parts, refuse))
+                    .then(|| password_change_first(parts, refuse))
                     .flatten()
                 {
                     return Err(refusal);
@@ -183,14 +181,14 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
             Ok(KeyIdentity::Refused(error)) | Err(error) => return Err(refuse(error)),
         }
     } else if !is_public(parts.uri.path(), state.provider_public_paths()) {
-        let must_change = match resolved_identity(state, &mut parts).await {
+        let must_change = match resolved_identity(state, parts).await {
             Ok(Identity::User(user)) => Ok(Some(user.must_change_password)),
             Ok(Identity::Anonymous) => Ok(None),
             Err(err) => Err(err),
         };
         match must_change {
             Ok(Some(true)) => {
-                if let Some(refusal) = password_change_first(&parts, refuse) {
+                if let Some(refusal) = password_change_first(parts, refuse) {
                     return Err(refusal);
                 }
             }
@@ -217,7 +215,7 @@ async fn admit(state: &AuthState, request: Request) -> Result<Request, Response>
             Err(err) => return Err(refuse(err)),
         }
     }
-    Ok(Request::from_parts(parts, body))
+    Ok(())
 }
 
 #[cfg(test)]
