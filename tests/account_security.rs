@@ -350,16 +350,7 @@ async fn a_password_an_admin_gives_must_be_changed_but_not_their_own(store: Stor
     let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
     let alice = app.sign_in("alice", "pw-alice").await;
-    let key = app
-        .json(
-            Method::POST,
-            "/account/keys",
-            Some(&alice),
-            json!({ "name": "laptop" }),
-        )
-        .await;
-    assert_eq!(key.status, StatusCode::OK, "{}", key.text());
-    let key = key.json()["key"].as_str().unwrap().to_owned();
+    let key = app.new_key(&alice, "laptop").await;
 
     let give = json!({ "userName": "alice", "password": "temporary-pw" });
     let reply = app
@@ -380,14 +371,8 @@ async fn a_password_an_admin_gives_must_be_changed_but_not_their_own(store: Stor
     assert_eq!(row("alice")["mustChangePassword"], true);
     assert_eq!(row("bob")["mustChangePassword"], false);
     // An API key of the account waits too: only who it is may be asked.
-    let bearer = |path: &str| {
-        request(Method::GET, path, None)
-            .header("authorization", format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap()
-    };
-    assert_eq!(app.send(bearer("/auth")).await.status, StatusCode::OK);
-    let models = app.send(bearer("/v1/models")).await;
+    assert_eq!(app.get_by_key("/auth", &key).await.status, StatusCode::OK);
+    let models = app.get_by_key("/v1/models", &key).await;
     assert_eq!(models.status, StatusCode::FORBIDDEN, "{}", models.text());
 
     // An Admin's own new password is their own choice.
@@ -495,21 +480,11 @@ async fn two_factor_turns_on_with_a_code_and_then_asks_for_one(store: Store) {
         true
     );
     // Asked with one of the account's API keys, the answer is the same.
-    let key = app
-        .json(
-            Method::POST,
-            "/account/keys",
-            Some(&alice),
-            json!({ "name": "laptop" }),
-        )
-        .await;
-    assert_eq!(key.status, StatusCode::OK, "{}", key.text());
-    let key = key.json()["key"].as_str().unwrap().to_owned();
-    let by_key = request(Method::GET, "/auth", None)
-        .header("authorization", format!("Bearer {key}"))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(app.send(by_key).await.json()["twoFactor"], true);
+    let key = app.new_key(&alice, "laptop").await;
+    assert_eq!(
+        app.get_by_key("/auth", &key).await.json()["twoFactor"],
+        true
+    );
     assert!(has_event(&app, "2fa_enabled", "alice", "alice"));
     // Setting up again is refused while it is on.
     let again = post_empty(&app, "/account/2fa", &alice).await;

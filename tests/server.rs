@@ -292,6 +292,26 @@ async fn cross_site_and_text_plain_posts_to_admin_users_are_refused() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// Sends `bytes` to `POST /user/avatar` as the file `name` of type `mime`, signed in with
+/// `cookie`.
+async fn upload_avatar(
+    server: &Server,
+    cookie: &str,
+    name: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(name.to_owned())
+        .mime_str(mime)?;
+    http()
+        .post(server.url("/user/avatar"))
+        .header("cookie", cookie)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+}
+
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let home = Home::new();
@@ -306,16 +326,8 @@ async fn oversized_bodies_get_413() {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     let alice = sign_in(&server, "alice", "pw-alice").await;
-    let part = reqwest::multipart::Part::bytes(vec![0u8; 3 * 1024 * 1024])
-        .file_name("big.png")
-        .mime_str("image/png")
-        .unwrap();
-    let response = http()
-        .post(server.url("/user/avatar"))
-        .header("cookie", &alice)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await;
+    let big = vec![0u8; 3 * 1024 * 1024];
+    let response = upload_avatar(&server, &alice, "big.png", "image/png", big).await;
     // The server may answer before reading the whole body, or close the connection.
     match response {
         Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
@@ -333,15 +345,7 @@ async fn oversized_bodies_get_413() {
     noisy.write_to(&mut png, image::ImageFormat::Png).unwrap();
     let png = png.into_inner();
     assert!(png.len() > 256 * 1024, "{} bytes", png.len()); // four JSON bodies
-    let part = reqwest::multipart::Part::bytes(png)
-        .file_name("me.png")
-        .mime_str("image/png")
-        .unwrap();
-    let response = http()
-        .post(server.url("/user/avatar"))
-        .header("cookie", &alice)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
+    let response = upload_avatar(&server, &alice, "me.png", "image/png", png)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -355,15 +359,7 @@ async fn svg_and_renamed_text_files_are_refused_as_avatars() {
     let server = Server::start_with(&home, &[], FAST_HASH);
     let alice = sign_in(&server, "alice", "pw-alice").await;
     let upload = |name: &'static str, mime: &'static str, bytes: &'static [u8]| {
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name(name)
-            .mime_str(mime)
-            .unwrap();
-        http()
-            .post(server.url("/user/avatar"))
-            .header("cookie", &alice)
-            .multipart(reqwest::multipart::Form::new().part("file", part))
-            .send()
+        upload_avatar(&server, &alice, name, mime, bytes.to_vec())
     };
     let svg: &[u8] = br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>"#;
     let response = upload("me.svg", "image/svg+xml", svg).await.unwrap();

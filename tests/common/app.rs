@@ -272,6 +272,31 @@ impl TestApp {
         reply.session_cookie().expect("session cookie")
     }
 
+    /// Makes an API key named `name` for the user signed in with `cookie`; returns it.
+    pub async fn new_key(&self, cookie: &str, name: &str) -> String {
+        let reply = self
+            .json(
+                Method::POST,
+                "/account/keys",
+                Some(cookie),
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        reply.json()["key"].as_str().expect("the key").to_owned()
+    }
+
+    /// `GET path` with the API key `key` as its bearer token.
+    pub async fn get_by_key(&self, path: &str, key: &str) -> Reply {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("a request");
+        self.send(request).await
+    }
+
     /// Whether `cookie` still carries a live session.
     pub async fn is_signed_in(&self, cookie: &str) -> bool {
         let reply = self.get("/auth", Some(cookie)).await;
