@@ -91,14 +91,32 @@ struct Target {
     name: &'static str,
     server: Server,
     script: PathBuf,
-    /// Open file descriptors of the server with no client connected.
-    idle_fds: usize,
 }
 
 impl Target {
-    /// Open file descriptors of the server: its connections, among others.
-    fn open_fds(&self) -> Result<usize> {
-        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.server.child.id()))?.count())
+    /// Established TCP connections to the server's port (from `/proc/net/tcp`): how the
+    /// duel sees that wrk has connected, or that the warm-up's clients have gone, whatever
+    /// else the server holds open (llms.py, for one, closes a descriptor of its own as
+    /// clients come).
+    fn connections(&self) -> Result<usize> {
+        let port = format!(":{:04X}", self.server.addr.port());
+        let mut count = 0;
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            count += text
+                .lines()
+                .skip(1)
+                .filter(|line| {
+                    let mut fields = line.split_whitespace().skip(1);
+                    let local = fields.next().unwrap_or("");
+                    let state = fields.nth(1).unwrap_or("");
+                    local.ends_with(&port) && state == "01"
+                })
+                .count();
+        }
+        Ok(count)
     }
 }
 
@@ -113,7 +131,6 @@ fn duel(
 ) -> Result<[Side; 2]> {
     use rustix::process::Signal;
     let targets = [a, b];
-    let fds = [a.idle_fds, b.idle_fds];
     let clients = [
         WrkProcess::spawn(pinning, &a.script, &a.server.url("/auth"), 32)?,
         WrkProcess::spawn(pinning, &b.script, &b.server.url("/auth"), 32)?,
@@ -124,7 +141,7 @@ fn duel(
     let mut ready = [false; 2];
     while ready != [true; 2] {
         for i in 0..2 {
-            if !ready[i] && targets[i].open_fds()? >= fds[i] + 32 {
+            if !ready[i] && targets[i].connections()? >= 32 {
                 clients[i].signal(Signal::STOP)?;
                 ready[i] = true;
             }
@@ -156,15 +173,28 @@ struct Spec<'a> {
     /// The PostgreSQL database the server keeps its stores in (`LLMS_DATABASE_URL`), if
     /// not the home's files.
     database: Option<&'a str>,
-    /// Another server program than `llms` (the bare axum floor), taking only `--serve`
-    /// and `--host`.
-    program: Option<&'a Path>,
+    /// Another server program than `llms`.
+    program: Option<Program<'a>>,
+}
+
+/// A server program other than `llms`.
+#[derive(Clone, Copy)]
+enum Program<'a> {
+    /// One that takes `--serve` and `--host` as `llms` does (the bare axum floor).
+    Like(&'a Path),
+    /// llms.py's `llms`, on a home laid out for it ([`stores::generate_reference`]).
+    LlmsPy(&'a Path),
 }
 
 impl Spec<'_> {
     fn start(&self, binary: &Path, pinning: Pinning, work: &Path) -> Result<Target> {
         let server = match (self.program, self.database) {
-            (Some(program), _) => Server::launch(pinning.server(program), self.home, &[], &[])?,
+            (Some(Program::Like(program)), _) => {
+                Server::launch(pinning.server(program), self.home, &[], &[])?
+            }
+            (Some(Program::LlmsPy(program)), _) => {
+                Server::launch_reference(pinning.server(program), self.home)?
+            }
             (None, Some(url)) => Server::launch(
                 pinning.server(binary),
                 self.home,
@@ -173,27 +203,20 @@ impl Spec<'_> {
             )?,
             (None, None) => Server::start_pinned(binary, self.home, self.auth, pinning)?,
         };
-        let mut target = Target {
+        let target = Target {
             name: self.name,
-            idle_fds: 0,
             server,
             script: self.script.to_owned(),
         };
-        target.idle_fds = target.open_fds()?;
         if let Some(tokens) = self.walk {
             target.walk(pinning, work, tokens)?;
         }
         // Warm-up, not counted.
         wrk(pinning, &target.server.url("/auth"), &target.script, 1, 32)?;
-        // The duel sees wrk connect by the server's open descriptors: wait until the
-        // warm-up's connections are closed. A server on the database keeps the pool's
-        // connections it opened meanwhile: its idle count is taken once they are made.
-        if self.database.is_some() {
-            std::thread::sleep(Duration::from_secs(1));
-            target.idle_fds = target.open_fds()?;
-        }
+        // The duel sees wrk connect by the connections to the server's port: wait until
+        // the warm-up's are closed.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while target.open_fds()? > target.idle_fds {
+        while target.connections()? > 0 {
             if Instant::now() > deadline {
                 return Err("the warm-up's connections were not closed within 10 s".into());
             }
@@ -474,6 +497,13 @@ fn throughput(
     Ok(())
 }
 
+/// llms.py's `llms` command beside the Python that `LLMS_REFERENCE_PYTHON` names (the
+/// virtualenv the compatibility tests use), if it is there.
+fn llms_py_program() -> Option<PathBuf> {
+    let python = PathBuf::from(std::env::var_os("LLMS_REFERENCE_PYTHON")?);
+    Some(python.with_file_name("llms")).filter(|program| program.exists())
+}
+
 /// The bare axum floor (`examples/floor.rs`), built beside this load test.
 fn floor_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -510,7 +540,7 @@ fn stack_overhead(
         script: &ten_script,
         walk: None,
         database: None,
-        program: Some(&floor_program),
+        program: Some(Program::Like(&floor_program)),
     };
     let none = Spec {
         name: "--auth none",
@@ -525,6 +555,27 @@ fn stack_overhead(
     };
     let none_run = compare(binary, pinning, work, &floor, &none, duels, seconds)?;
     let credentials_run = compare(binary, pinning, work, &floor, &credentials, duels, seconds)?;
+    // llms.py's own authenticated `GET /auth`, on the same account and session tokens,
+    // when its virtualenv is there (as the compatibility tests find it).
+    if let Some(llms_py) = llms_py_program() {
+        let home = work.join("llms-py");
+        if !home.exists() {
+            stores::generate_reference(&home, 1, 10)?;
+        }
+        let reference = Spec {
+            name: "llms.py 4.0.26 credentials, 1 user, 10 sessions",
+            home: &home,
+            program: Some(Program::LlmsPy(&llms_py)),
+            ..credentials
+        };
+        let run = compare(binary, pinning, work, &floor, &reference, duels, seconds)?;
+        println!(
+            "  llms.py 4.0.26 (GET /auth, credentials vs bare axum): {}",
+            run.figure(0.0).0
+        );
+    } else {
+        println!("  llms.py: LLMS_REFERENCE_PYTHON is not set, so it is not in the duels");
+    }
     let (figure, met) = none_run.figure(95.0);
     figures.add(
         "Stack (GET /auth, --auth none vs bare axum)",

@@ -96,6 +96,37 @@ impl Server {
         Ok(Self { child, addr })
     }
 
+    /// llms.py's `llms --serve PORT --auth credentials` (`cmd`) on `home`: it takes no
+    /// `--host` and says nothing when it listens, so a free port is chosen for it and
+    /// watched until it answers (it takes several seconds to start).
+    pub fn launch_reference(mut cmd: Command, home: &Path) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = cmd
+            .args(["--serve", &port.to_string(), "--auth", "credentials"])
+            .env("LLMS_HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut server = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !answers(server.addr) {
+            if let Some(status) = server.child.try_wait()? {
+                return Err(format!("llms.py exited at start: {status}").into());
+            }
+            if Instant::now() > deadline {
+                return Err("llms.py did not answer within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -121,6 +152,20 @@ impl Server {
             + fields.get(12).ok_or("no stime")?.parse::<u64>()?;
         Ok(ticks as f64 / clock_ticks_per_second()?)
     }
+}
+
+/// Whether a server at `addr` answers `GET /config` with 200.
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).is_ok() && status.starts_with("HTTP/1.1 200")
 }
 
 /// The kernel's clock tick (`getconf CLK_TCK`), the unit of the times in /proc.

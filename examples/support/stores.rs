@@ -62,3 +62,35 @@ pub fn generate(home: &Path, users: usize, sessions: usize) -> Result<()> {
     SessionStore::new(session_dir, Duration::from_secs(30 * 86_400)).ensure_index()?;
     Ok(())
 }
+
+/// The same accounts and session tokens as [`generate`] makes with `users` and
+/// `sessions`, laid out for llms.py 4.0.26: `user/default/credentials/users.json`, and one
+/// file per session named by its token (llms.py keeps the token itself), signed in now.
+pub fn generate_reference(home: &Path, users: usize, sessions: usize) -> Result<()> {
+    let ours = tempfile::tempdir()?;
+    generate(ours.path(), users, sessions)?;
+    let credentials = home.join("user/default/credentials");
+    let session_dir = credentials.join("sessions");
+    std::fs::create_dir_all(&session_dir)?;
+    let users_json = std::fs::read(ours.path().join("credentials/users.json"))?;
+    std::fs::write(credentials.join("users.json"), &users_json)?;
+    let store: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&users_json)?;
+    let accounts: Vec<(&String, &serde_json::Value)> = store.iter().collect();
+    for i in 0..sessions {
+        let (name, user) = accounts[i % accounts.len()];
+        let session = serde_json::json!({
+            "userId": name,
+            "userName": name,
+            "displayName": name,
+            "profileUrl": "/avatar/user",
+            "roles": user["roles"],
+            "lastIp": "127.0.0.1",
+            "created": now_secs(),
+        });
+        std::fs::write(
+            session_dir.join(format!("{}.json", token(i))),
+            serde_json::to_vec_pretty(&session)?,
+        )?;
+    }
+    Ok(())
+}
