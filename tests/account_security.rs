@@ -371,8 +371,11 @@ async fn a_password_an_admin_gives_must_be_changed_but_not_their_own(store: Stor
     assert_eq!(row("alice")["mustChangePassword"], true);
     assert_eq!(row("bob")["mustChangePassword"], false);
     // An API key of the account waits too: only who it is may be asked.
-    assert_eq!(app.get_by_key("/auth", &key).await.status, StatusCode::OK);
-    let models = app.get_by_key("/v1/models", &key).await;
+    assert_eq!(
+        app.with_key(Method::GET, "/auth", &key).await.status,
+        StatusCode::OK
+    );
+    let models = app.with_key(Method::GET, "/v1/models", &key).await;
     assert_eq!(models.status, StatusCode::FORBIDDEN, "{}", models.text());
 
     // An Admin's own new password is their own choice.
@@ -482,7 +485,7 @@ async fn two_factor_turns_on_with_a_code_and_then_asks_for_one(store: Store) {
     // Asked with one of the account's API keys, the answer is the same.
     let key = app.new_key(&alice, "laptop").await;
     assert_eq!(
-        app.get_by_key("/auth", &key).await.json()["twoFactor"],
+        app.with_key(Method::GET, "/auth", &key).await.json()["twoFactor"],
         true
     );
     assert!(has_event(&app, "2fa_enabled", "alice", "alice"));

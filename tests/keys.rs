@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
-use common::{now_secs, request, Reply, Store, TestApp};
+use common::{now_secs, request, Store, TestApp};
 use llms_auth::audit::AuditEvent;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -21,26 +21,6 @@ store_suite!(
     keys_need_a_user,
     the_last_use_is_recorded,
 );
-
-/// `GET path` with `Authorization: Bearer key`.
-async fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> Reply {
-    app.send(
-        request(method, path, None)
-            .header(header::AUTHORIZATION, format!("Bearer {key}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
-
-/// Makes a key for the user of `cookie`; the whole answer.
-async fn make_key(app: &TestApp, cookie: &str, body: Value) -> Value {
-    let reply = app
-        .json(Method::POST, "/account/keys", Some(cookie), body)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    reply.json()
-}
 
 fn keys_json(app: &TestApp) -> Value {
     app.keys_json()
@@ -59,12 +39,12 @@ async fn a_key_is_shown_once_and_kept_as_its_hash(store: Store) {
     let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let before = now_secs();
-    let made = make_key(
-        &app,
-        &alice,
-        json!({ "name": " laptop ", "expiresDays": 30, "models": ["alpha"], "rpm": 60 }),
-    )
-    .await;
+    let made = app
+        .make_key(
+            &alice,
+            json!({ "name": " laptop ", "expiresDays": 30, "models": ["alpha"], "rpm": 60 }),
+        )
+        .await;
     let key = made["key"].as_str().unwrap();
     assert!(is_key(key), "{key}");
     let id = made["id"].as_str().unwrap();
@@ -136,10 +116,10 @@ async fn a_key_is_shown_once_and_kept_as_its_hash(store: Store) {
 async fn a_key_signs_in_to_the_gateway_and_auth_and_nowhere_else(store: Store) {
     let app = TestApp::with_users(store).await;
     let admin = app.sign_in("admin", "pw-admin").await;
-    let made = make_key(&app, &admin, json!({ "name": "ci" })).await;
+    let made = app.make_key(&admin, json!({ "name": "ci" })).await;
     let key = made["key"].as_str().unwrap();
 
-    let auth = with_key(&app, Method::GET, "/auth", key).await;
+    let auth = app.with_key(Method::GET, "/auth", key).await;
     assert_eq!(auth.status, StatusCode::OK, "{}", auth.text());
     assert_eq!(auth.json()["userName"], "admin");
     assert!(auth.set_cookies().is_empty(), "a key makes no session");
@@ -157,7 +137,7 @@ async fn a_key_signs_in_to_the_gateway_and_auth_and_nowhere_else(store: Store) {
         ),
         (Method::GET, "/auth/sessions"),
     ] {
-        let reply = with_key(&app, method.clone(), path, key).await;
+        let reply = app.with_key(method.clone(), path, key).await;
         assert!(
             matches!(
                 reply.status,
@@ -177,7 +157,7 @@ async fn a_key_signs_in_to_the_gateway_and_auth_and_nowhere_else(store: Store) {
     assert_eq!(keys_json(&app).as_object().unwrap().len(), 1);
 
     // The gateway takes it (and says there is no model server here).
-    let models = with_key(&app, Method::GET, "/v1/models", key).await;
+    let models = app.with_key(Method::GET, "/v1/models", key).await;
     assert_eq!(models.status, StatusCode::NOT_FOUND);
     assert_eq!(models.json()["error"]["code"], "not_found");
 
@@ -192,12 +172,12 @@ async fn a_key_signs_in_to_the_gateway_and_auth_and_nowhere_else(store: Store) {
         made["hint"].as_str().unwrap(),
         &format!("{key}{key}"),
     ] {
-        let reply = with_key(&app, Method::GET, "/v1/models", bad).await;
+        let reply = app.with_key(Method::GET, "/v1/models", bad).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
         let error = &reply.json()["error"];
         assert_eq!(error["type"], "invalid_request_error", "{bad}");
         assert_eq!(error["code"], "invalid_api_key", "{bad}");
-        let auth = with_key(&app, Method::GET, "/auth", bad).await;
+        let auth = app.with_key(Method::GET, "/auth", bad).await;
         assert_eq!(auth.status, StatusCode::UNAUTHORIZED, "{bad}");
     }
     for header_value in [
@@ -224,8 +204,8 @@ async fn owners_and_admins_revoke_keys_and_nobody_else(store: Store) {
     let alice = app.sign_in("alice", "pw-alice").await;
     let bob = app.sign_in("bob", "pw-bob").await;
     let admin = app.sign_in("admin", "pw-admin").await;
-    let first = make_key(&app, &alice, json!({ "name": "one" })).await;
-    let second = make_key(&app, &alice, json!({ "name": "two" })).await;
+    let first = app.make_key(&alice, json!({ "name": "one" })).await;
+    let second = app.make_key(&alice, json!({ "name": "two" })).await;
     let path = |made: &Value| format!("/account/keys/{}", made["id"].as_str().unwrap());
 
     // Someone else's key and no key at all look the same.
@@ -250,7 +230,7 @@ async fn owners_and_admins_revoke_keys_and_nobody_else(store: Store) {
     );
     let key = first["key"].as_str().unwrap();
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", key).await.status,
+        app.with_key(Method::GET, "/auth", key).await.status,
         StatusCode::OK
     );
 
@@ -260,7 +240,7 @@ async fn owners_and_admins_revoke_keys_and_nobody_else(store: Store) {
     assert_eq!(own.status, StatusCode::OK, "{}", own.text());
     assert_eq!(own.json(), json!({ "success": true }));
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", key).await.status,
+        app.with_key(Method::GET, "/auth", key).await.status,
         StatusCode::UNAUTHORIZED,
         "a revoked key stops at once"
     );
@@ -293,8 +273,8 @@ async fn admins_list_every_key(store: Store) {
     let alice = app.sign_in("alice", "pw-alice").await;
     let bob = app.sign_in("bob", "pw-bob").await;
     let admin = app.sign_in("admin", "pw-admin").await;
-    let made = make_key(&app, &alice, json!({ "name": "a" })).await;
-    make_key(&app, &bob, json!({ "name": "b", "rpm": 5 })).await;
+    let made = app.make_key(&alice, json!({ "name": "a" })).await;
+    app.make_key(&bob, json!({ "name": "b", "rpm": 5 })).await;
 
     let refused = app.get("/admin/keys", Some(&alice)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -317,17 +297,14 @@ async fn a_key_stops_with_its_owner(store: Store) {
     let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
     let admin = app.sign_in("admin", "pw-admin").await;
-    let key = make_key(&app, &alice, json!({ "name": "k" })).await["key"]
+    let key = app.make_key(&alice, json!({ "name": "k" })).await["key"]
         .as_str()
         .unwrap()
         .to_owned();
-    make_key(&app, &alice, json!({ "name": "k2" })).await;
-    let bobs = make_key(
-        &app,
-        &app.sign_in("bob", "pw-bob").await,
-        json!({ "name": "b" }),
-    )
-    .await;
+    app.make_key(&alice, json!({ "name": "k2" })).await;
+    let bobs = app
+        .make_key(&app.sign_in("bob", "pw-bob").await, json!({ "name": "b" }))
+        .await;
 
     let lock = app
         .json(
@@ -338,10 +315,10 @@ async fn a_key_stops_with_its_owner(store: Store) {
         )
         .await;
     assert_eq!(lock.status, StatusCode::OK, "{}", lock.text());
-    let auth = with_key(&app, Method::GET, "/auth", &key).await;
+    let auth = app.with_key(Method::GET, "/auth", &key).await;
     assert_eq!(auth.status, StatusCode::FORBIDDEN);
     assert!(auth.text().contains("Unpaid invoice"), "{}", auth.text());
-    let v1 = with_key(&app, Method::GET, "/v1/models", &key).await;
+    let v1 = app.with_key(Method::GET, "/v1/models", &key).await;
     assert_eq!(v1.status, StatusCode::FORBIDDEN);
     let error = &v1.json()["error"];
     assert_eq!(error["type"], "permission_error");
@@ -360,7 +337,7 @@ async fn a_key_stops_with_its_owner(store: Store) {
         .await;
     assert_eq!(unlock.status, StatusCode::OK);
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", &key).await.status,
+        app.with_key(Method::GET, "/auth", &key).await.status,
         StatusCode::OK
     );
 
@@ -373,7 +350,7 @@ async fn a_key_stops_with_its_owner(store: Store) {
         )
         .await;
     assert_eq!(delete.status, StatusCode::OK, "{}", delete.text());
-    let auth = with_key(&app, Method::GET, "/auth", &key).await;
+    let auth = app.with_key(Method::GET, "/auth", &key).await;
     assert_eq!(auth.status, StatusCode::UNAUTHORIZED);
     // Deleted with her: only bob's key is left.
     let left: Vec<_> = keys_json(&app)
@@ -404,7 +381,7 @@ async fn a_key_stops_with_its_owner(store: Store) {
         .await;
     assert_eq!(add.status, StatusCode::OK, "{}", add.text());
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", &key).await.status,
+        app.with_key(Method::GET, "/auth", &key).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -412,10 +389,12 @@ async fn a_key_stops_with_its_owner(store: Store) {
 async fn an_expired_key_is_refused(store: Store) {
     let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
-    let made = make_key(&app, &alice, json!({ "name": "k", "expiresDays": 1 })).await;
+    let made = app
+        .make_key(&alice, json!({ "name": "k", "expiresDays": 1 }))
+        .await;
     let key = made["key"].as_str().unwrap();
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", key).await.status,
+        app.with_key(Method::GET, "/auth", key).await.status,
         StatusCode::OK
     );
     // The server records that use in the file: let it finish before editing the file by
@@ -425,11 +404,11 @@ async fn an_expired_key_is_refused(store: Store) {
     keys[made["id"].as_str().unwrap()]["expires"] = json!(now_secs() - 1.0);
     // Another program edits the file (or another instance the database): seen in time.
     app.write_keys_elsewhere(&keys).await;
-    let v1 = with_key(&app, Method::GET, "/v1/models", key).await;
+    let v1 = app.with_key(Method::GET, "/v1/models", key).await;
     assert_eq!(v1.status, StatusCode::UNAUTHORIZED);
     assert_eq!(v1.json()["error"]["message"], "This API key has expired.");
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", key).await.status,
+        app.with_key(Method::GET, "/auth", key).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -533,10 +512,10 @@ async fn keys_need_a_user(store: Store) {
 async fn the_last_use_is_recorded(store: Store) {
     let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
-    let made = make_key(&app, &alice, json!({ "name": "k" })).await;
+    let made = app.make_key(&alice, json!({ "name": "k" })).await;
     let before = now_secs();
     assert_eq!(
-        with_key(&app, Method::GET, "/auth", made["key"].as_str().unwrap())
+        app.with_key(Method::GET, "/auth", made["key"].as_str().unwrap())
             .await
             .status,
         StatusCode::OK

@@ -272,29 +272,31 @@ impl TestApp {
         reply.session_cookie().expect("session cookie")
     }
 
-    /// Makes an API key named `name` for the user signed in with `cookie`; returns it.
-    pub async fn new_key(&self, cookie: &str, name: &str) -> String {
+    /// Makes an API key (`POST /account/keys` with `body`) for the user signed in with
+    /// `cookie`; the whole answer.
+    pub async fn make_key(&self, cookie: &str, body: Value) -> Value {
         let reply = self
-            .json(
-                Method::POST,
-                "/account/keys",
-                Some(cookie),
-                json!({ "name": name }),
-            )
+            .json(Method::POST, "/account/keys", Some(cookie), body)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-        reply.json()["key"].as_str().expect("the key").to_owned()
+        reply.json()
     }
 
-    /// `GET path` with the API key `key` as its bearer token.
-    pub async fn get_by_key(&self, path: &str, key: &str) -> Reply {
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(path)
-            .header("authorization", format!("Bearer {key}"))
-            .body(Body::empty())
-            .expect("a request");
-        self.send(request).await
+    /// Makes an API key named `name` for the user signed in with `cookie`; the key.
+    pub async fn new_key(&self, cookie: &str, name: &str) -> String {
+        let made = self.make_key(cookie, json!({ "name": name })).await;
+        made["key"].as_str().expect("the key").to_owned()
+    }
+
+    /// `method path` with `Authorization: Bearer key`.
+    pub async fn with_key(&self, method: Method, path: &str, key: &str) -> Reply {
+        self.send(
+            request(method, path, None)
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
     }
 
     /// Whether `cookie` still carries a live session.
