@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
@@ -1060,25 +1059,6 @@ async fn store_users_are_managed_as_before_next_to_github_users(store: Store) {
 // The real binary
 // ---------------------------------------------------------------------------------------
 
-/// Runs `cmd` to completion within 30 seconds.
-fn run_bounded(mut cmd: std::process::Command) -> std::process::Output {
-    let mut child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("llms did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn selecting_github_auth_without_configuration_exits_1_naming_the_variables() {
     let home = common::Home::new();
@@ -1088,7 +1068,7 @@ fn selecting_github_auth_without_configuration_exits_1_naming_the_variables() {
         if selection[0] == "--serve" {
             cmd.env("LLMS_AUTH", "github_auth");
         }
-        let out = run_bounded(cmd);
+        let out = common::run_bounded(cmd);
         assert_eq!(out.status.code(), Some(1), "{selection:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         for name in ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "config.json"] {

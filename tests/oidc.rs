@@ -396,21 +396,7 @@ fn start_refused(envs: &[(&str, &str)]) -> (Option<i32>, String) {
     for (name, value) in envs {
         cmd.env(name, value);
     }
-    let mut child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started instead of refusing");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_bounded(cmd);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

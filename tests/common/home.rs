@@ -28,6 +28,27 @@ pub fn llms_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_llms"))
 }
 
+/// Runs `cmd` (standard input empty, output captured) to completion; kills it and fails
+/// the test if it is still running after 30 seconds (a server that started instead of
+/// refusing, say).
+pub fn run_bounded(mut cmd: Command) -> std::process::Output {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{cmd:?} still running after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// The variables `llms` reads, removed from a child's environment so that the machine's
 /// own settings never leak into a test.
 pub const LLMS_VARIABLES: &[&str] = &[

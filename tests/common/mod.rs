@@ -24,7 +24,8 @@ pub use app::{
     AppBuilder, Reply, Store, TestApp,
 };
 pub use home::{
-    figure, llms_bin, now_secs, random_token, sha256_hash, token_of, Home, EDIT_SEEN_WITHIN,
+    figure, llms_bin, now_secs, random_token, run_bounded, sha256_hash, token_of, Home,
+    EDIT_SEEN_WITHIN,
 };
 pub use oidc::OidcIssuer;
 pub use pty::{pty_echoes, pty_finish, type_secret, PTY_TIMEOUT_MS};
