@@ -40,6 +40,14 @@ use llms_auth::password::{hash_password, HashScheme};
 use llms_auth::users::{serialize_users, User, Users};
 use stores::{generate, token, Result};
 
+/// The script of the ten small sessions, sent at random. Every script holds 100,000
+/// requests, so that wrk does the same work per request whatever the server: each of the
+/// ten is repeated 10,000 times.
+fn ten_sessions_script(dir: &Path) -> Result<PathBuf> {
+    let tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
+    wrk_script(dir, "ten", &tokens, None)
+}
+
 /// Writes a wrk Lua script that sends each request with one of `tokens`, either at random
 /// or in order (to touch every session once). Every request is built once, when wrk
 /// starts, so that sending one costs wrk the same whether there are 10 tokens or 100,000
@@ -340,8 +348,7 @@ fn database_duel(
     url: &str,
 ) -> Result<()> {
     let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
-    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
-    let ten_script = wrk_script(work, "ten-db", &ten_tokens, None)?;
+    let ten_script = ten_sessions_script(work)?;
     import_files(binary, &homes.small, url)?;
     let files = Spec {
         name: "1 user, 10 sessions, in files",
@@ -408,10 +415,7 @@ fn throughput(
 ) -> Result<()> {
     let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
     let all_tokens: Vec<String> = (0..100_000).map(token).collect();
-    // Every script holds 100,000 requests, so that wrk does the same work per request
-    // whatever the server: the ten small sessions are each repeated 10,000 times.
-    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
-    let ten_script = wrk_script(work, "ten", &ten_tokens, None)?;
+    let ten_script = ten_sessions_script(work)?;
     let all_script = wrk_script(work, "all", &all_tokens, None)?;
     // `--auth none` gets the same requests, cookie and all; it just ignores the cookie.
     let none = Spec {
@@ -530,8 +534,7 @@ fn stack_overhead(
 ) -> Result<()> {
     let (duels, seconds) = if quick { (2, 4) } else { (5, 10) };
     let floor_program = floor_binary()?;
-    let ten_tokens: Vec<String> = (0..100_000).map(|i| token(i % 10)).collect();
-    let ten_script = wrk_script(work, "ten-floor", &ten_tokens, None)?;
+    let ten_script = ten_sessions_script(work)?;
     // The floor gets the same requests, cookie and all; it just ignores the cookie.
     let floor = Spec {
         name: "bare axum",
