@@ -177,9 +177,10 @@ fn front(
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         let (state, app) = (state.clone(), app.clone());
-        // hyper moves this future as it hands it on, so its size is copied on every
-        // request: no `async` block around it (that would store it once more), and the
-        // gateway's large future behind a box, where only the gateway's requests pay it.
+        // hyper moves this future into its connection's slot for every request, so the
+        // future is a box: no `async` block around it (that would store the inner future
+        // once more), and the guard's and the gateway's futures each on the heap, where
+        // the one copy goes to memory just freed instead of a slot gone cold.
         if is_gateway_path(request.uri().path()) {
             Either::Left(Box::pin(serve_gateway(state, request)).map(Ok))
         } else {

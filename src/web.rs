@@ -166,8 +166,9 @@ pub async fn serve_gateway(state: AuthState, request: Request) -> Response {
     .await
 }
 
-/// `request` through the guard to `app`: what `protect(router)` answers, without the middleware layer's boxing of the inner service and
-/// its future on every request. The server calls this; host apps use [`protect`].
+/// `request` through the guard to `app`: what `protect(router)` answers, without the
+/// middleware layer's boxing of the inner service and its future on every request. The
+/// server calls this; host apps use [`protect`].
 ///
 /// Not an `async fn` but the guard's own future: every `async` layer around a future
 /// stores it again, and a request's future is moved (copied whole) as it is handed on.

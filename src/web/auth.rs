@@ -30,9 +30,9 @@ pub async fn show_config(State(state): State<AuthState>) -> Result<Json<Value>> 
 /// and whether they must choose a new password first.
 ///
 /// The hottest authenticated answer: the user is read where the guard kept them, not
-/// copied out as the [`CurrentUser`](crate::CurrentUser) extractor would, and the answer is written straight
-/// from a struct, with what the provider read with the account, building no map and
-/// looking nothing up again.
+/// copied out as the [`CurrentUser`](crate::CurrentUser) extractor would, and the answer
+/// is written straight from a struct, with what the provider read with the account,
+/// building no map and looking nothing up again.
 pub async fn show_session_user(State(state): State<AuthState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     let user = match signed_in_user(&state, &mut parts).await {

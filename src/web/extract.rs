@@ -94,22 +94,19 @@ pub(super) async fn signed_in_user<'p>(
     auth: &AuthState,
     parts: &'p mut Parts,
 ) -> Result<&'p CurrentUser, AuthRejection> {
-    let signed_in = match resolved_identity(auth, parts)
+    resolved_identity(auth, parts)
         .await
-        .map_err(AuthRejection::Failed)?
-    {
-        Identity::User(_) => true,
-        Identity::Anonymous => false,
-    };
-    if !signed_in {
-        return Err(AuthRejection::SignInRequired {
-            wants_html: wants_html(&parts.method, &parts.headers),
-            next: path_and_query(parts),
-        });
-    }
+        .map_err(AuthRejection::Failed)?;
+    // Looked up again, without the `&mut` the resolving needed: a borrow from it could
+    // not be returned from one arm while the other reads the request.
+    let parts: &'p Parts = parts;
     match parts.extensions.get::<Identity>() {
         Some(Identity::User(user)) => Ok(user),
-        _ => Err(AuthRejection::Failed(Error::Internal(anyhow::anyhow!(
+        Some(Identity::Anonymous) => Err(AuthRejection::SignInRequired {
+            wants_html: wants_html(&parts.method, &parts.headers),
+            next: path_and_query(parts),
+        }),
+        None => Err(AuthRejection::Failed(Error::Internal(anyhow::anyhow!(
             "the identity was not kept"
         )))),
     }
