@@ -42,7 +42,10 @@ pub fn run_bounded(mut cmd: Command) -> std::process::Output {
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{cmd:?} still running after 30 s");
+            // The program and its arguments only: the environment may hold settings'
+            // secrets.
+            let args: Vec<_> = cmd.get_args().collect();
+            panic!("{:?} {args:?} still running after 30 s", cmd.get_program());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
