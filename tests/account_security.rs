@@ -4,10 +4,14 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
+use common::fake_github::{settings, FakeGithub};
 use common::totp::{current_totp, next_totp, totp_at, turn_on};
 use common::{assert_error, now_secs, request, Reply, Store, TestApp};
+use llms_auth::providers::github_auth::GithubAuthProvider;
 use serde_json::{json, Value};
 
 store_suite!(
@@ -25,6 +29,9 @@ store_suite!(
     wrong_codes_are_throttled_like_wrong_passwords,
     two_factor_turns_off_with_the_password_and_a_code,
     an_admin_turns_two_factor_off,
+    confirming_two_factor_needs_a_setup_under_way_and_the_apps_code,
+    two_factor_is_only_for_password_accounts,
+    a_wrong_code_leaves_two_factor_on,
 );
 
 /// The one answer for a reset token that does not work.
@@ -409,6 +416,19 @@ async fn login_with_code(app: &TestApp, user: &str, password: &str, code: &str) 
 
 const CODE_NEEDED: &str = "Enter the code from your authenticator app, or a recovery code";
 
+/// What starting to set up two-factor sign-in while it is on says.
+const ALREADY_ON: &str = "Two-factor sign-in is already on: turn it off first to set up a new app";
+
+async fn confirm(app: &TestApp, cookie: Option<&str>, body: Value) -> Reply {
+    app.json(Method::POST, "/account/2fa/confirm", cookie, body)
+        .await
+}
+
+/// Whether the store holds `name`'s two-factor sign-in as on (confirmed).
+fn two_factor_on(app: &TestApp, name: &str) -> bool {
+    app.users_json()[name]["twoFactor"]["confirmed"].is_f64()
+}
+
 async fn two_factor_turns_on_with_a_code_and_then_asks_for_one(store: Store) {
     let app = TestApp::with_users(store).await;
     let alice = app.sign_in("alice", "pw-alice").await;
@@ -491,7 +511,7 @@ async fn two_factor_turns_on_with_a_code_and_then_asks_for_one(store: Store) {
     assert!(has_event(&app, "2fa_enabled", "alice", "alice"));
     // Setting up again is refused while it is on.
     let again = post_empty(&app, "/account/2fa", &alice).await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text());
+    assert_error(&again, StatusCode::BAD_REQUEST, "Error", ALREADY_ON);
 
     // The password alone is not enough now, and makes no session.
     let reply = app.login("alice", "pw-alice").await;
@@ -787,4 +807,136 @@ async fn an_admin_turns_two_factor_off(store: Store) {
         "Error",
         "Turn off your own two-factor sign-in on My Account: it asks for your password and a code",
     );
+}
+
+async fn confirming_two_factor_needs_a_setup_under_way_and_the_apps_code(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    for body in [json!({}), json!({ "code": "   " })] {
+        let reply = confirm(&app, Some(&alice), body).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "Error", "Code is required");
+    }
+    // A code, but no secret it could belong to.
+    let reply = confirm(&app, Some(&alice), json!({ "code": "123456" })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Start setting up two-factor sign-in first",
+    );
+    // Under way: a recovery code (well formed, but there are none yet) does not confirm.
+    let reply = post_empty(&app, "/account/2fa", &alice).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let reply = confirm(&app, Some(&alice), json!({ "code": "abcde-fghjk" })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Enter the 6-digit code your authenticator app shows",
+    );
+    assert!(!two_factor_on(&app, "alice"));
+    // On: confirming again is refused, and so is setting up anew.
+    let (secret, _) = turn_on(&app, &alice).await;
+    let reply = confirm(&app, Some(&alice), json!({ "code": next_totp(&secret) })).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "Two-factor sign-in is already on",
+    );
+    let reply = post_empty(&app, "/account/2fa", &alice).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", ALREADY_ON);
+    assert_eq!(
+        app.users_json()["alice"]["twoFactor"]["secret"],
+        secret.as_str(),
+        "the secret in use stays"
+    );
+    // None of these was a wrong code: nothing was counted.
+    assert!(
+        !events(&app).iter().any(|e| e.0 == "2fa_failed"),
+        "{:?}",
+        app.audit()
+    );
+    let reply = login_with_code(&app, "alice", "pw-alice", &next_totp(&secret)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+async fn two_factor_is_only_for_password_accounts(store: Store) {
+    // Authentication off: the default user has no sign-in to protect.
+    let app = TestApp::new(store).await;
+    let off = "Authentication is off: there is no sign-in to protect";
+    let reply = app
+        .send(
+            request(Method::POST, "/account/2fa", None)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", off);
+    let reply = confirm(&app, None, json!({ "code": "123456" })).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", off);
+    let body = json!({ "password": "anything", "code": "123456" });
+    let reply = app.json(Method::DELETE, "/account/2fa", None, body).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", off);
+
+    // An account of another provider (GitHub's, beside the passwords): its second factor
+    // is that provider's business.
+    let home = common::home_with_users();
+    std::fs::create_dir_all(home.path().join("github_auth")).unwrap();
+    std::fs::write(
+        home.path().join("github_auth/users.json"),
+        json!({ "octo": { "id": 7, "login": "octo", "created": 1742034600.0, "roles": [] } })
+            .to_string(),
+    )
+    .unwrap();
+    let fake = FakeGithub::start().await;
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|c| c.auth = "credentials,github_auth".into())
+        .provider(Arc::new(GithubAuthProvider::new(settings(&fake))))
+        .build()
+        .await;
+    let octo = app.forge_session("octo", "github_auth").await;
+    let reply = app.get("/auth", Some(&octo)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["userName"], "octo");
+    let elsewhere = "Your account signs in with github_auth: its second factor is set there";
+    let reply = post_empty(&app, "/account/2fa", &octo).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", elsewhere);
+    let reply = confirm(&app, Some(&octo), json!({ "code": "123456" })).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", elsewhere);
+    let body = json!({ "password": "anything", "code": "123456" });
+    let reply = delete_json(&app, "/account/2fa", &octo, body).await;
+    assert_error(&reply, StatusCode::BAD_REQUEST, "Error", elsewhere);
+}
+
+async fn a_wrong_code_leaves_two_factor_on(store: Store) {
+    let app = TestApp::with_users(store).await;
+    let alice = app.sign_in("alice", "pw-alice").await;
+    let (secret, _) = turn_on(&app, &alice).await;
+    // A code no step within the allowed drift has.
+    let near: Vec<String> = [-30.0, 0.0, 30.0]
+        .iter()
+        .map(|drift| totp_at(&secret, now_secs() + drift))
+        .collect();
+    let wrong = ["111111", "222222", "333333", "444444"]
+        .into_iter()
+        .find(|code| !near.iter().any(|n| n == code))
+        .unwrap();
+    let body = json!({ "password": "pw-alice", "code": wrong });
+    let reply = delete_json(&app, "/account/2fa", &alice, body).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "Error",
+        "That code is not right",
+    );
+    assert!(two_factor_on(&app, "alice"));
+    assert!(has_event(&app, "2fa_failed", "alice", "alice"));
+    assert!(!has_event(&app, "2fa_disabled", "alice", "alice"));
+    // The password was right and one failure imposes no wait: the right code turns it off.
+    let body = json!({ "password": "pw-alice", "code": next_totp(&secret) });
+    let reply = delete_json(&app, "/account/2fa", &alice, body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(!two_factor_on(&app, "alice"));
 }
