@@ -14,7 +14,8 @@ use openidconnect::core::{
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
     CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
+    TokenResponse,
 };
 use reqwest::Url;
 use serde_json::{Map, Value};
@@ -210,8 +211,13 @@ impl Issuer {
         };
         let response = match response {
             Ok(response) => response,
+            // No answer at all (refused, reset, timed out): not a verdict on the code.
+            Err(e @ RequestTokenError::Request(_)) => {
+                tracing::warn!(error = %chain(&e), "the OpenID Connect token endpoint could not be reached");
+                return Err(Unavailable("the provider could not be reached".into()));
+            }
             Err(e) => {
-                tracing::warn!(error = %chain(&e), "the OpenID Connect token endpoint refused the code or could not be reached");
+                tracing::warn!(error = %chain(&e), "the OpenID Connect token endpoint refused the code");
                 return Err(Unavailable(
                     "the provider did not accept the sign-in code".into(),
                 ));
