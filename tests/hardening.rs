@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{header, Method, Request, StatusCode};
+use common::fake_oidc::{FakeOidc, CLIENT_ID, CLIENT_SECRET};
 use common::{
     assert_error, avatar_upload, home_with_users, json_request, request, sha256_hash, Home, Reply,
     Store, TestApp,
@@ -223,6 +224,32 @@ async fn the_github_settings_holding_a_secret_are_made_private(store: Store) {
         .build()
         .await;
     assert_private(&file);
+}
+
+/// The same for `oidc/config.json`, which holds the OpenID Connect client secret (SPEC 14):
+/// the provider reads its settings from it at start and makes it and its folder private.
+async fn the_oidc_settings_holding_a_secret_are_made_private(store: Store) {
+    let issuer = FakeOidc::start().await;
+    let home = Home::new();
+    let file = home.path().join("user/default/oidc/config.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let settings = json!({
+        "issuer": issuer.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+    });
+    std::fs::write(&file, settings.to_string()).unwrap();
+    loosen(&file);
+    let app = TestApp::builder(store)
+        .home(home)
+        .config(|config| config.auth = "oidc".into())
+        .build()
+        .await;
+    assert_private(&file);
+    // The settings came from that file: sign-in goes to its issuer.
+    let start = app.get("/auth/oidc", None).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.text());
+    assert!(start
+        .location()
+        .starts_with(&format!("{}/authorize?", issuer.issuer)));
 }
 
 async fn llms_py_own_store_location_is_made_private_too(store: Store) {
@@ -600,6 +627,7 @@ store_suite!(
     llms_allowed_hosts_names_more_hosts_and_restricts_a_public_server,
     a_body_that_stops_arriving_is_refused_with_408,
     the_github_settings_holding_a_secret_are_made_private,
+    the_oidc_settings_holding_a_secret_are_made_private,
 );
 
 // The permissions of the files and folders of LLMS_HOME: the file store's own.
