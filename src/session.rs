@@ -8,6 +8,7 @@
 //! a password changed or an account re-created by any program ends it.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -51,6 +52,54 @@ pub fn binding(secret: &str, created: f64) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     u64::from_le_bytes(first)
+}
+
+/// An account's [`binding`], remembered with the exact secret and created time it was
+/// computed from and given back only for those same two: a changed password, or any other
+/// secret or time, computes it again, so it cannot go stale whatever changes the record it
+/// sits in. Every authenticated request checks its session's binding; this saves hashing
+/// the password hash each time. A clone starts empty; it takes no part in equality.
+#[derive(Default)]
+pub struct BindingMemo(OnceLock<Remembered>);
+
+struct Remembered {
+    secret: Box<str>,
+    created: u64,
+    binding: u64,
+}
+
+impl BindingMemo {
+    /// [`binding`]`(secret, created)`, remembered from the first call.
+    pub fn binding(&self, secret: &str, created: f64) -> u64 {
+        let remembered = self.0.get_or_init(|| Remembered {
+            secret: secret.into(),
+            created: created.to_bits(),
+            binding: binding(secret, created),
+        });
+        if *remembered.secret == *secret && remembered.created == created.to_bits() {
+            remembered.binding
+        } else {
+            binding(secret, created)
+        }
+    }
+}
+
+impl Clone for BindingMemo {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for BindingMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for BindingMemo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BindingMemo")
+    }
 }
 
 /// A session token. Its `Debug` never shows the value.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::json_store::{parse_json, to_pretty_json, JsonStore};
+use crate::session::BindingMemo;
 use crate::stores::DocumentStore;
 use crate::text::printable;
 use crate::time::now_secs;
@@ -136,6 +137,10 @@ pub struct User {
     /// Everything else the account records.
     #[serde(flatten)]
     pub record: AccountRecord,
+    /// [`User::binding`], remembered for the password hash and created time it was
+    /// computed from.
+    #[serde(skip)]
+    binding: BindingMemo,
 }
 
 impl fmt::Debug for User {
@@ -214,6 +219,7 @@ impl User {
             two_factor: None,
             reset_link: None,
             record: AccountRecord::new(roles),
+            binding: BindingMemo::default(),
         }
     }
 
@@ -236,7 +242,8 @@ impl User {
     /// ([`crate::session::binding`]). A new password, or the account removed and made
     /// again, by any program, ends the sessions made before.
     pub fn binding(&self) -> u64 {
-        crate::session::binding(&self.password_hash, self.record.created)
+        self.binding
+            .binding(&self.password_hash, self.record.created)
     }
 }
 
@@ -383,6 +390,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = JsonStore::at(store_path(&Config::new(dir.path())), "user store");
         (dir, store)
+    }
+
+    #[test]
+    fn a_remembered_binding_follows_the_password_and_created_time() {
+        let mut user = User::new("$argon2id$first".into(), vec![]);
+        let first = user.binding();
+        assert_eq!(
+            first,
+            crate::session::binding("$argon2id$first", user.record.created)
+        );
+        assert_eq!(user.binding(), first);
+        // Changed in place after it was remembered: the new password's binding, never the
+        // old one (signing in upgrades a hash and rebinds from one to the other).
+        user.password_hash = "$argon2id$second".into();
+        let second = user.binding();
+        assert_ne!(second, first);
+        assert_eq!(
+            second,
+            crate::session::binding("$argon2id$second", user.record.created)
+        );
+        user.record.created += 1.0;
+        assert_eq!(
+            user.binding(),
+            crate::session::binding("$argon2id$second", user.record.created)
+        );
+        // A clone remembers nothing, and remembering is no part of equality.
+        let copy = user.clone();
+        assert_eq!(copy.binding(), user.binding());
+        assert!(copy == user);
     }
 
     #[test]
