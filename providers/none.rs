@@ -23,6 +23,10 @@ impl AuthProvider for NoneProvider {
         Ok(false)
     }
 
+    fn requires_auth_now(&self, _ctx: &AuthContext) -> Option<bool> {
+        Some(false)
+    }
+
     async fn identify(&self, _ctx: &AuthContext, _request: &Parts) -> Result<Identity> {
         Ok(Identity::Anonymous)
     }

@@ -202,11 +202,17 @@ impl AuthContext {
     /// The current password accounts: no I/O while the file is known unchanged; a
     /// re-read on the blocking pool when it changed.
     pub async fn users(&self) -> Result<Arc<Users>> {
-        if let Some(users) = self.inner.users.cached_if_current() {
+        if let Some(users) = self.users_if_current() {
             return Ok(users);
         }
         let ctx = self.clone();
         tokio::task::spawn_blocking(move || ctx.inner.users.snapshot()).await?
+    }
+
+    /// The user store, when what is in memory is known to be current (what
+    /// [`AuthContext::users`] answers without waiting), else `None`.
+    pub fn users_if_current(&self) -> Option<Arc<Users>> {
+        self.inner.users.cached_if_current()
     }
 
     /// Sets who answers [`AuthContext::holder_of`] (the state that knows the selected

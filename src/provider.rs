@@ -71,6 +71,14 @@ pub trait AuthProvider: Send + Sync + 'static {
     /// While no selected provider requires it, every request runs as the default user.
     async fn requires_auth(&self, ctx: &AuthContext) -> Result<bool>;
 
+    /// What [`requires_auth`](Self::requires_auth) would answer, when it can be told
+    /// without waiting (from what is in memory), else `None`, and the caller awaits
+    /// `requires_auth`. Asked first on every request: an answer here saves the boxed
+    /// future of `requires_auth`. It must never differ from `requires_auth`'s.
+    fn requires_auth_now(&self, _ctx: &AuthContext) -> Option<bool> {
+        None
+    }
+
     /// Whether this provider vouches for the request: [`Identity::User`] for a live session
     /// it started (roles read from its store now), else [`Identity::Anonymous`]. A session
     /// it started that no longer stands (a locked or removed account) is ended here. A

@@ -122,8 +122,13 @@ impl AuthState {
 
     /// Whether any selected provider requires signing in right now.
     pub async fn requires_auth(&self) -> Result<bool> {
+        let ctx = &self.inner.context;
         for provider in &self.inner.providers {
-            if provider.requires_auth(&self.inner.context).await? {
+            let required = match provider.requires_auth_now(ctx) {
+                Some(required) => required,
+                None => provider.requires_auth(ctx).await?,
+            };
+            if required {
                 return Ok(true);
             }
         }

@@ -91,6 +91,11 @@ impl AuthProvider for CredentialsProvider {
         Ok(self.password_auth_required(ctx, &users))
     }
 
+    fn requires_auth_now(&self, ctx: &AuthContext) -> Option<bool> {
+        let users = ctx.users_if_current()?;
+        Some(self.password_auth_required(ctx, &users))
+    }
+
     async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity> {
         // The users first: a changed store moves the generation that tells the session
         // cache to look at the disk again.

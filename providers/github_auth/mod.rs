@@ -225,6 +225,11 @@ impl AuthProvider for GithubAuthProvider {
         Ok(true)
     }
 
+    fn requires_auth_now(&self, _ctx: &AuthContext) -> Option<bool> {
+        // Once its records are open, signing in is always required.
+        self.inner.users.get().map(|_| true)
+    }
+
     async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity> {
         let facts = RequestFacts::of(request, ctx.config());
         let Some(found) = ctx.find_session(facts.session).await? else {
