@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -31,6 +31,7 @@ mod per_client;
 use crate::error::{Error, Result};
 use crate::identity::CurrentUser;
 use crate::provider::ProviderRegistry;
+use crate::request::RequestFacts;
 use crate::state::AuthState;
 use crate::web::gateway::is_gateway_path;
 use crate::web::pages::page_context;
@@ -81,8 +82,8 @@ fn home(state: &AuthState) -> Router {
 /// within [`Config::body_timeout`] (enforced by the auth router). At most
 /// [`MAX_CONNECTIONS`] connections are served at once, and at most
 /// [`Config::max_connections_per_ip`] of them from one client address (a further one is
-/// closed at once), so one client cannot keep the others out. Handlers see the peer as
-/// `ConnectInfo<SocketAddr>`. On shutdown the listener closes, idle connections close at
+/// closed at once), so one client cannot keep the others out. Handlers see the client in
+/// the request's [`RequestFacts`], read from the peer. On shutdown the listener closes, idle connections close at
 /// once, and requests in flight get [`SHUTDOWN_GRACE`].
 pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let addr = listener
@@ -160,8 +161,9 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
 /// What a connection's requests go to, as seen from `peer`: the gateway's path straight to
 /// [`serve_gateway`] (the guard and the gateway without the router around them), every
 /// other path to the guard around `app`, the routes ([`serve_guarded`]: the guard
-/// [`app`]'s middleware is made of, without the middleware's boxing). Handlers see the
-/// peer as `ConnectInfo<SocketAddr>` either way.
+/// [`app`]'s middleware is made of, without the middleware's boxing). Either way the
+/// request's [`RequestFacts`] are read here, from the peer, and kept in its extensions
+/// (where the guard finds them), so no `ConnectInfo` is stored to be looked up again.
 fn front(
     state: &AuthState,
     app: &ServerApp,
@@ -175,7 +177,8 @@ fn front(
     let (state, app) = (state.clone(), app.clone());
     service_fn(move |request: hyper::Request<Incoming>| {
         let mut request = request.map(Body::new);
-        request.extensions_mut().insert(ConnectInfo(peer));
+        let facts = RequestFacts::from_peer(request.headers(), Some(peer.ip()), state.config());
+        request.extensions_mut().insert(facts);
         let (state, app) = (state.clone(), app.clone());
         // hyper moves this future into its connection's slot for every request, so the
         // future is a box: no `async` block around it (that would store the inner future

@@ -142,6 +142,34 @@ impl SessionToken {
     }
 }
 
+/// A well-formed token as a request's cookie presents it, kept by value so that the
+/// request's facts can be copied, and hashed into its [`SessionKey`] only when someone
+/// asks which session it names (a server with authentication off never does). Its `Debug`
+/// never shows the value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PresentedToken([u8; TOKEN_LEN]);
+
+impl fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PresentedToken(<redacted>)")
+    }
+}
+
+impl PresentedToken {
+    /// Accepts exactly what [`SessionToken::parse`] accepts.
+    pub fn parse(value: &str) -> Option<Self> {
+        if !is_token_shaped(value) {
+            return None;
+        }
+        value.as_bytes().try_into().ok().map(Self)
+    }
+
+    /// The key the session is stored under (the same as [`SessionToken::key`]'s).
+    pub fn key(&self) -> SessionKey {
+        SessionKey(Sha256::digest(self.0).into())
+    }
+}
+
 fn is_token_shaped(value: &str) -> bool {
     value.len() == TOKEN_LEN
         && value
@@ -251,4 +279,26 @@ pub struct FoundSession {
     /// The account's [`binding`] the session was made with (0 when the file has none: no
     /// account's binding).
     pub binding: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_presented_token_names_the_session_of_the_token_and_hides_it() {
+        let token = SessionToken::generate();
+        let presented = PresentedToken::parse(token.expose()).expect("well-formed");
+        assert_eq!(presented.key(), token.key());
+        assert!(!format!("{presented:?}").contains(token.expose()));
+        for bad in [
+            "",
+            "short",
+            &format!("{}x", token.expose()),
+            &"!".repeat(TOKEN_LEN),
+        ] {
+            assert_eq!(PresentedToken::parse(bad), None, "{bad:?}");
+            assert_eq!(SessionToken::parse(bad), None, "{bad:?}");
+        }
+    }
 }

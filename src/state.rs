@@ -153,7 +153,7 @@ impl AuthState {
         let facts = RequestFacts::of(request, ctx.config());
         // Boxed: a session no provider vouches for is rare, and the lookup's future is
         // large; inline, it would be moved with every request's future.
-        if let Some(found) = Box::pin(ctx.find_session(facts.session)).await? {
+        if let Some(found) = Box::pin(ctx.find_session(facts.session())).await? {
             ctx.end_session(found.key).await?;
         }
         Ok(Identity::Anonymous)

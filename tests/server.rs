@@ -46,6 +46,32 @@ async fn sessions_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn the_real_server_records_the_socket_peer_as_the_client() {
+    let home = Home::new();
+    users(&home);
+    let server = Server::start_with(&home, &[], FAST_HASH);
+    let cookie = sign_in(&server, "alice", "pw-alice").await;
+    // The server reads the peer as the connection is accepted, not from a header the
+    // client could write.
+    let response = common::http()
+        .get(server.url("/account/sessions"))
+        .header("Cookie", &cookie)
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed: serde_json::Value = response.json().await.unwrap();
+    let sessions = listed["sessions"].as_array().expect("sessions listed");
+    assert_eq!(sessions.len(), 1, "{listed}");
+    assert_eq!(sessions[0]["ip"], "127.0.0.1", "{listed}");
+    assert_eq!(sessions[0]["current"], true, "{listed}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.users_file()).unwrap()).unwrap();
+    assert_eq!(stored["alice"]["lastIp"], "127.0.0.1");
+}
+
+#[tokio::test]
 async fn a_session_older_than_30_days_is_refused_and_removed() {
     let home = Home::new();
     users(&home);

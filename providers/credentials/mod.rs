@@ -101,7 +101,7 @@ impl AuthProvider for CredentialsProvider {
         // cache to look at the disk again.
         let users = ctx.users().await?;
         let facts = RequestFacts::of(request, ctx.config());
-        let Some(found) = ctx.find_session(facts.session).await? else {
+        let Some(found) = ctx.find_session(facts.session()).await? else {
             return Ok(Identity::Anonymous);
         };
         if found.provider != NAME {

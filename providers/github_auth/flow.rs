@@ -250,7 +250,7 @@ async fn complete(
         }
     };
     // A sign-in always replaces the browser's previous session.
-    if let Some(previous) = facts.session {
+    if let Some(previous) = facts.session() {
         ctx.end_session(previous).await?;
     }
     tracing::info!(user = %profile.login, %ip, provider = NAME, "signed in");

@@ -232,7 +232,7 @@ impl AuthProvider for GithubAuthProvider {
 
     async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity> {
         let facts = RequestFacts::of(request, ctx.config());
-        let Some(found) = ctx.find_session(facts.session).await? else {
+        let Some(found) = ctx.find_session(facts.session()).await? else {
             return Ok(Identity::Anonymous);
         };
         if found.provider != NAME {

@@ -300,7 +300,7 @@ async fn complete(
         }
     };
     // A sign-in always replaces the browser's previous session.
-    if let Some(previous) = facts.session {
+    if let Some(previous) = facts.session() {
         ctx.end_session(previous).await?;
     }
     tracing::info!(user = %name, %ip, provider = NAME, "signed in");

@@ -175,7 +175,7 @@ impl AuthProvider for OidcProvider {
 
     async fn identify(&self, ctx: &AuthContext, request: &Parts) -> Result<Identity> {
         let facts = RequestFacts::of(request, ctx.config());
-        let Some(found) = ctx.find_session(facts.session).await? else {
+        let Some(found) = ctx.find_session(facts.session()).await? else {
             return Ok(Identity::Anonymous);
         };
         if found.provider != NAME {

@@ -54,6 +54,21 @@ pub struct Client {
 }
 
 impl Client {
+    /// The socket peer's address of `request`, from axum's `ConnectInfo` (or
+    /// `MockConnectInfo`, for in-process tests), when it has one.
+    pub fn peer_of(request: &Parts) -> Option<IpAddr> {
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .or_else(|| {
+                request
+                    .extensions
+                    .get::<MockConnectInfo<SocketAddr>>()
+                    .map(|MockConnectInfo(addr)| addr.ip())
+            })
+    }
+
     /// Reads the client of `request` under `config`'s proxy trust.
     ///
     /// A proxy appends the address it received the request from to whatever list the
@@ -64,6 +79,11 @@ impl Client {
     /// the leftmost. When that entry does not parse, the answer is
     /// [`ClientAddr::Unparsable`].
     pub fn of(request: &Parts, config: &Config) -> Self {
+        Self::from_peer(&request.headers, Self::peer_of(request), config)
+    }
+
+    /// [`Client::of`] a request with these `headers` from the socket peer `peer`.
+    pub fn from_peer(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> Self {
         let trusted = |ip: IpAddr| {
             let ip = canonical_ip(ip);
             config
@@ -71,7 +91,7 @@ impl Client {
                 .iter()
                 .any(|p| canonical_ip(*p) == ip)
         };
-        let Some(peer) = peer_ip(request).map(canonical_ip) else {
+        let Some(peer) = peer.map(canonical_ip) else {
             return Self {
                 addr: ClientAddr::Unknown,
                 via_trusted_proxy: false,
@@ -85,12 +105,11 @@ impl Client {
                 https: false,
             };
         }
-        let addr = match forwarded_client(&request.headers, peer, trusted) {
+        let addr = match forwarded_client(headers, peer, trusted) {
             Forwarded::Client(ip) => ClientAddr::Ip(ip),
             Forwarded::Unparsable { via } => ClientAddr::Unparsable { via },
         };
-        let https = request
-            .headers
+        let https = headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
@@ -100,20 +119,6 @@ impl Client {
             https,
         }
     }
-}
-
-/// The socket peer's address (also from axum's `MockConnectInfo`, for in-process tests).
-fn peer_ip(request: &Parts) -> Option<IpAddr> {
-    request
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-        .or_else(|| {
-            request
-                .extensions
-                .get::<MockConnectInfo<SocketAddr>>()
-                .map(|MockConnectInfo(addr)| addr.ip())
-        })
 }
 
 fn canonical_ip(ip: IpAddr) -> IpAddr {

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use cookie::{Cookie, SameSite};
 
 use crate::config::SESSION_MAX_AGE;
-use crate::session::{SessionKey, SessionToken, COOKIE_NAME};
+use crate::session::{PresentedToken, SessionKey, SessionToken, COOKIE_NAME};
 
 /// The key of the session token in the request's cookies, if any: the value of the first
 /// `llms-token` cookie, when it is a well-formed token.
@@ -13,6 +13,12 @@ use crate::session::{SessionKey, SessionToken, COOKIE_NAME};
 /// Cookies are split on `;` and trimmed the way the `cookie` crate does (a test holds the
 /// two together); this scan runs on every request and allocates nothing.
 pub fn session_key(headers: &HeaderMap) -> Option<SessionKey> {
+    session_token(headers).map(|token| token.key())
+}
+
+/// The session token in the request's cookies, if any, as [`session_key`] finds it, not
+/// yet hashed.
+pub fn session_token(headers: &HeaderMap) -> Option<PresentedToken> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -22,7 +28,7 @@ pub fn session_key(headers: &HeaderMap) -> Option<SessionKey> {
             let (name, value) = pair.split_once('=')?;
             (name.trim() == COOKIE_NAME).then_some(value)
         })
-        .and_then(|value| SessionToken::key_of(unquote(value.trim())))
+        .and_then(|value| PresentedToken::parse(unquote(value.trim())))
 }
 
 /// A cookie value without the double quotes that may surround it.

@@ -1,6 +1,8 @@
 //! [`RequestFacts`]: what the guard reads off a request once (the client, HTTPS, the
 //! session cookie), for every handler and provider after it.
 
+use std::net::IpAddr;
+
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
@@ -8,17 +10,18 @@ use axum::http::{header, HeaderMap, Method};
 use crate::config::Config;
 use crate::context::AuthContext;
 use crate::request::client::{Client, ClientAddr};
-use crate::request::cookies::session_key;
-use crate::session::SessionKey;
+use crate::request::cookies::session_token;
+use crate::session::{PresentedToken, SessionKey};
 
 /// The facts of one request, read once by the guard and kept in its extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestFacts {
     /// Who is on the other end, and whether over HTTPS.
     pub client: Client,
-    /// The key of the session the request's cookie names, when it holds a well-formed
-    /// token (whether the session is live is the session store's to say).
-    pub session: Option<SessionKey>,
+    /// The session token the request's cookie holds, when it is well-formed (whether its
+    /// session is live is the session store's to say). [`RequestFacts::session`] gives its
+    /// key.
+    pub session_token: Option<PresentedToken>,
     /// The SHA-256 of what `Authorization: Bearer ...` presents, when it does: an API key,
     /// or something else (an unknown or malformed key costs what a known one does). Only
     /// the routes that take keys look at it.
@@ -28,11 +31,23 @@ pub struct RequestFacts {
 impl RequestFacts {
     /// Reads the facts of `request` under `config`.
     pub fn read(request: &Parts, config: &Config) -> Self {
+        Self::from_peer(&request.headers, Client::peer_of(request), config)
+    }
+
+    /// The facts of a request with these `headers` from the socket peer `peer`, under
+    /// `config`: what a server that knows its peer reads before the request goes on.
+    pub fn from_peer(headers: &HeaderMap, peer: Option<IpAddr>, config: &Config) -> Self {
         Self {
-            client: Client::of(request, config),
-            session: session_key(&request.headers),
-            bearer: bearer_hash(&request.headers),
+            client: Client::from_peer(headers, peer, config),
+            session_token: session_token(headers),
+            bearer: bearer_hash(headers),
         }
+    }
+
+    /// The key of the session the request's cookie names, if it holds a well-formed token
+    /// (hashed now: ask once).
+    pub fn session(&self) -> Option<SessionKey> {
+        self.session_token.map(|token| token.key())
     }
 
     /// The facts the guard kept for `request`, or read now when it did not run.

@@ -74,7 +74,7 @@ pub async fn submit_sign_out(
     facts: RequestFacts,
 ) -> Result<Response> {
     let ctx = state.context();
-    if let Some(key) = facts.session {
+    if let Some(key) = facts.session() {
         if let Some(found) = ctx.find_session(Some(key)).await? {
             let name = found.username;
             let record = AuditRecord::new(AuditEvent::SignOut, &name, &name).ip(&facts.client_ip());

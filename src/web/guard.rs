@@ -153,8 +153,15 @@ async fn admit(state: &AuthState, parts: &mut Parts) -> Result<(), Response> {
     if let Err(refused) = check_host(state.config(), parts) {
         return Err(refuse(refused));
     }
-    let facts = RequestFacts::read(parts, state.config());
-    parts.extensions.insert(facts);
+    // Read by the server as the request came in, or now (a host app's router).
+    let facts = match parts.extensions.get::<RequestFacts>() {
+        Some(facts) => *facts,
+        None => {
+            let facts = RequestFacts::read(parts, state.config());
+            parts.extensions.insert(facts);
+            facts
+        }
+    };
     if !safe_method && is_cross_site(parts, &facts) {
         return Err(refuse(Error::Forbidden(
             "Cross-site request refused".into(),
@@ -194,7 +201,7 @@ async fn admit(state: &AuthState, parts: &mut Parts) -> Result<(), Response> {
             }
             Ok(Some(false)) => {}
             // A cookie that names no live session: say so, not "send a key".
-            Ok(None) if gateway && facts.session.is_some() => {
+            Ok(None) if gateway && facts.session_token.is_some() => {
                 return Err(refuse(Error::KeyRefused(
                     "Your session has ended: sign in again, or send an API key.",
                 )))
