@@ -18,7 +18,7 @@ use crate::session::{
     FoundSession, SessionKey, SessionRecord, SessionToken, LAST_SEEN_PERSIST_INTERVAL,
     MAX_SESSIONS_PER_ACCOUNT,
 };
-use crate::time::now_secs;
+use crate::time::{now_secs, now_secs_coarse};
 
 /// The name sessions' changes are announced under.
 const STORE: &str = "sessions";
@@ -146,7 +146,7 @@ impl PgSessions {
     /// ended anywhere since it was checked, else from the database. An expired session is
     /// removed. The last-seen time is written back at most every few minutes.
     pub async fn find(self: &Arc<Self>, key: SessionKey) -> Result<Option<FoundSession>> {
-        let now = now_secs();
+        let now = now_secs_coarse();
         let epoch = self.database.changes().epoch();
         let announced = self.announced.load(Ordering::Acquire);
         let cached = self

@@ -20,7 +20,7 @@ use super::index::{remove_file_if_present, Index};
 use super::{FoundSession, SessionKey, SessionRecord, SessionToken, MAX_SESSIONS_PER_ACCOUNT};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir, make_private, write_atomic, FileLock};
-use crate::time::now_secs;
+use crate::time::{now_secs, now_secs_coarse};
 
 /// Sessions in memory and on disk.
 #[derive(Debug)]
@@ -224,7 +224,7 @@ impl SessionStore {
         key: SessionKey,
         generation: u64,
     ) -> Result<Option<FoundSession>> {
-        let now = now_secs();
+        let now = now_secs_coarse();
         let cached = self.read_cache().get(&key, now, generation);
         let hit = match cached {
             Some(hit) if hit.verified => hit,
