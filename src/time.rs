@@ -13,8 +13,11 @@ pub fn now_secs() -> f64 {
 /// most behind, and cheaper to read. For what every request checks and needs no finer
 /// (a session's 30-day age and its 5-minute last-seen rewrite).
 pub fn now_secs_coarse() -> f64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
-    now.tv_sec as f64 + now.tv_nsec as f64 * 1e-9
+    use nix::time::{clock_gettime, ClockId};
+    match clock_gettime(ClockId::CLOCK_REALTIME_COARSE) {
+        Ok(now) => now.tv_sec() as f64 + now.tv_nsec() as f64 * 1e-9,
+        Err(_) => now_secs(),
+    }
 }
 
 /// Formats Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
