@@ -88,36 +88,43 @@ pub(super) async fn guard(
 /// Runs `inner` on `request` when the guard admits it ([`admit`]), and gives the answer,
 /// admitted or refused, the headers every answer carries. The middleware around the
 /// router, and the server's way to the gateway that skips the router, are both this.
-pub(super) async fn guarded<F, Fut>(state: AuthState, request: Request, inner: F) -> Response
+pub(super) fn guarded<F, Fut>(
+    state: AuthState,
+    request: Request,
+    inner: F,
+) -> impl Future<Output = Response>
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
     let is_asset = request.uri().path().starts_with("/assets/");
     let page_wanted = wants_html(request.method(), request.headers());
-    // The checks borrow the request's head: their future holds no copy of the request.
+    // Taken apart before the future is made, which then holds the head and the body, not
+    // the request besides. The checks borrow the head: their future holds no copy of it.
     let (mut parts, body) = request.into_parts();
-    let mut response = match admit(&state, &mut parts).await {
-        Ok(()) => inner(Request::from_parts(parts, body)).await,
-        Err(refusal) => refusal,
-    };
-    if page_wanted {
-        response = as_page(response);
+    async move {
+        let mut response = match admit(&state, &mut parts).await {
+            Ok(()) => inner(Request::from_parts(parts, body)).await,
+            Err(refusal) => refusal,
+        };
+        if page_wanted {
+            response = as_page(response);
+        }
+        let headers = response.headers_mut();
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        if !is_asset {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
     }
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    if !is_asset {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
 }
 
 /// A browser asking for a page gets an error as a styled page, never the API's JSON: the
