@@ -173,6 +173,8 @@ impl PgSessions {
             return Ok(None);
         }
         if now - hit.last_seen > LAST_SEEN_PERSIST_INTERVAL {
+            // What is written is the precise time (the coarse one only decides).
+            let now = now_secs();
             hit.last_seen = now;
             changed = true;
             let sessions = self.clone();

@@ -259,7 +259,8 @@ impl SessionStore {
             return Ok(None);
         }
         if hit.rewrite {
-            self.queue_last_seen(key, now);
+            // What is written is the precise time (the coarse one only decides).
+            self.queue_last_seen(key, now_secs());
         }
         Ok(Some(hit.found))
     }
