@@ -1975,18 +1975,9 @@ fn totp_step() -> u64 {
 }
 
 /// The 6-digit code of the base32 `secret` for the TOTP step `step`, as an authenticator
-/// app computes it (RFC 6238: HMAC-SHA-1, 6 digits, 30 s).
+/// app computes it ([`common::totp::totp_at`] the step's first second).
 fn totp_code(secret: &str, step: u64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret).expect("a base32 secret");
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .build()
-        .expect("a TOTP generator")
-        .generate(step * 30)
-        .to_string()
+    common::totp::totp_at(secret, (step * 30) as f64)
 }
 
 /// A 6-digit code that no step around `step` has (a wrong code, for sure).
