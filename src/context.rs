@@ -29,6 +29,10 @@ use crate::users::{open_store, UserStore, Users};
 pub trait NameRegistry: Send + Sync {
     /// The provider holding `name` in any case, and the name as it holds it, if any.
     async fn holder_of(&self, ctx: &AuthContext, name: &str) -> Result<Option<(String, String)>>;
+
+    /// How the pages name `provider`'s accounts ("GitHub", an OIDC provider's name), if
+    /// it is selected and names them.
+    fn label_of(&self, provider: &str) -> Option<String>;
 }
 
 /// The stores and services of one home (`LLMS_HOME`). Cheap to clone.
@@ -231,6 +235,16 @@ impl AuthContext {
                 "no provider list to check the name against"
             ))),
         }
+    }
+
+    /// How to name `provider` to a person: its badge ("GitHub", an OIDC provider's own
+    /// name) when it is selected and has one, else its name.
+    pub fn provider_label(&self, provider: &str) -> String {
+        self.inner
+            .names
+            .get()
+            .and_then(|names| names.label_of(provider))
+            .unwrap_or_else(|| provider.to_owned())
     }
 
     /// Runs a read-modify-write of the password store on the blocking pool.

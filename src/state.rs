@@ -265,4 +265,11 @@ impl NameRegistry for Names {
         let held = AuthState { inner }.account_named(name).await?;
         Ok(held.map(|(provider, account)| (provider, account.user_name)))
     }
+
+    fn label_of(&self, provider: &str) -> Option<String> {
+        let inner = self.0.upgrade()?;
+        let state = AuthState { inner };
+        let label = state.directory(provider).ok()?.badge()?.to_owned();
+        Some(label)
+    }
 }

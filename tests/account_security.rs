@@ -900,7 +900,7 @@ async fn two_factor_is_only_for_password_accounts(store: Store) {
     let reply = app.get("/auth", Some(&octo)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert_eq!(reply.json()["userName"], "octo");
-    let elsewhere = "Your account signs in with github_auth: its second factor is set there";
+    let elsewhere = "Your account signs in with GitHub: its second factor is set there";
     let reply = post_empty(&app, "/account/2fa", &octo).await;
     assert_error(&reply, StatusCode::BAD_REQUEST, "Error", elsewhere);
     let reply = confirm(&app, Some(&octo), json!({ "code": "123456" })).await;

@@ -107,7 +107,7 @@ fn password_account<'a>(users: &'a mut crate::users::Users, user: &str) -> Resul
 
 /// Refuses users who have no password account here (the default user, other providers'
 /// accounts): two-factor sign-in is a second step after a password.
-fn refuse_without_password(user: &CurrentUser) -> Result<()> {
+fn refuse_without_password(ctx: &AuthContext, user: &CurrentUser) -> Result<()> {
     if user.is_default {
         return Err(Error::bad_request(
             "Authentication is off: there is no sign-in to protect",
@@ -116,7 +116,7 @@ fn refuse_without_password(user: &CurrentUser) -> Result<()> {
     if user.provider != NAME {
         return Err(Error::bad_request(format!(
             "Your account signs in with {}: its second factor is set there",
-            user.provider
+            ctx.provider_label(&user.provider)
         )));
     }
     Ok(())
@@ -125,7 +125,7 @@ fn refuse_without_password(user: &CurrentUser) -> Result<()> {
 /// Starts turning two-factor sign-in on for `user`: a new pending secret (replacing any
 /// pending one), its otpauth URL and QR code. Refused while it is on.
 pub async fn begin_two_factor(ctx: &AuthContext, user: &CurrentUser) -> Result<Enrolment> {
-    refuse_without_password(user)?;
+    refuse_without_password(ctx, user)?;
     let secret = two_factor::new_secret();
     let otpauth_url = two_factor::otpauth_url(ISSUER, &user.user_name, &secret);
     let qr_svg = two_factor::qr_svg(&otpauth_url)?;
@@ -162,7 +162,7 @@ pub async fn confirm_two_factor(
     code: &str,
     client_ip: &str,
 ) -> Result<Vec<String>> {
-    refuse_without_password(user)?;
+    refuse_without_password(ctx, user)?;
     let factor = match two_factor::parse_second_factor(code)? {
         SecondFactor::Recovery(_) => {
             return Err(Error::bad_request(
@@ -222,7 +222,7 @@ pub async fn disable_own_two_factor(
     code: &str,
     client_ip: &str,
 ) -> Result<()> {
-    refuse_without_password(user)?;
+    refuse_without_password(ctx, user)?;
     if password.is_empty() || code.trim().is_empty() {
         return Err(Error::bad_request("Your password and a code are required"));
     }
