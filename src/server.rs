@@ -83,8 +83,8 @@ fn home(state: &AuthState) -> Router {
 /// [`MAX_CONNECTIONS`] connections are served at once, and at most
 /// [`Config::max_connections_per_ip`] of them from one client address (a further one is
 /// closed at once), so one client cannot keep the others out. Handlers see the client in
-/// the request's [`RequestFacts`], read from the peer. On shutdown the listener closes, idle connections close at
-/// once, and requests in flight get [`SHUTDOWN_GRACE`].
+/// the request's [`RequestFacts`], read from the peer. On shutdown the listener closes,
+/// idle connections close at once, and requests in flight get [`SHUTDOWN_GRACE`].
 pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     let addr = listener
         .local_addr()

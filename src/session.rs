@@ -128,7 +128,7 @@ impl SessionToken {
     /// The key of the token `value`, if it is one: [`SessionToken::parse`] followed by
     /// [`SessionToken::key`], without keeping a copy of the token.
     pub fn key_of(value: &str) -> Option<SessionKey> {
-        is_token_shaped(value).then(|| SessionKey::of(value))
+        PresentedToken::parse(value).map(|token| token.key())
     }
 
     /// The token text, for the `Set-Cookie` header only.
@@ -138,7 +138,7 @@ impl SessionToken {
 
     /// The key the session is stored under.
     pub fn key(&self) -> SessionKey {
-        SessionKey::of(&self.0)
+        SessionKey::of(self.0.as_bytes())
     }
 }
 
@@ -166,7 +166,7 @@ impl PresentedToken {
 
     /// The key the session is stored under (the same as [`SessionToken::key`]'s).
     pub fn key(&self) -> SessionKey {
-        SessionKey(Sha256::digest(self.0).into())
+        SessionKey::of(&self.0)
     }
 }
 
@@ -188,8 +188,8 @@ impl fmt::Debug for SessionKey {
 }
 
 impl SessionKey {
-    fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
+    fn of(token: &[u8]) -> Self {
+        Self(Sha256::digest(token).into())
     }
 
     /// The digest itself (the PostgreSQL store's primary key).

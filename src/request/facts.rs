@@ -50,6 +50,17 @@ impl RequestFacts {
         self.session_token.map(|token| token.key())
     }
 
+    /// The facts kept in `request`'s extensions (the server reads them as a request comes
+    /// in), or read now and kept there (a host app's router): what the guard starts from.
+    pub(crate) fn keep(request: &mut Parts, config: &Config) -> Self {
+        if let Some(facts) = request.extensions.get::<Self>() {
+            return *facts;
+        }
+        let facts = Self::read(request, config);
+        request.extensions.insert(facts);
+        facts
+    }
+
     /// The facts the guard kept for `request`, or read now when it did not run.
     pub fn of(request: &Parts, config: &Config) -> Self {
         request

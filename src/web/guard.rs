@@ -160,15 +160,7 @@ async fn admit(state: &AuthState, parts: &mut Parts) -> Result<(), Response> {
     if let Err(refused) = check_host(state.config(), parts) {
         return Err(refuse(refused));
     }
-    // Read by the server as the request came in, or now (a host app's router).
-    let facts = match parts.extensions.get::<RequestFacts>() {
-        Some(facts) => *facts,
-        None => {
-            let facts = RequestFacts::read(parts, state.config());
-            parts.extensions.insert(facts);
-            facts
-        }
-    };
+    let facts = RequestFacts::keep(parts, state.config());
     if !safe_method && is_cross_site(parts, &facts) {
         return Err(refuse(Error::Forbidden(
             "Cross-site request refused".into(),
