@@ -17,7 +17,7 @@ use futures_util::future::Either;
 use futures_util::FutureExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use maud::Markup;
 use tokio::net::{TcpListener, TcpStream};
@@ -25,8 +25,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
+use header_deadline::{ConnectionTimer, HeaderDeadline, Watchdog};
 use per_client::PerClient;
 
+mod header_deadline;
 mod per_client;
 use crate::error::{Error, Result};
 use crate::identity::CurrentUser;
@@ -102,11 +104,13 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
     // axum::serve gives hyper no timer, so no header timeout ever applies. `http1_only`
     // matters too: otherwise the builder first sniffs for the HTTP/2 preface, and that read
     // has no timeout at all, so a client that connects and sends nothing is kept forever.
+    // Each connection gets its own timer (`header_deadline`): hyper's timeout, without a
+    // tokio timer made and dropped for every request.
+    let header_timeout = state.config().header_timeout;
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config().header_timeout)
+        .header_read_timeout(header_timeout)
         .keep_alive(true);
     let per_client = PerClient::new(
         state.config().max_connections_per_ip,
@@ -125,18 +129,30 @@ pub async fn serve(state: AuthState, listener: TcpListener) -> Result<()> {
             tracing::debug!(%peer, "connection refused: this client holds its limit");
             continue;
         };
-        let connection = builder
+        let deadline = HeaderDeadline::new();
+        let mut connection_builder = builder.clone();
+        connection_builder
+            .http1()
+            .timer(ConnectionTimer(Arc::clone(&deadline)));
+        let connection = connection_builder
             .serve_connection(TokioIo::new(stream), front(&state, &app, peer))
             .into_owned();
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
             let _slots = (slot, client_slot);
             let mut connection = pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stop_rx.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            let mut watchdog = Watchdog::new(deadline, header_timeout);
+            let mut stopping = false;
+            let result = loop {
+                tokio::select! {
+                    biased;
+                    result = connection.as_mut() => break result,
+                    _ = stop_rx.changed(), if !stopping => {
+                        stopping = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    // The connection is polled again with this: hyper sees its sleep over.
+                    () = watchdog.fired() => {}
                 }
             };
             if let Err(e) = result {
