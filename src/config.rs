@@ -239,7 +239,8 @@ pub fn host_name(authority: &str) -> Option<Cow<'_, str>> {
             (format!("[{}]", ip.parse::<Ipv6Addr>().ok()?).into(), port)
         }
         None => {
-            let (name, port) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
+            let colon = authority.bytes().position(|b| b == b':');
+            let (name, port) = authority.split_at(colon.unwrap_or(authority.len()));
             let name = name.strip_suffix('.').unwrap_or(name);
             let name_ok = !name.is_empty()
                 && name.len() <= 253

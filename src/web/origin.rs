@@ -1,8 +1,6 @@
 //! Which hosts and origins are this server's own: the `Host` check that stops DNS
 //! rebinding, and the cross-site check on state-changing requests.
 
-use std::net::Ipv4Addr;
-
 use axum::http::{header, HeaderValue};
 
 use crate::config::{host_name, Config};
@@ -106,8 +104,34 @@ fn host_allowed(config: &Config, authority: &str) -> bool {
     };
     name == "localhost"
         || name.starts_with('[')
-        || name.parse::<Ipv4Addr>().is_ok()
+        || is_ipv4(&name)
         || config.allowed_hosts.iter().any(|allowed| *allowed == name)
+}
+
+/// Whether `name` is an IPv4 address exactly as [`std::net::Ipv4Addr`]'s parser takes one (four
+/// decimal octets of at most 255, none with a leading zero), without its general parser:
+/// every request's `Host` goes through this.
+fn is_ipv4(name: &str) -> bool {
+    let mut octets = 0;
+    for part in name.as_bytes().split(|&b| b == b'.') {
+        octets += 1;
+        let octet_ok = match part {
+            [b'0'] => true,
+            [b'1'..=b'9', rest @ ..] => {
+                rest.len() <= 2
+                    && rest.iter().all(u8::is_ascii_digit)
+                    && part
+                        .iter()
+                        .fold(0u32, |n, &digit| n * 10 + u32::from(digit - b'0'))
+                        <= 255
+            }
+            _ => false,
+        };
+        if !octet_ok || octets > 4 {
+            return false;
+        }
+    }
+    octets == 4
 }
 
 /// Refuses a request addressed to a host this server does not answer to ([`host_allowed`]).
@@ -144,6 +168,38 @@ pub(super) fn check_host(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
+
+    proptest::proptest! {
+        /// The hand-written IPv4 check agrees with the standard library's parser.
+        #[test]
+        fn is_ipv4_agrees_with_the_standard_parser(
+            name in proptest::string::string_regex("[0-9.a]{0,16}|([0-9]{1,4}\\.){3}[0-9]{1,4}").unwrap(),
+        ) {
+            proptest::prop_assert_eq!(is_ipv4(&name), name.parse::<Ipv4Addr>().is_ok(), "{}", name);
+        }
+    }
+
+    #[test]
+    fn ipv4_literals() {
+        for ok in ["0.0.0.0", "127.0.0.1", "255.255.255.255", "10.0.20.3"] {
+            assert!(is_ipv4(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1..2.3",
+            "1.2.3.4.",
+            "1.2.3.a",
+            "+1.2.3.4",
+            "1000.1.1.1",
+        ] {
+            assert!(!is_ipv4(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn loopback_servers_answer_to_loopback_names_addresses_and_the_list() {
