@@ -687,6 +687,58 @@ async fn slow_silent_and_idle_connections_are_closed_after_the_header_timeout() 
     assert!(text.starts_with("HTTP/1.1 200 OK"), "idle: {text}");
 }
 
+/// The header timeout starts again with every request of a keep-alive connection: requests
+/// that each come within it are all served, however long the connection lives, and once
+/// the client stops, the connection is closed a timeout after its last answer.
+#[tokio::test]
+async fn the_header_timeout_starts_again_with_each_request_of_a_connection() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let home = Home::new();
+    users(&home);
+    let server = with_one_second_timeout(&home, "LLMS_HEADER_TIMEOUT_SECS");
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    for round in 0..4 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        stream
+            .write_all(b"GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        // `/config` is a small JSON object: the answer is whole once its closing brace is.
+        while !answer.ends_with(b"}") {
+            let n = stream.read(&mut buf).unwrap_or_else(|e| {
+                panic!(
+                    "round {round}: no answer after {:?}: {e}",
+                    started.elapsed()
+                )
+            });
+            assert!(n > 0, "round {round}: closed after {:?}", started.elapsed());
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "round {round}: {text}");
+    }
+    assert!(
+        started.elapsed() > Duration::from_millis(1800),
+        "the connection outlived the timeout"
+    );
+    let (received, took) = read_until_closed(&mut stream, Duration::from_secs(6));
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    assert!(took >= Duration::from_millis(700), "closed after {took:?}");
+}
+
 /// Sends `head` (a request line and headers announcing a long body) to `addr`, then body
 /// bytes one every 100 ms until the server closes the connection, for at most `limit`.
 /// Returns what the server sent, how long that took, and how many body bytes were sent.
