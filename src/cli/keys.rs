@@ -27,10 +27,10 @@ impl Commands<'_> {
 
     /// The provider of `user`'s account: the password store's, else GitHub's records.
     fn provider_of(&self, user: &str) -> Result<Option<&'static str>> {
-        if self.users.load()?.contains_key(user) {
+        if self.users.snapshot()?.contains_key(user) {
             return Ok(Some(credentials::NAME));
         }
-        if self.github().load()?.contains_key(user) {
+        if self.github().snapshot()?.contains_key(user) {
             return Ok(Some(github_auth::NAME));
         }
         Ok(None)
@@ -68,7 +68,7 @@ impl Commands<'_> {
 
     /// `--listkeys [USER]`: one line per key, never the key itself.
     fn list_keys(&mut self, user: Option<&str>, out: &mut impl Write) -> Result<()> {
-        let keys = self.keys().load()?;
+        let keys = self.keys().snapshot()?;
         let listed: Vec<_> = keys
             .iter()
             .filter(|(_, key)| user.is_none_or(|u| key.user_name == u))

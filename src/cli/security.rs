@@ -80,7 +80,7 @@ impl Commands<'_> {
 
     /// Refuses a name that is no password account, with the command line's message.
     fn require_password_account(&self, name: &str) -> Result<()> {
-        if self.users.load()?.contains_key(name) {
+        if self.users.snapshot()?.contains_key(name) {
             Ok(())
         } else {
             Err(super::users::not_found(name))

@@ -33,9 +33,9 @@ impl Commands<'_> {
             Command::AddUser { name, admin } => self.add_user(&name, admin, out),
             Command::RemoveUser(name) => self.remove_user(&name, out),
             Command::ListUsers { long } => {
-                list_users(&self.users.load()?, long, out).map(|()| None)
+                list_users(&*self.users.snapshot()?, long, out).map(|()| None)
             }
-            Command::ListLockable => list_lockable(&self.users.load()?, out).map(|()| None),
+            Command::ListLockable => list_lockable(&*self.users.snapshot()?, out).map(|()| None),
             Command::LockUser { name, reason } => self.lock_user(&name, reason, out),
             Command::UnlockUser(name) => self.unlock_user(&name, out),
             _ => Ok(None),
@@ -51,7 +51,7 @@ impl Commands<'_> {
         admin: bool,
         out: &mut impl Write,
     ) -> Result<Option<AuditRecord>> {
-        let users = self.users.load()?;
+        let users = self.users.snapshot()?;
         let exists = users.contains_key(name);
         let announce_update = |out: &mut dyn Write| {
             say(
@@ -166,7 +166,7 @@ impl Commands<'_> {
         reason: Option<String>,
         out: &mut impl Write,
     ) -> Result<Option<AuditRecord>> {
-        if !self.users.load()?.contains_key(name) {
+        if !self.users.snapshot()?.contains_key(name) {
             return Err(not_found(name));
         }
         let reason = match reason {
@@ -230,10 +230,10 @@ fn name_taken(held: &str, provider: Option<&str>) -> Error {
 /// Refuses `name` for a new password account when any account holds it, in any case:
 /// usernames are one namespace across providers.
 fn refuse_taken_name(store: &UserStore, github: &GithubUserStore, name: &str) -> Result<()> {
-    if let Some(held) = held_name(&store.load()?, name) {
+    if let Some(held) = held_name(&*store.snapshot()?, name) {
         return Err(name_taken(held, None));
     }
-    let github = github.load()?;
+    let github = github.snapshot()?;
     if let Some(held) = github.keys().find(|held| same_username(held, name)) {
         return Err(name_taken(held, Some(github_auth::NAME)));
     }
