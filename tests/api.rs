@@ -197,6 +197,7 @@ async fn auth_shows_the_signed_in_user_or_401(store: Store) {
     let cookie = app.sign_in("admin", "pw-admin").await;
     let reply = app.get("/auth", Some(&cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(
         reply.json(),
         json!({
