@@ -1,6 +1,7 @@
 //! The floor of the load test (issue 18): a bare axum 0.8 handler that answers `GET /auth`
 //! with the JSON `llms` answers for the signed-in `bench` user of the load test's small
-//! home, through `axum::serve` on the default multi-threaded runtime, and nothing else: no
+//! home, through `axum::serve` on the default multi-threaded runtime, with the axum this
+//! package builds (its features as `Cargo.toml` chooses them), and nothing else: no
 //! timeouts, limits, host or cross-site checks, security headers, guard or logging. What
 //! the whole stack costs is its distance from this.
 //!
