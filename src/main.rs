@@ -10,8 +10,8 @@ use tracing_subscriber::EnvFilter;
 /// jemalloc, not glibc's malloc or mimalloc: measured by the load test (BENCHMARKS.md,
 /// run 6). Its per-thread cache hands a request back the blocks the last one freed, still
 /// in the CPU's cache (mimalloc hands out a page's cold blocks first), so `GET /auth` runs
-/// nearer a bare axum handler; a server holding 100,000 sessions, and each open gateway
-/// stream, take about half the memory they took with mimalloc.
+/// nearer a bare axum handler; a server holding 100,000 sessions takes about two thirds of
+/// the memory it took with mimalloc, and each open gateway stream about half.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
